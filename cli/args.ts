@@ -1,0 +1,57 @@
+import { Sam3Error } from "../core/errors";
+import type { BoxPrompt, PointPrompt } from "../core/prompts";
+
+/** A user mistake on the command line: reported as one line with exit code 2. */
+export class UsageError extends Error {}
+
+const numbers = (text: string, count: number, what: string, example: string): number[] => {
+  const parts = text.split(",").map((s) => Number(s.trim()));
+  if (parts.length !== count || parts.some((v) => !Number.isFinite(v))) {
+    throw new UsageError(`${what} "${text}" must be ${count} comma-separated numbers, e.g. ${example}`);
+  }
+  return parts;
+};
+
+/** `x,y` or `x,y:neg` in image pixels. */
+export function parsePoint(text: string): PointPrompt {
+  const [coords, flag] = splitFlag(text);
+  const [x, y] = numbers(coords, 2, "point", "120,80 or 120,80:neg");
+  return { x, y, positive: !flag };
+}
+
+/** `x1,y1,x2,y2` or `x1,y1,x2,y2:neg` in image pixels. */
+export function parseBox(text: string): BoxPrompt {
+  const [coords, flag] = splitFlag(text);
+  const [x1, y1, x2, y2] = numbers(coords, 4, "box", "10,20,200,180 or 10,20,200,180:neg");
+  return { box: [x1, y1, x2, y2], positive: !flag };
+}
+
+function splitFlag(text: string): [string, boolean] {
+  const [coords, flag, extra] = text.split(":");
+  if (extra !== undefined || (flag !== undefined && !["neg", "pos"].includes(flag))) {
+    throw new UsageError(`"${text}": the only suffixes are :neg (exclude) and :pos (include)`);
+  }
+  return [coords, flag === "neg"];
+}
+
+export function parseUnit(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!(v >= 0 && v <= 1)) throw new UsageError(`--${name} must be a number from 0 to 1, got "${text}"`);
+  return v;
+}
+
+export function parseCount(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!(Number.isInteger(v) && v >= 0)) throw new UsageError(`--${name} must be a whole number >= 0, got "${text}"`);
+  return v;
+}
+
+/** One line for the user: their mistakes without a stack trace; a stack only for bugs. */
+export function describeFailure(e: unknown): { message: string; exitCode: number } {
+  if (e instanceof UsageError) return { message: e.message, exitCode: 2 };
+  if (e instanceof Sam3Error) return { message: e.message, exitCode: 1 };
+  if ((e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) return { message: (e as Error).message, exitCode: 2 };
+  return { message: (e as Error)?.stack ?? String(e), exitCode: 70 };
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { describeFailure } from "./args";
+import { DEMO_USAGE, demoCommand } from "./demo";
+import { SEGMENT_USAGE, segmentCommand } from "./segment";
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
+  segment: { run: segmentCommand, usage: SEGMENT_USAGE },
+  demo: { run: demoCommand, usage: DEMO_USAGE },
+};
+
+const HELP = `sam3 - SAM 3 segmentation from the command line
+
+${Object.values(COMMANDS).map((c) => c.usage).join("\n\n")}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(HELP + "\n");
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`sam3: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(", ")})\n`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(command.usage + "\n");
+    return 0;
+  }
+  try {
+    await command.run(rest);
+    return 0;
+  } catch (e) {
+    const { message, exitCode } = describeFailure(e);
+    process.stderr.write(`sam3: error: ${message}\n`);
+    return exitCode;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

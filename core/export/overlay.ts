@@ -1,0 +1,61 @@
+import sharp from "sharp";
+import type { RgbImage } from "../image/decode";
+import type { Box, Mask } from "../masks/mask";
+import { objectColour, toHex } from "./palette";
+
+export interface OverlayObject {
+  id: number;
+  score: number;
+  box: Box;
+  mask: Mask;
+  /** Shown before the id, e.g. the text prompt. */
+  label?: string;
+}
+
+export interface OverlayOptions {
+  /** Opacity of the mask fill (0..1). */
+  alpha?: number;
+  /** Draw "id score" tags at each object's box. */
+  labels?: boolean;
+}
+
+/** The image with each object's mask tinted in its own colour, outlined, and tagged with its id and score. */
+export async function renderOverlay(image: RgbImage, objects: OverlayObject[], options: OverlayOptions = {}): Promise<Buffer> {
+  const { width, height } = image;
+  const alpha = options.alpha ?? 0.5;
+  const pixels = Buffer.from(image.data);
+  for (const object of objects) paintMask(pixels, object.mask, objectColour(object.id), alpha);
+  const canvas = sharp(pixels, { raw: { width, height, channels: 3 } });
+  if (options.labels === false || objects.length === 0) return canvas.png().toBuffer();
+  return canvas.composite([{ input: Buffer.from(labelsSvg(objects, width, height)), top: 0, left: 0 }]).png().toBuffer();
+}
+
+function paintMask(pixels: Buffer, mask: Mask, colour: [number, number, number], alpha: number) {
+  const { width, height, data } = mask;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (!data[i]) continue;
+      // boundary pixels are drawn solid so touching objects stay distinguishable
+      const edge = x === 0 || y === 0 || x === width - 1 || y === height - 1 || !data[i - 1] || !data[i + 1] || !data[i - width] || !data[i + width];
+      const a = edge ? 1 : alpha;
+      for (let c = 0; c < 3; c++) pixels[i * 3 + c] = Math.round(pixels[i * 3 + c] * (1 - a) + colour[c] * a);
+    }
+  }
+}
+
+function labelsSvg(objects: OverlayObject[], width: number, height: number): string {
+  const size = Math.max(11, Math.round(Math.min(width, height) / 40));
+  const tags = objects.map((o) => {
+    const text = `${o.label ? escapeXml(o.label) + " " : ""}#${o.id} ${o.score.toFixed(2)}`;
+    const w = Math.ceil(text.length * size * 0.62) + 6;
+    const h = size + 6;
+    const x = Math.min(Math.max(0, Math.round(o.box[0])), Math.max(0, width - w));
+    const y = Math.min(Math.max(0, Math.round(o.box[1]) - h), Math.max(0, height - h));
+    return `<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="${toHex(objectColour(o.id))}"/>` +
+      `<text x="${x + 3}" y="${y + size}" font-family="DejaVu Sans Mono, monospace" font-size="${size}" fill="#000">${text}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${tags.join("")}</svg>`;
+}
+
+const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);

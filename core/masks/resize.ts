@@ -1,0 +1,67 @@
+import type { Mask } from "./mask";
+
+/** Source taps and weights of a bilinear resize along one axis, as torch's interpolate with align_corners=False. */
+function axisTaps(source: number, target: number) {
+  const lo = new Int32Array(target);
+  const hi = new Int32Array(target);
+  const weight = new Float64Array(target);
+  const scale = source / target;
+  for (let i = 0; i < target; i++) {
+    const at = Math.max((i + 0.5) * scale - 0.5, 0);
+    const l = Math.min(Math.floor(at), source - 1);
+    lo[i] = l;
+    hi[i] = Math.min(l + 1, source - 1);
+    weight[i] = at - l;
+  }
+  return { lo, hi, weight };
+}
+
+/**
+ * Bilinearly resizes a low-res map (e.g. 288x288 mask logits) to width x height and keeps the pixels above a
+ * threshold, without materialising the full-size float map.
+ */
+export function resizeAndThreshold(
+  map: Float32Array,
+  mapWidth: number,
+  mapHeight: number,
+  width: number,
+  height: number,
+  threshold: number,
+): Mask {
+  const xs = axisTaps(mapWidth, width);
+  const ys = axisTaps(mapHeight, height);
+  const data = new Uint8Array(width * height);
+  const rowLo = new Float64Array(width);
+  const rowHi = new Float64Array(width);
+  let cachedLo = -1;
+  let cachedHi = -1;
+  const fillRow = (row: Float64Array, y: number) => {
+    const base = y * mapWidth;
+    for (let x = 0; x < width; x++) {
+      const a = map[base + xs.lo[x]];
+      row[x] = a + (map[base + xs.hi[x]] - a) * xs.weight[x];
+    }
+  };
+  for (let y = 0; y < height; y++) {
+    // consecutive output rows mostly share their two source rows
+    if (ys.lo[y] !== cachedLo) {
+      fillRow(rowLo, ys.lo[y]);
+      cachedLo = ys.lo[y];
+    }
+    if (ys.hi[y] !== cachedHi) {
+      fillRow(rowHi, ys.hi[y]);
+      cachedHi = ys.hi[y];
+    }
+    const w = ys.weight[y];
+    const out = y * width;
+    for (let x = 0; x < width; x++) {
+      const v = rowLo[x] + (rowHi[x] - rowLo[x]) * w;
+      data[out + x] = v > threshold ? 1 : 0;
+    }
+  }
+  return { width, height, data };
+}
+
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}

@@ -1,0 +1,159 @@
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { Sam3Error } from "../errors";
+import type { ModelPack } from "../pack/open";
+import type { Role } from "../pack/roles";
+import { DEVICE_HINTS, deviceUnavailableReason, type Device } from "./devices";
+import { SerialQueue } from "./serial-queue";
+
+export interface RuntimeOptions {
+  device?: Device;
+  /** Threads inside one operator (0 = onnxruntime's default: one per core). */
+  intraOpThreads?: number;
+  /** Threads across independent operators (0 = default). */
+  interOpThreads?: number;
+  /** Told once when a device falls back to CPU, so it is never silent. */
+  onWarning?: (message: string) => void;
+}
+
+export type Tensors = Record<string, ort.Tensor>;
+
+interface LoadedGraph {
+  session: ort.InferenceSession;
+  queue: SerialQueue;
+  device: Device;
+  inputTypes: Map<string, string>;
+}
+
+/** The device a role actually runs on, and why not the one asked for. */
+export interface DeviceReport {
+  requested: Device;
+  active: Device;
+  fallbackReason?: string;
+}
+
+/**
+ * onnxruntime sessions of one model pack: created on first use, each behind its own queue, fed and read by the
+ * logical tensor names of the pack's manifest.
+ */
+export class Engine {
+  private readonly graphs = new Map<Role, Promise<LoadedGraph>>();
+  private closed = false;
+  readonly device: DeviceReport;
+
+  constructor(readonly pack: ModelPack, private readonly options: RuntimeOptions = {}) {
+    const requested = options.device ?? "cpu";
+    const reason = deviceUnavailableReason(requested);
+    this.device = { requested, active: reason ? "cpu" : requested, fallbackReason: reason };
+    if (reason) this.warnFallback(reason);
+  }
+
+  /** Runs one graph; feeds and results are keyed by logical names (see pack/roles.ts). */
+  async run(role: Role, feeds: Tensors): Promise<Tensors> {
+    const graph = await this.load(role);
+    const spec = this.pack.manifest.roles[role]!;
+    const named: Tensors = {};
+    for (const [key, tensor] of Object.entries(feeds)) {
+      const name = spec.inputs[key];
+      if (name) named[name] = castTo(tensor, graph.inputTypes.get(name));
+    }
+    const outputNames = Object.values(spec.outputs);
+    const results = await graph.queue.run(() => {
+      if (this.closed) throw new Sam3Error("CLOSED", "the model was closed while a request was waiting");
+      return graph.session.run(named, outputNames);
+    });
+    return Object.fromEntries(Object.entries(spec.outputs).map(([key, name]) => [key, results[name]]));
+  }
+
+  has(role: Role): boolean {
+    return this.pack.manifest.roles[role] !== undefined;
+  }
+
+  /** Creates every session now rather than on first request (for servers that want no first-call delay). */
+  async warmUp(roles: Role[]): Promise<void> {
+    await Promise.all(roles.filter((r) => this.has(r)).map((r) => this.load(r)));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const graphs = [...this.graphs.values()];
+    this.graphs.clear();
+    await Promise.all(
+      graphs.map(async (g) => {
+        const graph = await g.catch(() => undefined);
+        if (graph) await graph.queue.run(() => graph.session.release());
+      }),
+    );
+  }
+
+  private load(role: Role): Promise<LoadedGraph> {
+    if (this.closed) return Promise.reject(new Sam3Error("CLOSED", "the model is closed"));
+    let graph = this.graphs.get(role);
+    if (!graph) {
+      graph = this.createGraph(role);
+      graph.catch(() => this.graphs.delete(role));
+      this.graphs.set(role, graph);
+    }
+    return graph;
+  }
+
+  private async createGraph(role: Role): Promise<LoadedGraph> {
+    const spec = this.pack.manifest.roles[role];
+    if (!spec) throw new Sam3Error("PACK_INVALID", `model pack ${this.pack.manifest.name} has no ${role} graph`);
+    const file = join(this.pack.dir, spec.file);
+    let device = this.device.active;
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(file, this.sessionOptions(device));
+    } catch (e) {
+      if (device === "cpu") {
+        throw new Sam3Error("PACK_INVALID", `role ${role} (${spec.file}): onnxruntime could not load it: ${(e as Error).message}`, { cause: e });
+      }
+      this.markFallback(`${device} failed for ${role}: ${firstLine(e)}`);
+      device = "cpu";
+      session = await ort.InferenceSession.create(file, this.sessionOptions(device));
+    }
+    const inputTypes = new Map(
+      session.inputMetadata.map((m) => [m.name, m.isTensor ? String(m.type) : ""] as [string, string]),
+    );
+    return { session, queue: new SerialQueue(), device, inputTypes };
+  }
+
+  private sessionOptions(device: Device): ort.InferenceSession.SessionOptions {
+    return {
+      executionProviders: device === "cpu" ? ["cpu"] : [device, "cpu"],
+      graphOptimizationLevel: "all",
+      intraOpNumThreads: this.options.intraOpThreads ?? 0,
+      interOpNumThreads: this.options.interOpThreads ?? 0,
+      // the vision encoders trigger a harmless shape-merge warning on load
+      logSeverityLevel: 3,
+    };
+  }
+
+  private markFallback(reason: string) {
+    if (this.device.fallbackReason) return;
+    this.device.active = "cpu";
+    this.device.fallbackReason = reason;
+    this.warnFallback(reason);
+  }
+
+  private warnFallback(reason: string) {
+    const hint = DEVICE_HINTS[this.device.requested];
+    this.options.onWarning?.(`device ${this.device.requested} unavailable, running on cpu: ${reason}${hint ? ` (${hint})` : ""}`);
+  }
+}
+
+const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];
+
+/** Some exports take boolean masks where others take int64: convert to what the graph declares. */
+function castTo(tensor: ort.Tensor, type: string | undefined): ort.Tensor {
+  if (!type || tensor.type === type) return tensor;
+  if (type === "bool") return new ort.Tensor("bool", Uint8Array.from(tensor.data as BigInt64Array, (v) => (v ? 1 : 0)), tensor.dims);
+  if (type === "int64" && tensor.type === "bool") {
+    return new ort.Tensor("int64", BigInt64Array.from(tensor.data as Uint8Array, (v) => BigInt(v)), tensor.dims);
+  }
+  if (type === "int32" && tensor.type === "int64") {
+    return new ort.Tensor("int32", Int32Array.from(tensor.data as BigInt64Array, (v) => Number(v)), tensor.dims);
+  }
+  return tensor;
+}

@@ -1,0 +1,241 @@
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { boxPromptTensors, detectionMask, readDetectorOutput, selectDetections } from "./detector";
+import { Sam3Error } from "./errors";
+import { decodeImage, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage } from "./image/decode";
+import { toPixelTensor } from "./image/preprocess";
+import { maskArea, maskBox, type Box, type Mask } from "./masks/mask";
+import { refineMask } from "./masks/refine";
+import { openPack, type ModelPack } from "./pack/open";
+import { DEFAULT_PRESET } from "./pack/presets";
+import { checkBox, checkPoint, checkText, promptPath, type ImagePrompt } from "./prompts";
+import type { Device } from "./runtime/devices";
+import { Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
+import { AsyncLruCache } from "./runtime/lru";
+import { timed, type Timings } from "./runtime/timings";
+import { TextTokenizer } from "./text/tokenizer";
+import { bestCandidate, candidateLogits, candidateMask, pointPromptTensors, readTrackerOutput } from "./tracker";
+
+export interface Sam3Options extends RuntimeOptions {
+  /** A pack folder or preset name (default: the bundled sam3-tiny-336). */
+  model?: string;
+  /** Images above this many pixels are refused (decompression-bomb guard). */
+  maxPixels?: number;
+  /** How many images keep their encoder features, so new prompts on them skip the encoder. */
+  featureCacheImages?: number;
+}
+
+export interface SegmentOptions {
+  /** Detector: keep instances scoring above this (0..1; default from the pack, 0.5). 0 keeps every query. */
+  threshold?: number;
+  /** Detector: mask probability threshold (default from the pack, 0.5). */
+  maskThreshold?: number;
+  /** 0 keeps fine detail (hair, leaves); up to 1 gives clean, rounded edges for rigid objects. Default 0. */
+  fineness?: number;
+  /** Specks and holes of at most this many pixels are removed / filled (default from the pack, 16; 0 = off). */
+  minRegionArea?: number;
+  /** Detector: drop an instance whose mask overlaps a better one above this IoU (default: no suppression). */
+  nms?: number;
+  /** Detector: keep at most this many instances. */
+  maxObjects?: number;
+}
+
+export interface SegmentedObject {
+  id: number;
+  /** Detector: sigmoid(logit) x sigmoid(presence). Tracker: the model's IoU estimate of the chosen mask. */
+  score: number;
+  /** Pixels [x1, y1, x2, y2]: the detector's box, or the tracker mask's tight box. */
+  box: Box;
+  area: number;
+  mask: Mask;
+}
+
+export interface SegmentResult {
+  image: { width: number; height: number };
+  model: string;
+  path: "detector" | "tracker";
+  objects: SegmentedObject[];
+  /** Tracker: all three candidates in model order (IoU estimate and area); object 1 is the best of them. */
+  candidates?: { score: number; area: number }[];
+  /** Tracker: probability that the object is present at all. */
+  objectScore?: number;
+  /** Tracker: the chosen candidate's low-res logits, to pass back as `maskInput` for refinement. */
+  lowResMask?: Float32Array;
+  /** Things the caller should know (e.g. the text prompt was truncated). */
+  warnings: string[];
+  timings: Timings;
+}
+
+/** One loaded pack shared by every handle in the process: sessions, tokenizer and feature caches. */
+class SharedModel {
+  refs = 0;
+  private tokenizer?: TextTokenizer;
+  readonly features: AsyncLruCache<Tensors>;
+  readonly texts = new AsyncLruCache<{ features: ort.Tensor; mask: ort.Tensor; truncated: boolean }>(64);
+
+  constructor(readonly engine: Engine, featureCacheImages: number) {
+    this.features = new AsyncLruCache(featureCacheImages * 2);
+  }
+
+  textTokenizer(): TextTokenizer {
+    const { dir, manifest } = this.engine.pack;
+    this.tokenizer ??= new TextTokenizer(join(dir, manifest.tokenizer.file), manifest.tokenizer.contextLength);
+    return this.tokenizer;
+  }
+}
+
+const sharedModels = new Map<string, SharedModel>();
+
+/** SAM 3 on one model pack. Handles opened on the same pack and device share one set of sessions. */
+export class Sam3 {
+  private closed = false;
+
+  private constructor(private readonly shared: SharedModel, private readonly options: Sam3Options) {}
+
+  static async open(options: Sam3Options = {}): Promise<Sam3> {
+    const pack = openPack(options.model ?? DEFAULT_PRESET);
+    const key = [pack.dir, options.device ?? "cpu", options.intraOpThreads ?? 0, options.interOpThreads ?? 0].join("|");
+    let shared = sharedModels.get(key);
+    if (!shared) {
+      shared = new SharedModel(new Engine(pack, options), options.featureCacheImages ?? 2);
+      sharedModels.set(key, shared);
+    } else if (shared.engine.device.fallbackReason) {
+      options.onWarning?.(`device ${shared.engine.device.requested} unavailable, running on cpu: ${shared.engine.device.fallbackReason}`);
+    }
+    shared.refs++;
+    return new Sam3(shared, options);
+  }
+
+  get pack(): ModelPack {
+    return this.shared.engine.pack;
+  }
+
+  get device(): DeviceReport {
+    return this.shared.engine.device;
+  }
+
+  async segment(image: ImageInput | RgbImage, prompt: ImagePrompt, options: SegmentOptions = {}): Promise<SegmentResult> {
+    if (this.closed) throw new Sam3Error("CLOSED", "this SAM 3 handle is closed");
+    const path = promptPath(prompt);
+    checkOptions(options);
+    const timings: Timings = {};
+    const rgb = isRgbImage(image) ? image : await timed(timings, "decode", () => decodeImage(image, this.options.maxPixels ?? DEFAULT_MAX_PIXELS));
+    for (const p of prompt.points ?? []) checkPoint(p, rgb.width, rgb.height);
+    for (const b of prompt.boxes ?? []) checkBox(b, rgb.width, rgb.height);
+    const result = path === "detector" ? await this.detect(rgb, prompt, options, timings) : await this.track(rgb, prompt, options, timings);
+    return { image: { width: rgb.width, height: rgb.height }, model: this.pack.manifest.name, path, ...result, timings };
+  }
+
+  /** Releases this handle; the sessions go when the last handle on the pack closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (--this.shared.refs > 0) return;
+    for (const [key, shared] of sharedModels) if (shared === this.shared) sharedModels.delete(key);
+    this.shared.features.clear();
+    this.shared.texts.clear();
+    await this.shared.engine.close();
+  }
+
+  private async detect(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {
+    if (!this.pack.canDetect) throw new Sam3Error("BAD_PROMPT", `model ${this.pack.manifest.name} has no detector: use points or a box without text`);
+    const { engine } = this.shared;
+    const thresholds = this.pack.manifest.thresholds;
+    const text = checkText(prompt.text!);
+    const [vision, encoded] = await Promise.all([this.encoderFeatures("visionEncoder", rgb, timings), this.textFeatures(text, timings)]);
+    const boxes = prompt.boxes ?? [];
+    const role = boxes.length || !engine.has("detectorDecoder") ? "detectorDecoderBoxes" : "detectorDecoder";
+    const feeds: Tensors = { ...vision, textFeatures: encoded.features, textMask: encoded.mask };
+    if (role === "detectorDecoderBoxes") Object.assign(feeds, boxPromptTensors(boxes, rgb.width, rgb.height));
+    const raw = readDetectorOutput(await timed(timings, "detectorDecoder", () => engine.run(role, feeds)));
+    const objects = await timed(timings, "postprocess", () => {
+      const kept = selectDetections(raw, rgb.width, rgb.height, options.threshold ?? thresholds.detection, options.nms);
+      return kept.slice(0, options.maxObjects ?? kept.length).map((d, i) => {
+        const mask = this.refine(detectionMask(raw, d.query, rgb.width, rgb.height, options.maskThreshold ?? thresholds.mask), options);
+        return { id: i + 1, score: d.score, box: d.box, area: maskArea(mask), mask };
+      });
+    });
+    const warnings = encoded.truncated ? [`the text prompt is longer than ${this.pack.manifest.tokenizer.contextLength} tokens and was truncated`] : [];
+    return { objects, warnings };
+  }
+
+  private async track(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {
+    if (!this.pack.canTrack) throw new Sam3Error("BAD_PROMPT", `model ${this.pack.manifest.name} has no tracker: use a text prompt`);
+    const { engine } = this.shared;
+    const embeddings = await this.encoderFeatures("trackerVisionEncoder", rgb, timings);
+    const feeds: Tensors = { ...embeddings, ...pointPromptTensors(prompt.points ?? [], prompt.boxes?.[0], rgb.width, rgb.height, this.pack.manifest.imageSize) };
+    let role: "trackerDecoder" | "trackerDecoderMask" = "trackerDecoder";
+    if (prompt.maskInput) {
+      if (!engine.has("trackerDecoderMask")) throw new Sam3Error("BAD_PROMPT", `model ${this.pack.manifest.name} cannot take a mask prompt`);
+      feeds.maskInput = maskInputTensor(prompt.maskInput, embeddings.emb0.dims[2] as number);
+      role = "trackerDecoderMask";
+    }
+    if (!feeds.points.dims[2]) throw new Sam3Error("BAD_PROMPT", "a mask prompt needs at least one point or a box with it");
+    const raw = readTrackerOutput(await timed(timings, "trackerDecoder", () => engine.run(role, feeds)));
+    return timed(timings, "postprocess", () => {
+      const masks = [0, 1, 2].map((i) => this.refine(candidateMask(raw, i, rgb.width, rgb.height), options));
+      const best = bestCandidate(raw);
+      const mask = masks[best];
+      const box = maskBox(mask) ?? [0, 0, 0, 0];
+      return {
+        objects: [{ id: 1, score: raw.iouScores[best], box, area: maskArea(mask), mask }],
+        candidates: masks.map((m, i) => ({ score: raw.iouScores[i], area: maskArea(m) })),
+        objectScore: 1 / (1 + Math.exp(-raw.objectScoreLogit)),
+        lowResMask: candidateLogits(raw, best),
+        warnings: [],
+      };
+    });
+  }
+
+  private refine(mask: Mask, options: SegmentOptions): Mask {
+    const fineness = options.fineness ?? 0;
+    const minRegionArea = options.minRegionArea ?? this.pack.manifest.thresholds.minRegionArea;
+    return fineness || minRegionArea ? refineMask(mask, { fineness, minRegionArea }) : mask;
+  }
+
+  /** Encoder outputs of an image, computed once per image and role while it stays in the cache. */
+  private encoderFeatures(role: "visionEncoder" | "trackerVisionEncoder", rgb: RgbImage, timings: Timings): Promise<Tensors> {
+    return this.shared.features.getOrCreate(`${role}:${rgb.key}`, async () => {
+      const { imageSize, normalize } = this.pack.manifest;
+      const pixels = await timed(timings, "preprocess", () => toPixelTensor(rgb, imageSize, normalize));
+      return timed(timings, role, () => this.shared.engine.run(role, { pixels }));
+    });
+  }
+
+  private textFeatures(text: string, timings: Timings) {
+    return this.shared.texts.getOrCreate(text, async () => {
+      const { inputIds, attentionMask, truncated } = this.shared.textTokenizer().encode(text);
+      const length = inputIds.length;
+      const ids = new ort.Tensor("int64", inputIds, [1, length]);
+      const mask = new ort.Tensor("int64", attentionMask, [1, length]);
+      const out = await timed(timings, "textEncoder", () => this.shared.engine.run("textEncoder", { inputIds: ids, attentionMask: mask }));
+      return { features: out.textFeatures, mask, truncated };
+    });
+  }
+}
+
+const isRgbImage = (image: unknown): image is RgbImage =>
+  typeof image === "object" && image !== null && "key" in image && "data" in image && "width" in image;
+
+function maskInputTensor(logits: Float32Array, size: number): ort.Tensor {
+  if (logits.length !== size * size) {
+    throw new Sam3Error("BAD_PROMPT", `mask prompt has ${logits.length} values; this model takes ${size}x${size} low-res logits`);
+  }
+  return new ort.Tensor("float32", logits, [1, 1, size, size]);
+}
+
+function checkOptions(o: SegmentOptions) {
+  const inUnit = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(v >= 0 && v <= 1)) throw new Sam3Error("BAD_OPTION", `${name} must be between 0 and 1, got ${v}`);
+  };
+  inUnit("threshold", o.threshold);
+  inUnit("maskThreshold", o.maskThreshold);
+  inUnit("fineness", o.fineness);
+  inUnit("nms", o.nms);
+  if (o.minRegionArea !== undefined && !(o.minRegionArea >= 0)) throw new Sam3Error("BAD_OPTION", `minRegionArea must be >= 0, got ${o.minRegionArea}`);
+  if (o.maxObjects !== undefined && !(Number.isInteger(o.maxObjects) && o.maxObjects > 0)) {
+    throw new Sam3Error("BAD_OPTION", `maxObjects must be a positive integer, got ${o.maxObjects}`);
+  }
+}
+
+export type { Device };

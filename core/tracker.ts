@@ -1,0 +1,61 @@
+import * as ort from "onnxruntime-node";
+import type { Mask } from "./masks/mask";
+import { resizeAndThreshold } from "./masks/resize";
+import type { BoxPrompt, PointPrompt } from "./prompts";
+
+/** Point labels of the tracker's prompt encoder. */
+const LABEL = { negative: 0n, positive: 1n, boxTopLeft: 2n, boxBottomRight: 3n } as const;
+
+/**
+ * Clicks and box as the tracker takes them: points in model-frame pixels (x * S / W), a box as its two corners
+ * labelled 2 and 3 (the same prompt as the box path), box first as in SAM's predictors.
+ */
+export function pointPromptTensors(points: PointPrompt[], box: BoxPrompt | undefined, width: number, height: number, size: number) {
+  const coords: number[] = [];
+  const labels: bigint[] = [];
+  const add = (x: number, y: number, label: bigint) => {
+    coords.push((x * size) / width, (y * size) / height);
+    labels.push(label);
+  };
+  if (box) {
+    const [x1, y1, x2, y2] = box.box;
+    add(x1, y1, LABEL.boxTopLeft);
+    add(x2, y2, LABEL.boxBottomRight);
+  }
+  for (const p of points) add(p.x, p.y, p.positive === false ? LABEL.negative : LABEL.positive);
+  const n = labels.length;
+  return {
+    points: new ort.Tensor("float32", Float32Array.from(coords), [1, 1, n, 2]),
+    labels: new ort.Tensor("int64", BigInt64Array.from(labels), [1, 1, n]),
+  };
+}
+
+export interface TrackerOutput {
+  /** [3, maskSize, maskSize] candidate mask logits. */
+  masks: Float32Array;
+  maskSize: number;
+  iouScores: Float32Array;
+  objectScoreLogit: number;
+}
+
+export function readTrackerOutput(out: Record<string, ort.Tensor>): TrackerOutput {
+  const dims = out.masks.dims;
+  return {
+    masks: out.masks.data as Float32Array,
+    maskSize: dims[dims.length - 1],
+    iouScores: out.iouScores.data as Float32Array,
+    objectScoreLogit: (out.objectScore.data as Float32Array)[0],
+  };
+}
+
+/** The candidate the model rates best by its own IoU estimate. */
+export const bestCandidate = (out: TrackerOutput) => out.iouScores.reduce((best, v, i, all) => (v > all[best] ? i : best), 0);
+
+export function candidateLogits(out: TrackerOutput, index: number): Float32Array {
+  const plane = out.maskSize * out.maskSize;
+  return out.masks.slice(index * plane, (index + 1) * plane);
+}
+
+/** A candidate at the image's size: logits resized bilinearly, then > 0. */
+export const candidateMask = (out: TrackerOutput, index: number, width: number, height: number): Mask =>
+  resizeAndThreshold(candidateLogits(out, index), out.maskSize, out.maskSize, width, height, 0);
