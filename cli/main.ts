@@ -20,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`sam3: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(", ")})\n`);
+    process.stderr.write(`sam3: error: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(", ")}; see sam3 --help)\n`);
     return 2;
   }
   if (rest.includes("--help") || rest.includes("-h")) {

@@ -45,7 +45,7 @@ export async function segmentCommand(argv: string[]): Promise<void> {
       out: { type: "string" },
     },
   });
-  if (positionals.length !== 1) throw new UsageError(`give exactly one image\n\n${SEGMENT_USAGE}`);
+  if (positionals.length !== 1) throw new UsageError(`give exactly one image, got ${positionals.length} (see sam3 segment --help)`);
   const prompt: ImagePrompt = {
     text: values.text,
     boxes: values.box?.map(parseBox),

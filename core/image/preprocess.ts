@@ -1,6 +1,6 @@
 import * as ort from "onnxruntime-node";
-import sharp from "sharp";
 import type { RgbImage } from "./decode";
+import { resizeRgb } from "./resize";
 
 export interface Normalization {
   mean: number[];
@@ -8,14 +8,11 @@ export interface Normalization {
 }
 
 /**
- * The model's input: plain (aspect-ignoring) bilinear resize to size x size, x/255 normalised by mean / std,
+ * The model's input: plain (aspect-ignoring) antialiased bilinear resize to size x size, x/255 normalised by mean / std,
  * planar NCHW float32 - as the reference processor does.
  */
-export async function toPixelTensor(image: RgbImage, size: number, norm: Normalization): Promise<ort.Tensor> {
-  const resized = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize(size, size, { fit: "fill", kernel: "linear" })
-    .raw()
-    .toBuffer();
+export function toPixelTensor(image: RgbImage, size: number, norm: Normalization): ort.Tensor {
+  const resized = resizeRgb(image.data, image.width, image.height, size, size);
   const plane = size * size;
   const out = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
