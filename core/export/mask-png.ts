@@ -4,7 +4,10 @@ import type { Mask } from "../masks/mask";
 /** A mask as an 8-bit greyscale PNG: 255 inside, 0 outside. */
 export function maskToPng(mask: Mask): Promise<Buffer> {
   const grey = Buffer.from(mask.data.map((v) => (v ? 255 : 0)));
-  return sharp(grey, { raw: { width: mask.width, height: mask.height, channels: 1 } }).png({ compressionLevel: 9 }).toBuffer();
+  return sharp(grey, { raw: { width: mask.width, height: mask.height, channels: 1 } })
+    .toColourspace("b-w")
+    .png()
+    .toBuffer();
 }
 
 /** Reads a mask PNG back (any pixel above mid-grey is inside). */

@@ -1,0 +1,16 @@
+export { Sam3, type Sam3Options, type SegmentOptions, type SegmentResult, type SegmentedObject } from "./sam3";
+export { Sam3Error, isSam3Error, type Sam3ErrorCode } from "./errors";
+export type { ImagePrompt, PointPrompt, BoxPrompt } from "./prompts";
+export { decodeImage, type ImageInput, type RgbImage } from "./image/decode";
+export type { Mask, Box } from "./masks/mask";
+export { maskArea, maskBox, maskIoU } from "./masks/mask";
+export { refineMask, fineRadius } from "./masks/refine";
+export { openPack, type ModelPack } from "./pack/open";
+export { PRESETS, DEFAULT_PRESET } from "./pack/presets";
+export { DEVICES, type Device } from "./runtime/devices";
+export { maskToCocoRle, cocoRleToMask } from "./export/rle";
+export { maskToPolygons } from "./export/polygons";
+export { maskToPng, pngToMask } from "./export/mask-png";
+export { renderOverlay } from "./export/overlay";
+export { segmentationToJson, type SegmentationJson } from "./export/json";
+export { writeSegmentationFiles } from "./export/files";

@@ -1,0 +1,126 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Sam3Error } from "../../core/errors";
+import { openPack } from "../../core/pack/open";
+import { readOnnxSignature } from "../../core/pack/onnx-signature";
+import { REPO } from "../support/reference";
+
+const ORIGINAL = join(REPO, "models", "sam3-tiny-336");
+const scratch = mkdtempSync(join(tmpdir(), "sam3-pack-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let variants = 0;
+/** A copy of the 336 pack made of links to its files, with an edited manifest and some files left out. */
+function variant(edit: (manifest: any) => void = () => {}, leaveOut: string[] = []): string {
+  const dir = join(scratch, `v${variants++}`);
+  mkdirSync(join(dir, "onnx"), { recursive: true });
+  for (const name of ["tokenizer.json", ...readdirSync(join(ORIGINAL, "onnx")).map((f) => `onnx/${f}`)]) {
+    if (!leaveOut.includes(name)) symlinkSync(join(ORIGINAL, name), join(dir, name));
+  }
+  const manifest = JSON.parse(readFileSync(join(ORIGINAL, "manifest.json"), "utf8"));
+  edit(manifest);
+  writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+  return dir;
+}
+
+function failure(ref: string): Sam3Error {
+  try {
+    openPack(ref);
+  } catch (e) {
+    expect(e).toBeInstanceOf(Sam3Error);
+    return e as Sam3Error;
+  }
+  throw new Error(`${ref} opened`);
+}
+
+describe("model packs", () => {
+  it("opens both bundled packs by preset name, with both heads", () => {
+    for (const name of ["sam3-tiny-336", "sam3-tiny-1008"]) {
+      const pack = openPack(name);
+      expect(pack.manifest.name).toBe(name);
+      expect(pack.canDetect && pack.canTrack).toBe(true);
+    }
+    expect(openPack("sam3-tiny-1008").manifest.imageSize).toBe(1008);
+  });
+
+  it("reads a graph's tensor names without loading it", () => {
+    expect(readOnnxSignature(join(ORIGINAL, "onnx", "tracker_decoder.onnx"))).toEqual({
+      inputs: ["image_embeddings_0", "image_embeddings_1", "image_embeddings_2", "input_points", "input_labels"],
+      outputs: ["iou_scores", "pred_masks", "object_score_logits"],
+    });
+  });
+
+  it("names the role and the file when a graph file is missing", () => {
+    const e = failure(variant(undefined, ["onnx/tracker_decoder.onnx"]));
+    expect(e.code).toBe("PACK_INVALID");
+    expect(e.message).toContain("trackerDecoder");
+    expect(e.message).toContain("onnx/tracker_decoder.onnx");
+  });
+
+  it("names the role, the file and the tensor when a tensor name does not match", () => {
+    const e = failure(variant((m) => (m.roles.detectorDecoder.inputs.textMask = "attention")));
+    expect(e.message).toContain("detectorDecoder");
+    expect(e.message).toContain("onnx/detector_decoder.onnx");
+    expect(e.message).toContain('"attention"');
+    const out = failure(variant((m) => (m.roles.trackerVisionEncoder.outputs.emb1 = "image_embeddings.1")));
+    expect(out.message).toContain('output tensor "image_embeddings.1"');
+  });
+
+  it("reports a manifest that maps no tensor for a required input", () => {
+    const e = failure(variant((m) => delete m.roles.visionEncoder.inputs.pixels));
+    expect(e.message).toMatch(/visionEncoder.*"pixels"/);
+  });
+
+  it("reports invalid manifests and graphs", () => {
+    expect(failure(variant((m) => (m.imageSize = -3))).message).toContain("imageSize");
+    const broken = variant();
+    writeFileSync(join(broken, "manifest.json"), "{ not json");
+    expect(failure(broken).message).toContain("unreadable manifest.json");
+    const truncated = variant(undefined, ["onnx/text_encoder.onnx"]);
+    writeFileSync(join(truncated, "onnx", "text_encoder.onnx"), readFileSync(join(ORIGINAL, "onnx", "text_encoder.onnx")).subarray(0, 5000));
+    expect(failure(truncated).message).toMatch(/textEncoder.*not a readable ONNX graph/);
+  });
+
+  it("needs the tokenizer only for the detector", () => {
+    expect(failure(variant(undefined, ["tokenizer.json"])).message).toContain("tokenizer");
+    const trackerOnly = variant((m) => {
+      for (const role of ["visionEncoder", "textEncoder", "detectorDecoder", "detectorDecoderBoxes"]) delete m.roles[role];
+    }, ["tokenizer.json"]);
+    const pack = openPack(trackerOnly);
+    expect([pack.canDetect, pack.canTrack]).toEqual([false, true]);
+  });
+
+  it("refuses a pack with no complete head", () => {
+    expect(failure(variant((m) => (m.roles = { textEncoder: m.roles.textEncoder }))).message).toContain("neither a complete detector");
+  });
+
+  it("tells unknown presets from folders, and says how to fetch a known one", () => {
+    const unknown = failure("no-such-model");
+    expect(unknown.code).toBe("UNKNOWN_PRESET");
+    expect(unknown.message).toContain("sam3-tiny-336");
+    process.env.SAM3_MODELS_DIR = scratch;
+    try {
+      const missing = failure("onnx-community-sam3-tracker");
+      expect(missing.code).toBe("PACK_INVALID");
+      expect(missing.message).toContain("sam3 models fetch onnx-community-sam3-tracker");
+    } finally {
+      delete process.env.SAM3_MODELS_DIR;
+    }
+  });
+
+  it("recognises a public export layout without a manifest and checks its tensor names", () => {
+    // the community tracker's file names, holding graphs with this project's tensor names
+    const dir = join(scratch, "community");
+    mkdirSync(join(dir, "onnx"), { recursive: true });
+    symlinkSync(join(ORIGINAL, "onnx", "tracker_vision_encoder.onnx"), join(dir, "onnx", "vision_encoder.onnx"));
+    symlinkSync(join(ORIGINAL, "onnx", "tracker_decoder.onnx"), join(dir, "onnx", "prompt_encoder_mask_decoder.onnx"));
+    for (const f of ["vision_encoder.onnx_data", "prompt_encoder_mask_decoder.onnx_data"]) writeFileSync(join(dir, "onnx", f), "");
+    const e = failure(dir);
+    expect(e.message).toContain("trackerVisionEncoder");
+    expect(e.message).toContain('"image_embeddings.0"');
+    rmSync(join(dir, "onnx", "vision_encoder.onnx_data"));
+    expect(failure(dir).message).toContain("onnx/vision_encoder.onnx_data is missing");
+  });
+});

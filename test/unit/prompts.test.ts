@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { Sam3Error } from "../../core/errors";
+import { checkBox, checkPoint, checkText, promptPath } from "../../core/prompts";
+import { pointPromptTensors } from "../../core/tracker";
+
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(Sam3Error);
+    return (e as Sam3Error).code;
+  }
+  return "no error";
+};
+
+describe("prompt routing and validation", () => {
+  it("sends text (with or without boxes) to the detector and clicks / one box to the tracker", () => {
+    expect(promptPath({ text: "dog" })).toBe("detector");
+    expect(promptPath({ text: "dog", boxes: [{ box: [0, 0, 1, 1] }, { box: [1, 1, 2, 2] }] })).toBe("detector");
+    expect(promptPath({ points: [{ x: 1, y: 1 }] })).toBe("tracker");
+    expect(promptPath({ boxes: [{ box: [0, 0, 1, 1] }] })).toBe("tracker");
+  });
+
+  it("rejects prompts that mean nothing or mix heads", () => {
+    expect(code(() => promptPath({}))).toBe("BAD_PROMPT");
+    expect(code(() => promptPath({ text: "dog", points: [{ x: 1, y: 1 }] }))).toBe("BAD_PROMPT");
+    expect(code(() => promptPath({ boxes: [{ box: [0, 0, 1, 1] }, { box: [1, 1, 2, 2] }] }))).toBe("BAD_PROMPT");
+  });
+
+  it("rejects empty text and keeps the rest trimmed", () => {
+    expect(code(() => checkText("   "))).toBe("BAD_PROMPT");
+    expect(checkText("  red car ")).toBe("red car");
+  });
+
+  it("rejects points outside the image and accepts its edges", () => {
+    expect(code(() => checkPoint({ x: 641, y: 10 }, 640, 480))).toBe("BAD_PROMPT");
+    expect(code(() => checkPoint({ x: -1, y: 10 }, 640, 480))).toBe("BAD_PROMPT");
+    expect(code(() => checkPoint({ x: NaN, y: 10 }, 640, 480))).toBe("BAD_PROMPT");
+    expect(code(() => checkPoint({ x: 640, y: 480 }, 640, 480))).toBe("no error");
+  });
+
+  it("rejects inverted, empty and out-of-image boxes", () => {
+    expect(code(() => checkBox({ box: [200, 10, 100, 50] }, 640, 480))).toBe("BAD_PROMPT");
+    expect(code(() => checkBox({ box: [10, 10, 10, 50] }, 640, 480))).toBe("BAD_PROMPT");
+    expect(code(() => checkBox({ box: [0, 0, 700, 50] }, 640, 480))).toBe("BAD_PROMPT");
+    expect(code(() => checkBox({ box: [0, 0, 640, 480] }, 640, 480))).toBe("no error");
+  });
+});
+
+describe("tracker prompt tensors", () => {
+  it("puts clicks in the model frame, box corners first with labels 2 and 3", () => {
+    const { points, labels } = pointPromptTensors([{ x: 320, y: 120 }, { x: 0, y: 480, positive: false }], { box: [64, 48, 640, 480] }, 640, 480, 1008);
+    expect(points.dims).toEqual([1, 1, 4, 2]);
+    expect(Array.from(points.data as Float32Array)).toEqual([100.8, 100.8, 1008, 1008, 504, 252, 0, 1008].map(Math.fround));
+    expect(Array.from(labels.data as BigInt64Array)).toEqual([2n, 3n, 1n, 0n]);
+  });
+});
