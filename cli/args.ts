@@ -51,7 +51,7 @@ export function parseCount(text: string | undefined, name: string): number | und
 /** One line for the user: their mistakes without a stack trace; a stack only for bugs. */
 export function describeFailure(e: unknown): { message: string; exitCode: number } {
   if (e instanceof UsageError) return { message: e.message, exitCode: 2 };
-  if (e instanceof Sam3Error) return { message: e.message, exitCode: 1 };
+  if (e instanceof Sam3Error) return { message: e.message.replace(/\s*\n\s*/g, " "), exitCode: e.code === "BAD_OPTION" ? 2 : 1 };
   if ((e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) return { message: (e as Error).message, exitCode: 2 };
   return { message: (e as Error)?.stack ?? String(e), exitCode: 70 };
 }

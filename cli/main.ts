@@ -37,6 +37,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// a reader that stops early (`sam3 ... | head`) is not an error
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+  process.exit(process.exitCode ?? 0);
+});
+
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

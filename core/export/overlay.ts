@@ -25,9 +25,11 @@ export async function renderOverlay(image: RgbImage, objects: OverlayObject[], o
   const alpha = options.alpha ?? 0.5;
   const pixels = Buffer.from(image.data);
   for (const object of objects) paintMask(pixels, object.mask, objectColour(object.id), alpha);
-  const canvas = sharp(pixels, { raw: { width, height, channels: 3 } });
-  if (options.labels === false || objects.length === 0) return canvas.png().toBuffer();
-  return canvas.composite([{ input: Buffer.from(labelsSvg(objects, width, height)), top: 0, left: 0 }]).png().toBuffer();
+  const raw = { width, height, channels: 3 } as const;
+  if (options.labels === false || objects.length === 0) return sharp(pixels, { raw }).png().toBuffer();
+  // composite runs last in a sharp pipeline, so the alpha the SVG brings is dropped in a second one
+  const tagged = await sharp(pixels, { raw }).composite([{ input: Buffer.from(labelsSvg(objects, width, height)) }]).raw().toBuffer({ resolveWithObject: true });
+  return sharp(tagged.data, { raw: tagged.info }).removeAlpha().png().toBuffer();
 }
 
 function paintMask(pixels: Buffer, mask: Mask, colour: [number, number, number], alpha: number) {

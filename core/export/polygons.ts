@@ -36,8 +36,8 @@ export function maskToPolygons(mask: Mask, { tolerance = 1 }: PolygonOptions = {
   if (!(tolerance >= 0)) throw new Error(`tolerance must be a non-negative number, got ${tolerance}`);
   const vertexWidth = mask.width + 1;
   const edges = buildBoundaryEdges(mask);
-  const componentAt = labelComponents(mask);
-  const polygonByComponent = new Map<number, Polygon>();
+  const { componentAt, componentCount } = labelComponents(mask);
+  const polygonOfComponent = new Int32Array(componentCount).fill(-1);
   const polygons: Polygon[] = [];
   for (let start = 0; start < edges.length; start++) {
     const bits = edges[start] & DIRECTION_BITS;
@@ -47,16 +47,15 @@ export function maskToPolygons(mask: Mask, { tolerance = 1 }: PolygonOptions = {
     // In raster order a trace first shows up leaving east (top-left of a component) or south (top-left of a hole).
     const fromOuter = (bits & EAST_BIT) !== 0;
     const component = fromOuter ? componentAt(x, y) : componentAt(x - 1, y);
-    let polygon = polygonByComponent.get(component);
-    if (!polygon) {
-      polygon = { outer: [], holes: [] };
-      polygonByComponent.set(component, polygon);
-      polygons.push(polygon);
+    if (polygonOfComponent[component] < 0) {
+      polygonOfComponent[component] = polygons.length;
+      polygons.push({ outer: [], holes: [] });
     }
+    const polygon = polygons[polygonOfComponent[component]];
     for (const ring of traceRings(edges, vertexWidth, start, fromOuter ? EAST : SOUTH)) {
       const points = ring.map((id): Point => [id % vertexWidth, Math.floor(id / vertexWidth)]);
-      const anchors = ring.flatMap((id, i) => (edges[id] & SADDLE ? [i] : []));
-      const simplified = simplifyRing(points, anchors, tolerance);
+      // Traced rings hold only corners, so tolerance 0 has nothing to remove.
+      const simplified = tolerance === 0 ? points : simplifyRing(points, saddleIndices(ring, edges), tolerance);
       if (polygonArea(points) > 0) polygon.outer = simplified;
       else polygon.holes.push(simplified);
     }
@@ -86,10 +85,10 @@ function buildBoundaryEdges(mask: Mask): Uint8Array {
       const i = y * width + x;
       if (!data[i]) continue;
       const topLeft = y * vertexWidth + x;
-      const up = y > 0 && data[i - width] === 1;
-      const down = y < height - 1 && data[i + width] === 1;
-      const left = x > 0 && data[i - 1] === 1;
-      const right = x < width - 1 && data[i + 1] === 1;
+      const up = y > 0 && data[i - width] !== 0;
+      const down = y < height - 1 && data[i + width] !== 0;
+      const left = x > 0 && data[i - 1] !== 0;
+      const right = x < width - 1 && data[i + 1] !== 0;
       if (!up) edges[topLeft] |= EAST_BIT;
       if (!right) edges[topLeft + 1] |= SOUTH_BIT;
       if (!down) edges[topLeft + vertexWidth + 1] |= WEST_BIT;
@@ -143,11 +142,20 @@ function traceRings(edges: Uint8Array, vertexWidth: number, start: number, first
   return rings;
 }
 
-/**
- * Union-find over horizontal runs, 4-connected; returns a lookup from a foreground pixel to a
- * component id (the root run's index).
- */
-function labelComponents(mask: Mask): (x: number, y: number) => number {
+function saddleIndices(ring: number[], edges: Uint8Array): number[] {
+  const indices: number[] = [];
+  for (let i = 0; i < ring.length; i++) if (edges[ring[i]] & SADDLE) indices.push(i);
+  return indices;
+}
+
+interface Components {
+  /** Ids run from 0 to componentCount - 1, with gaps: an id is the index of the component's root run. */
+  componentCount: number;
+  componentAt(x: number, y: number): number;
+}
+
+/** Union-find over horizontal runs, 4-connected, so labelling costs memory per run rather than per pixel. */
+function labelComponents(mask: Mask): Components {
   const { width, height, data } = mask;
   const rowStart = new Int32Array(height + 1);
   let runCount = 0;
@@ -183,7 +191,7 @@ function labelComponents(mask: Mask): (x: number, y: number) => number {
       else here++;
     }
   }
-  return (x, y) => {
+  const componentAt = (x: number, y: number): number => {
     let lo = rowStart[y];
     let hi = rowStart[y + 1] - 1;
     while (lo < hi) {
@@ -193,11 +201,12 @@ function labelComponents(mask: Mask): (x: number, y: number) => number {
     }
     return find(lo);
   };
+  return { componentCount: runCount, componentAt };
 }
 
 /**
- * Douglas-Peucker on a closed ring. Saddle vertices are kept so rings that touch there still touch;
- * without two anchors the first point and the one farthest from it split the ring.
+ * Douglas-Peucker on a closed ring, split at fixed points: the saddle vertices, so rings that touch there
+ * still touch, or else the first point and the one farthest from it.
  */
 function simplifyRing(ring: Point[], anchors: number[], tolerance: number): Point[] {
   const n = ring.length;
@@ -261,7 +270,7 @@ function farthestFrom(ring: Point[], origin: number): number {
   return best;
 }
 
-/** Squared distance to a segment; exactly 0 for integer points on it, so tolerance 0 drops only collinear points. */
+/** Squared distance to a segment, exactly 0 for integer points on it. */
 function segmentDistanceSq(p: Point, a: Point, b: Point): number {
   const dx = b[0] - a[0];
   const dy = b[1] - a[1];

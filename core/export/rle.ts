@@ -20,10 +20,11 @@ export function maskToRleCounts(mask: Mask): number[] {
   let run = 0;
   for (let x = 0; x < width; x++) {
     for (let i = x; i < data.length; i += width) {
-      if (data[i] !== value) {
+      const bit = data[i] === 0 ? 0 : 1;
+      if (bit !== value) {
         counts.push(run);
         run = 0;
-        value = data[i];
+        value = bit;
       }
       run++;
     }

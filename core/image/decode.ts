@@ -33,10 +33,9 @@ export async function decodeImage(input: ImageInput, maxPixels = DEFAULT_MAX_PIX
   } catch (e) {
     throw new Sam3Error("BAD_IMAGE", `cannot decode ${label}: ${describeSharpError(e as Error, maxPixels)}`, { cause: e });
   }
-  const { width, height, channels } = decoded.info;
+  const { width, height } = decoded.info;
   if (width === 0 || height === 0) throw new Sam3Error("BAD_IMAGE", `${label} has no pixels (${width}x${height})`);
-  const data = channels === 3 ? decoded.data : toRgb(decoded.data, channels);
-  return { width, height, data, key: createHash("sha1").update(bytes).digest("hex") };
+  return { width, height, data: decoded.data, key: createHash("sha1").update(bytes).digest("hex") };
 }
 
 async function readInput(input: ImageInput): Promise<Buffer> {
@@ -54,18 +53,8 @@ function describeSharpError(e: Error, maxPixels: number): string {
     return `the image is larger than the limit of ${maxPixels.toLocaleString("en")} pixels (raise maxPixels if it is genuine)`;
   }
   if (/unsupported image format/i.test(e.message)) return "not an image format that can be read (JPEG, PNG, WebP, TIFF, GIF, AVIF)";
-  return e.message.split("\n")[0];
+  if (/read error|premature end|truncated|corrupt|invalid/i.test(e.message)) return `the file is truncated or corrupt (${firstLine(e)})`;
+  return firstLine(e);
 }
 
-/** sharp keeps one channel for greyscale sources with some libvips builds: widen to RGB. */
-function toRgb(data: Buffer, channels: number): Buffer {
-  const pixels = data.length / channels;
-  const rgb = Buffer.alloc(pixels * 3);
-  for (let i = 0; i < pixels; i++) {
-    const v = data[i * channels];
-    rgb[i * 3] = v;
-    rgb[i * 3 + 1] = channels >= 3 ? data[i * channels + 1] : v;
-    rgb[i * 3 + 2] = channels >= 3 ? data[i * channels + 2] : v;
-  }
-  return rgb;
-}
+const firstLine = (e: Error) => e.message.split("\n")[0];

@@ -42,7 +42,7 @@ function resolvePackDir(ref: string): string {
   if (preset) {
     const dir = presetDir(preset);
     if (!existsSync(dir)) {
-      throw new Sam3Error("PACK_INVALID", `model preset "${ref}" is not installed (expected in ${dir}); fetch it with: sam3 models fetch ${ref}`);
+      throw new Sam3Error("PACK_INVALID", `model preset "${ref}" is not installed: put its files in ${dir} (or set SAM3_MODELS_DIR)`);
     }
     return dir;
   }

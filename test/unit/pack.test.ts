@@ -96,7 +96,7 @@ describe("model packs", () => {
     expect(failure(variant((m) => (m.roles = { textEncoder: m.roles.textEncoder }))).message).toContain("neither a complete detector");
   });
 
-  it("tells unknown presets from folders, and says how to fetch a known one", () => {
+  it("tells unknown presets from folders, and says where a known one belongs", () => {
     const unknown = failure("no-such-model");
     expect(unknown.code).toBe("UNKNOWN_PRESET");
     expect(unknown.message).toContain("sam3-tiny-336");
@@ -104,7 +104,7 @@ describe("model packs", () => {
     try {
       const missing = failure("onnx-community-sam3-tracker");
       expect(missing.code).toBe("PACK_INVALID");
-      expect(missing.message).toContain("sam3 models fetch onnx-community-sam3-tracker");
+      expect(missing.message).toContain(join(scratch, "onnx-community-sam3-tracker"));
     } finally {
       delete process.env.SAM3_MODELS_DIR;
     }

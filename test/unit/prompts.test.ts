@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
 import { checkBox, checkPoint, checkText, promptPath } from "../../core/prompts";
-import { pointPromptTensors } from "../../core/tracker";
+import { bestCandidate, pointPromptTensors } from "../../core/tracker";
 
 const code = (fn: () => unknown) => {
   try {
@@ -53,5 +53,14 @@ describe("tracker prompt tensors", () => {
     expect(points.dims).toEqual([1, 1, 4, 2]);
     expect(Array.from(points.data as Float32Array)).toEqual([100.8, 100.8, 1008, 1008, 504, 252, 0, 1008].map(Math.fround));
     expect(Array.from(labels.data as BigInt64Array)).toEqual([2n, 3n, 1n, 0n]);
+  });
+});
+
+describe("tracker candidate choice", () => {
+  it("picks the candidate with the highest IoU estimate, wherever it is", () => {
+    const out = (ious: number[]) => ({ masks: new Float32Array(3), maskSize: 1, iouScores: Float32Array.from(ious), objectScoreLogit: 0 });
+    expect(bestCandidate(out([0.9, 0.2, 0.3]))).toBe(0);
+    expect(bestCandidate(out([0.1, 0.2, 0.3]))).toBe(2);
+    expect(bestCandidate(out([0.1, 0.8, 0.3]))).toBe(1);
   });
 });

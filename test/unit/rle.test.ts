@@ -115,6 +115,12 @@ describe("round trips", () => {
     expect(decodeRleCounts(encodeRleCounts(counts))).toEqual(counts);
   });
 
+  it("treats any non-zero byte as set", () => {
+    const mask = squareMask(5, 10);
+    const bytes = { ...mask, data: mask.data.map((v) => v * 255) };
+    expect(maskToCocoRle(bytes)).toEqual(maskToCocoRle(mask));
+  });
+
   it("accepts plain number[] counts", () => {
     const mask = squareMask(5, 10);
     expect(cocoRleToMask({ size: [25, 25], counts: maskToRleCounts(mask) }).data).toEqual(mask.data);
