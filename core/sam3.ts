@@ -6,6 +6,7 @@ import { decodeImage, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage } from 
 import { toPixelTensor } from "./image/preprocess";
 import { maskArea, maskBox, type Box, type Mask } from "./masks/mask";
 import { refineMask } from "./masks/refine";
+import { sigmoid } from "./masks/resize";
 import { openPack, type ModelPack } from "./pack/open";
 import { DEFAULT_PRESET } from "./pack/presets";
 import { checkBox, checkPoint, checkText, promptPath, type ImagePrompt } from "./prompts";
@@ -163,12 +164,13 @@ export class Sam3 {
     if (!this.pack.canTrack) throw new Sam3Error("BAD_PROMPT", `model ${this.pack.manifest.name} has no tracker: use a text prompt`);
     const { engine } = this.shared;
     const embeddings = await this.encoderFeatures("trackerVisionEncoder", rgb, timings);
-    const feeds: Tensors = { ...embeddings, ...pointPromptTensors(prompt.points ?? [], prompt.boxes?.[0], rgb.width, rgb.height, this.pack.manifest.imageSize) };
-    let role: "trackerDecoder" | "trackerDecoderMask" = "trackerDecoder";
+    const role = prompt.maskInput ? "trackerDecoderMask" : "trackerDecoder";
+    const boxInput = this.pack.manifest.roles[role]?.inputs.boxes !== undefined;
+    const { imageSize } = this.pack.manifest;
+    const feeds: Tensors = { ...embeddings, ...pointPromptTensors(prompt.points ?? [], prompt.boxes?.[0], rgb.width, rgb.height, imageSize, boxInput) };
     if (prompt.maskInput) {
       if (!engine.has("trackerDecoderMask")) throw new Sam3Error("BAD_PROMPT", `model ${this.pack.manifest.name} cannot take a mask prompt`);
       feeds.maskInput = maskInputTensor(prompt.maskInput, embeddings.emb0.dims[2] as number);
-      role = "trackerDecoderMask";
     }
     if (!feeds.points.dims[2]) throw new Sam3Error("BAD_PROMPT", "a mask prompt needs at least one point or a box with it");
     const raw = readTrackerOutput(await timed(timings, "trackerDecoder", () => engine.run(role, feeds)));
@@ -180,7 +182,7 @@ export class Sam3 {
       return {
         objects: [{ id: 1, score: raw.iouScores[best], box, area: maskArea(mask), mask }],
         candidates: masks.map((m, i) => ({ score: raw.iouScores[i], area: maskArea(m) })),
-        objectScore: 1 / (1 + Math.exp(-raw.objectScoreLogit)),
+        objectScore: sigmoid(raw.objectScoreLogit),
         lowResMask: candidateLogits(raw, best),
         warnings: [],
       };

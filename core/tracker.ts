@@ -4,30 +4,45 @@ import { resizeAndThreshold } from "./masks/resize";
 import type { BoxPrompt, PointPrompt } from "./prompts";
 
 /** Point labels of the tracker's prompt encoder. */
-const LABEL = { negative: 0n, positive: 1n, boxTopLeft: 2n, boxBottomRight: 3n } as const;
+const LABEL = { notAPoint: -1n, negative: 0n, positive: 1n, boxTopLeft: 2n, boxBottomRight: 3n } as const;
 
 /**
- * Clicks and box as the tracker takes them: points in model-frame pixels (x * S / W), a box as its two corners
- * labelled 2 and 3 (the same prompt as the box path), box first as in SAM's predictors.
+ * Clicks and box as the tracker takes them, in model-frame pixels (x * S / W). The box goes in as its two corners
+ * labelled 2 and 3 (the same prompt as the box path), box first as in SAM's predictors - or, for exports with a
+ * box input of their own (`boxInput`), as a [1, boxes, 4] tensor beside at least one (possibly not-a-) point.
  */
-export function pointPromptTensors(points: PointPrompt[], box: BoxPrompt | undefined, width: number, height: number, size: number) {
+export function pointPromptTensors(
+  points: PointPrompt[],
+  box: BoxPrompt | undefined,
+  width: number,
+  height: number,
+  size: number,
+  boxInput = false,
+) {
+  const toModel = (x: number, y: number) => [(x * size) / width, (y * size) / height];
   const coords: number[] = [];
   const labels: bigint[] = [];
   const add = (x: number, y: number, label: bigint) => {
-    coords.push((x * size) / width, (y * size) / height);
+    coords.push(...toModel(x, y));
     labels.push(label);
   };
-  if (box) {
+  if (box && !boxInput) {
     const [x1, y1, x2, y2] = box.box;
     add(x1, y1, LABEL.boxTopLeft);
     add(x2, y2, LABEL.boxBottomRight);
   }
   for (const p of points) add(p.x, p.y, p.positive === false ? LABEL.negative : LABEL.positive);
+  if (boxInput && !labels.length) add(0, 0, LABEL.notAPoint);
   const n = labels.length;
-  return {
+  const tensors: Record<string, ort.Tensor> = {
     points: new ort.Tensor("float32", Float32Array.from(coords), [1, 1, n, 2]),
     labels: new ort.Tensor("int64", BigInt64Array.from(labels), [1, 1, n]),
   };
+  if (boxInput) {
+    const corners = box ? [...toModel(box.box[0], box.box[1]), ...toModel(box.box[2], box.box[3])] : [];
+    tensors.boxes = new ort.Tensor("float32", Float32Array.from(corners), [1, box ? 1 : 0, 4]);
+  }
+  return tensors;
 }
 
 export interface TrackerOutput {

@@ -54,6 +54,17 @@ describe("tracker prompt tensors", () => {
     expect(Array.from(points.data as Float32Array)).toEqual([100.8, 100.8, 1008, 1008, 504, 252, 0, 1008].map(Math.fround));
     expect(Array.from(labels.data as BigInt64Array)).toEqual([2n, 3n, 1n, 0n]);
   });
+
+  it("feeds the box through its own input for exports that have one", () => {
+    const withPoint = pointPromptTensors([{ x: 320, y: 240 }], { box: [64, 48, 640, 480] }, 640, 480, 1008, true);
+    expect(Array.from(withPoint.labels.data as BigInt64Array)).toEqual([1n]);
+    expect(withPoint.boxes.dims).toEqual([1, 1, 4]);
+    expect(Array.from(withPoint.boxes.data as Float32Array)).toEqual([100.8, 100.8, 1008, 1008].map(Math.fround));
+    const boxOnly = pointPromptTensors([], { box: [64, 48, 640, 480] }, 640, 480, 1008, true);
+    expect(Array.from(boxOnly.labels.data as BigInt64Array)).toEqual([-1n]);
+    const clicksOnly = pointPromptTensors([{ x: 1, y: 1 }], undefined, 640, 480, 1008, true);
+    expect(clicksOnly.boxes.dims).toEqual([1, 0, 4]);
+  });
 });
 
 describe("tracker candidate choice", () => {
