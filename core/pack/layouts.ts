@@ -65,27 +65,9 @@ export const PROJECT_ROLES: Roles = {
  * box labelled -10), and a text encoder that returns its own boolean mask.
  */
 export const USLS_SAM3_IMAGE_ROLES: Roles = {
-  visionEncoder: {
-    file: "vision-encoder.onnx",
-    data: [],
-    inputs: { pixels: "images" },
-    outputs: { feat0: "fpn_feat_0", feat1: "fpn_feat_1", feat2: "fpn_feat_2", pos2: "fpn_pos_2" },
-  },
-  textEncoder: {
-    file: "text-encoder.onnx",
-    data: [],
-    inputs: { inputIds: "input_ids", attentionMask: "attention_mask" },
-    outputs: { textFeatures: "text_features" },
-  },
-  detectorDecoderBoxes: {
-    file: "decoder.onnx",
-    data: [],
-    inputs: {
-      feat0: "fpn_feat_0", feat1: "fpn_feat_1", feat2: "fpn_feat_2", pos2: "fpn_pos_2",
-      textFeatures: "text_features", textMask: "text_mask", boxes: "input_boxes", boxLabels: "input_boxes_labels",
-    },
-    outputs: { masks: "pred_masks", boxes: "pred_boxes", logits: "pred_logits", presence: "presence_logits" },
-  },
+  visionEncoder: { ...PROJECT_ROLES.visionEncoder!, file: "vision-encoder.onnx", inputs: { pixels: "images" } },
+  textEncoder: { ...PROJECT_ROLES.textEncoder!, file: "text-encoder.onnx" },
+  detectorDecoderBoxes: { ...PROJECT_ROLES.detectorDecoderBoxes!, file: "decoder.onnx" },
 };
 
 /** onnx-community/sam3-tracker-ONNX (used by transformers.js): dotted embedding names, external `.onnx_data`. */

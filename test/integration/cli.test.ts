@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ObjectJson, SegmentationJson } from "../../core/export/json";
 import { cocoRleToMask } from "../../core/export/rle";
 import { maskArea } from "../../core/masks/mask";
 
@@ -43,21 +44,6 @@ function onlyJson(run: Run): SegmentationJson {
 }
 
 const stderrLines = (run: Run) => run.stderr.split("\n").filter((l) => l !== "");
-
-interface ObjectJson {
-  id: number;
-  score: number;
-  box: number[];
-  area: number;
-  rle: { size: [number, number]; counts: string };
-}
-
-interface SegmentationJson {
-  image: { width: number; height: number };
-  model: string;
-  objects: ObjectJson[];
-  candidates?: { score: number; area: number }[];
-}
 
 /** Every object's shape, and its RLE decodes to exactly `area` pixels of a 640x480 mask. */
 function checkObjects(objects: ObjectJson[]) {

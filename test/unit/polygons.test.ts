@@ -1,24 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { seededRandom, maskFromRows } from "../support/masks";
 import { Mask, emptyMask, maskArea } from "../../core/masks/mask";
 import { Point, Polygon, maskToPolygons, polygonArea } from "../../core/export/polygons";
-
-function maskFromRows(rows: string[]): Mask {
-  const mask = emptyMask(rows[0].length, rows.length);
-  rows.forEach((row, y) => [...row].forEach((c, x) => (mask.data[y * mask.width + x] = c === "#" ? 1 : 0)));
-  return mask;
-}
-
-/** Deterministic PRNG so failures reproduce. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random discs and squares, with random holes punched in: blobs with holes, islands and diagonal contacts. */
 function randomBlobs(width: number, height: number, random: () => number): Mask {
@@ -204,7 +187,7 @@ describe("maskToPolygons", () => {
   });
 
   it("reproduces random blobs exactly at tolerance 0", () => {
-    const random = mulberry32(2024);
+    const random = seededRandom(2024);
     for (let trial = 0; trial < 40; trial++) {
       const width = 5 + Math.floor(random() * 40), height = 5 + Math.floor(random() * 40);
       const mask = randomBlobs(width, height, random);
@@ -216,7 +199,7 @@ describe("maskToPolygons", () => {
   });
 
   it("reproduces random noise exactly at tolerance 0, with simple rings throughout", () => {
-    const random = mulberry32(7);
+    const random = seededRandom(7);
     for (const density of [0.2, 0.5, 0.8]) {
       const mask = randomNoise(23, 17, density, random);
       const polygons = maskToPolygons(mask, { tolerance: 0 });
@@ -227,7 +210,7 @@ describe("maskToPolygons", () => {
   });
 
   it("keeps every ring at three points or more when simplifying hard", () => {
-    const mask = randomBlobs(40, 40, mulberry32(99));
+    const mask = randomBlobs(40, 40, seededRandom(99));
     for (const polygon of maskToPolygons(mask, { tolerance: 50 })) {
       expect(polygon.outer.length).toBeGreaterThanOrEqual(3);
       for (const hole of polygon.holes) expect(hole.length).toBeGreaterThanOrEqual(3);

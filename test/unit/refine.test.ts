@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../support/masks";
 import { Mask, emptyMask, maskArea, maskBox } from "../../core/masks/mask";
 import { fineRadius, refineMask, removeSmallRegions, smoothMask } from "../../core/masks/refine";
 
@@ -38,14 +39,6 @@ function perimeter(mask: Mask): number {
   return n;
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (a small LCG) so noisy fixtures are reproducible. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 describe("removeSmallRegions", () => {
   it("removes a 3-pixel speck at maxArea 16 and keeps it at maxArea 2", () => {

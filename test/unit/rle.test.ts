@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../support/masks";
 import { Mask, emptyMask, maskArea } from "../../core/masks/mask";
 import {
   cocoRleToMask,
@@ -10,18 +11,6 @@ import {
   maskToRleCounts,
   rleCountsToMask,
 } from "../../core/export/rle";
-
-/** Deterministic PRNG so failures reproduce. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomMask(width: number, height: number, density: number, random: () => number): Mask {
   const mask = emptyMask(width, height);
@@ -92,7 +81,7 @@ describe("round trips", () => {
   });
 
   it("random masks of odd shapes, including 1xN and Nx1", () => {
-    const random = mulberry32(12345);
+    const random = seededRandom(12345);
     const shapes: [number, number][] = [[1, 17], [17, 1], [3, 5], [13, 7], [31, 29], [1, 1], [64, 1], [1, 64], [101, 53]];
     for (const [width, height] of shapes) {
       for (const density of [0.02, 0.3, 0.5, 0.9]) expectRoundTrip(randomMask(width, height, density, random));

@@ -6,6 +6,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
-    reporters: ["default", "./test/support/totals-reporter.ts"],
+    reporters: ["default", "./test/support/totals-reporter.mts"],
   },
 });
