@@ -48,16 +48,24 @@ function paintMask(pixels: Buffer, mask: Mask, colour: [number, number, number],
 
 function labelsSvg(objects: OverlayObject[], width: number, height: number): string {
   const size = Math.max(11, Math.round(Math.min(width, height) / 40));
+  const placed: { x: number; y: number; w: number; h: number }[] = [];
   const tags = objects.map((o) => {
     const text = `${o.label ? escapeXml(o.label) + " " : ""}#${o.id} ${o.score.toFixed(2)}`;
     const w = Math.ceil(text.length * size * 0.62) + 6;
     const h = size + 6;
     const x = Math.min(Math.max(0, Math.round(o.box[0])), Math.max(0, width - w));
-    const y = Math.min(Math.max(0, Math.round(o.box[1]) - h), Math.max(0, height - h));
-    return `<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="${toHex(objectColour(o.id))}"/>` +
-      `<text x="${x + 3}" y="${y + size}" font-family="DejaVu Sans Mono, monospace" font-size="${size}" fill="#000">${text}</text>`;
+    let y = Math.min(Math.max(0, Math.round(o.box[1]) - h), Math.max(0, height - h));
+    // objects with nearby boxes would stack their tags on one spot: move down until free
+    while (placed.some((p) => x < p.x + p.w && p.x < x + w && y < p.y + p.h && p.y < y + h) && y + h < height) y += h;
+    placed.push({ x, y, w, h });
+    const colour = objectColour(o.id);
+    return `<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="${toHex(colour)}"/>` +
+      `<text x="${x + 3}" y="${y + size}" font-family="DejaVu Sans Mono, monospace" font-size="${size}" fill="${readableOn(colour)}">${text}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${tags.join("")}</svg>`;
 }
+
+/** Black or white, whichever reads better on the tag's colour. */
+const readableOn = ([r, g, b]: [number, number, number]) => (0.299 * r + 0.587 * g + 0.114 * b > 140 ? "#000" : "#fff");
 
 const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
