@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { maskToPng } from "../core/export/mask-png";
 import { maskToCocoRle } from "../core/export/rle";
@@ -15,6 +17,7 @@ const { values } = parseArgs({
     runs: { type: "string" },
     image: { type: "string" },
     threads: { type: "string" },
+    "no-video": { type: "boolean" },
   },
 });
 const models = values.model ?? ["sam3-tiny-336", "sam3-tiny-1008"];
@@ -70,9 +73,20 @@ async function bench(model: string) {
   }
 }
 
+/** Video memory must not grow with length: each clip is tracked in a fresh process so their numbers are comparable. */
+function videoMemory() {
+  console.log("\nvideo tracking memory, sam3-tiny-336, 640x480, text concept + one clicked object (fresh process each):");
+  for (const frames of [30, 600]) {
+    const line = execFileSync(process.execPath, [join(__dirname, "video-memory.js"), String(frames)], { encoding: "utf8" });
+    const r = JSON.parse(line);
+    console.log(`  ${String(frames).padStart(4)} frames: RSS ${r.baselineMB} MB before, peak ${r.peakMB} MB (growth ${r.growthMB} MB), stored results ${r.storedResultsKB} KB, ${r.fps} fps`);
+  }
+}
+
 (async () => {
   for (const model of models) await bench(model);
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+  if (!values["no-video"]) videoMemory();
 })().catch((e) => {
   console.error(e instanceof Error ? e.message : e);
   process.exitCode = 1;

@@ -1,20 +1,29 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeSegmentationFiles } from "../core/export/files";
+import { writeVideoResults } from "../core/export/video-files";
 import { decodeImage } from "../core/image/decode";
 import { PACKAGE_ROOT } from "../core/paths";
 import { Sam3 } from "../core/sam3";
+import { Sam3VideoPredictor } from "../core/video/predictor";
 
 export const DEMO_USAGE = `sam3 demo [--out DIR] [--model DIR|PRESET]
 
-Segments the bundled example image by text and by clicks, and writes overlays and masks (default DIR: sam3-demo).`;
+Segments the bundled example image by text and by clicks, tracks two clicked objects through the bundled example
+video, and writes overlays and masks (default DIR: sam3-demo).`;
 
 export const DEMO_IMAGE = join(PACKAGE_ROOT, "examples", "media", "scene.png");
+export const DEMO_VIDEO = join(PACKAGE_ROOT, "examples", "media", "shapes.mp4");
 
 export async function demoCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, model: { type: "string" } } });
   const out = values.out ?? "sam3-demo";
-  const sam = await Sam3.open({ model: values.model });
+  await demoImage(out, values.model);
+  await demoVideo(out, values.model);
+}
+
+async function demoImage(out: string, model?: string) {
+  const sam = await Sam3.open({ model });
   try {
     const image = await decodeImage(DEMO_IMAGE);
     const text = "red circle";
@@ -29,5 +38,20 @@ export async function demoCommand(argv: string[]): Promise<void> {
     for (const f of files) process.stdout.write(`  ${f}\n`);
   } finally {
     await sam.close();
+  }
+}
+
+async function demoVideo(out: string, model?: string) {
+  const predictor = await Sam3VideoPredictor.open({ model });
+  try {
+    const { session_id, frames } = await predictor.handleRequest({ type: "start_session", resource_path: DEMO_VIDEO });
+    await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 1, points: [[0.16, 0.33]] });
+    await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 2, points: [[0.77, 0.23]] });
+    for await (const _ of predictor.handleStreamRequest({ type: "propagate_in_video", session_id, propagation_direction: "forward" }));
+    const files = await writeVideoResults(predictor.session(session_id), out, "shapes", { overlay: true, json: true });
+    process.stdout.write(`video: 2 clicked objects tracked through ${frames} frames\n`);
+    for (const f of files) process.stdout.write(`  ${f}\n`);
+  } finally {
+    await predictor.close();
   }
 }

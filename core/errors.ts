@@ -5,8 +5,14 @@ export type Sam3ErrorCode =
   | "BAD_OPTION" // an option out of range
   | "PACK_INVALID" // model pack missing a file, a role or a tensor
   | "UNKNOWN_PRESET"
-  | "PROVIDER_UNAVAILABLE"
-  | "CLOSED"; // the engine was closed
+  | "BAD_VIDEO" // unreadable or truncated video, empty frame folder
+  | "FFMPEG_FAILED" // ffmpeg missing, killed or failing
+  | "BAD_REQUEST" // a video request that cannot be served: frame out of range, points without obj_id...
+  | "UNKNOWN_SESSION"
+  | "UNKNOWN_OBJECT"
+  | "LIMIT_EXCEEDED" // too many sessions, too much cache memory
+  | "CANCELLED"
+  | "CLOSED"; // the engine or session was closed
 
 /** A user-facing failure: the message says what was wrong and what to do; no stack trace is needed. */
 export class Sam3Error extends Error {

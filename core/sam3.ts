@@ -39,6 +39,8 @@ export interface SegmentOptions {
   nms?: number;
   /** Detector: keep at most this many instances. */
   maxObjects?: number;
+  /** Tracker: also upsample the two other candidates to report their areas (default true). */
+  candidates?: boolean;
 }
 
 export interface SegmentedObject {
@@ -72,6 +74,8 @@ class SharedModel {
   refs = 0;
   private tokenizer?: TextTokenizer;
   readonly features: AsyncLruCache<Tensors>;
+  /** Both encoders take the same pixels: a frame is resized once for the detector and the tracker. */
+  readonly pixels = new AsyncLruCache<ort.Tensor>(2);
   readonly texts = new AsyncLruCache<{ features: ort.Tensor; mask: ort.Tensor; truncated: boolean }>(64);
 
   constructor(readonly engine: Engine, featureCacheImages: number) {
@@ -134,6 +138,7 @@ export class Sam3 {
     if (--this.shared.refs > 0) return;
     for (const [key, shared] of sharedModels) if (shared === this.shared) sharedModels.delete(key);
     this.shared.features.clear();
+    this.shared.pixels.clear();
     this.shared.texts.clear();
     await this.shared.engine.close();
   }
@@ -175,13 +180,16 @@ export class Sam3 {
     if (!feeds.points.dims[2]) throw new Sam3Error("BAD_PROMPT", "a mask prompt needs at least one point or a box with it");
     const raw = readTrackerOutput(await timed(timings, "trackerDecoder", () => engine.run(role, feeds)));
     return timed(timings, "postprocess", () => {
-      const masks = [0, 1, 2].map((i) => this.refine(candidateMask(raw, i, rgb.width, rgb.height), options));
       const best = bestCandidate(raw);
-      const mask = masks[best];
-      const box = maskBox(mask) ?? [0, 0, 0, 0];
+      const upsample = (i: number) => this.refine(candidateMask(raw, i, rgb.width, rgb.height), options);
+      const mask = upsample(best);
+      const area = maskArea(mask);
       return {
-        objects: [{ id: 1, score: raw.iouScores[best], box, area: maskArea(mask), mask }],
-        candidates: masks.map((m, i) => ({ score: raw.iouScores[i], area: maskArea(m) })),
+        objects: [{ id: 1, score: raw.iouScores[best], box: maskBox(mask) ?? ([0, 0, 0, 0] as Box), area, mask }],
+        candidates:
+          options.candidates === false
+            ? undefined
+            : [0, 1, 2].map((i) => ({ score: raw.iouScores[i], area: i === best ? area : maskArea(upsample(i)) })),
         objectScore: sigmoid(raw.objectScoreLogit),
         lowResMask: candidateLogits(raw, best),
         warnings: [],
@@ -199,7 +207,7 @@ export class Sam3 {
   private encoderFeatures(role: "visionEncoder" | "trackerVisionEncoder", rgb: RgbImage, timings: Timings): Promise<Tensors> {
     return this.shared.features.getOrCreate(`${role}:${rgb.key}`, async () => {
       const { imageSize, normalize } = this.pack.manifest;
-      const pixels = await timed(timings, "preprocess", () => toPixelTensor(rgb, imageSize, normalize));
+      const pixels = await this.shared.pixels.getOrCreate(rgb.key, () => timed(timings, "preprocess", () => toPixelTensor(rgb, imageSize, normalize)));
       return timed(timings, role, () => this.shared.engine.run(role, { pixels }));
     });
   }

@@ -19,17 +19,25 @@ export interface OverlayOptions {
   labels?: boolean;
 }
 
-/** The image with each object's mask tinted in its own colour, outlined, and tagged with its id and score. */
+/** The image with each object's mask tinted in its own colour, outlined, and tagged with its id and score, as PNG. */
 export async function renderOverlay(image: RgbImage, objects: OverlayObject[], options: OverlayOptions = {}): Promise<Buffer> {
+  const rgb = await renderOverlayRgb(image, objects, options);
+  return sharp(rgb, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
+}
+
+/** The same overlay as raw RGB bytes (for video frames). */
+export async function renderOverlayRgb(image: RgbImage, objects: OverlayObject[], options: OverlayOptions = {}): Promise<Buffer> {
   const { width, height } = image;
   const alpha = options.alpha ?? 0.5;
   const pixels = Buffer.from(image.data);
   for (const object of objects) paintMask(pixels, object.mask, objectColour(object.id), alpha);
-  const raw = { width, height, channels: 3 } as const;
-  if (options.labels === false || objects.length === 0) return sharp(pixels, { raw }).png().toBuffer();
-  // composite runs last in a sharp pipeline, so the alpha the SVG brings is dropped in a second one
-  const tagged = await sharp(pixels, { raw }).composite([{ input: Buffer.from(labelsSvg(objects, width, height)) }]).raw().toBuffer({ resolveWithObject: true });
-  return sharp(tagged.data, { raw: tagged.info }).removeAlpha().png().toBuffer();
+  if (options.labels === false || objects.length === 0) return pixels;
+  const tagged = await sharp(pixels, { raw: { width, height, channels: 3 } })
+    .composite([{ input: Buffer.from(labelsSvg(objects, width, height)) }])
+    .removeAlpha()
+    .raw()
+    .toBuffer();
+  return tagged;
 }
 
 function paintMask(pixels: Buffer, mask: Mask, colour: [number, number, number], alpha: number) {

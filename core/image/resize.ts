@@ -14,6 +14,19 @@ interface AxisTaps {
   precision: number;
 }
 
+const tapsCache = new Map<string, AxisTaps>();
+
+/** Taps for one resize, remembered: video frames repeat the same sizes. */
+function cachedTaps(inSize: number, outSize: number): AxisTaps {
+  const key = `${inSize}>${outSize}`;
+  let taps = tapsCache.get(key);
+  if (!taps) {
+    if (tapsCache.size > 32) tapsCache.clear();
+    tapsCache.set(key, (taps = axisTaps(inSize, outSize)));
+  }
+  return taps;
+}
+
 /** Triangle-filter taps, widened by the scale when shrinking (the antialiasing), then quantised. */
 export function axisTaps(inSize: number, outSize: number): AxisTaps {
   const scale = inSize / outSize;
@@ -77,8 +90,8 @@ const clamp8 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
 
 export function resizeRgb(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
   const horizontal = new Uint8Array(outWidth * height * 3);
-  resizeAxis(src, horizontal, axisTaps(width, outWidth), height, width * 3, 3, outWidth * 3, 3);
+  resizeAxis(src, horizontal, cachedTaps(width, outWidth), height, width * 3, 3, outWidth * 3, 3);
   const out = new Uint8Array(outWidth * outHeight * 3);
-  resizeAxis(horizontal, out, axisTaps(height, outHeight), outWidth, 3, outWidth * 3, 3, outWidth * 3);
+  resizeAxis(horizontal, out, cachedTaps(height, outHeight), outWidth, 3, outWidth * 3, 3, outWidth * 3);
   return out;
 }

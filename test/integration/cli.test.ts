@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectJson, SegmentationJson } from "../../core/export/json";
 import { cocoRleToMask } from "../../core/export/rle";
 import { maskArea } from "../../core/masks/mask";
+import { cli, stderrLines, type Run } from "../support/cli";
 
 /**
  * The CLI as users run it: `node dist/cli/main.js ...` in a subprocess. The bundled packs have random weights, so this
@@ -15,24 +16,8 @@ import { maskArea } from "../../core/masks/mask";
  */
 
 const REPO = resolve(__dirname, "..", "..");
-const MAIN = join(REPO, "dist", "cli", "main.js");
 const SCENE = "examples/media/scene.png"; // relative: the CLI runs with cwd = REPO
 const QUERIES = 16; // detector queries of sam3-tiny-336
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [MAIN, ...args], { cwd: REPO, maxBuffer: 64 << 20, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-      done({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Parses stdout that must be exactly one JSON document on one line. */
 function onlyJson(run: Run): SegmentationJson {
@@ -42,8 +27,6 @@ function onlyJson(run: Run): SegmentationJson {
   expect(lines[1]).toBe("");
   return JSON.parse(lines[0]);
 }
-
-const stderrLines = (run: Run) => run.stderr.split("\n").filter((l) => l !== "");
 
 /** Every object's shape, and its RLE decodes to exactly `area` pixels of a 640x480 mask. */
 function checkObjects(objects: ObjectJson[]) {
@@ -70,29 +53,11 @@ function checkObjects(objects: ObjectJson[]) {
   }
 }
 
-/** Builds dist/ when it is missing or older than any source it is compiled from. */
-function buildIfStale() {
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((t, e) => {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) return Math.max(t, newest(p));
-      return e.name.endsWith(".ts") ? Math.max(t, statSync(p).mtimeMs) : t;
-    }, 0);
-  const sources = Math.max(statSync(join(REPO, "tsconfig.json")).mtimeMs, ...["core", "cli", "bench"].filter((d) => existsSync(join(REPO, d))).map((d) => newest(join(REPO, d))));
-  if (existsSync(MAIN) && statSync(MAIN).mtimeMs >= sources) return Promise.resolve();
-  return new Promise<void>((done, fail) => {
-    execFile(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: REPO }, (error, stdout, stderr) =>
-      error ? fail(new Error(`build failed:\n${stdout}${stderr}`)) : done(),
-    );
-  });
-}
-
 let tmp: string;
 /** `--text "red circle" --threshold 0 --json`: shared by several tests. */
 let allDetections: Run;
 
 beforeAll(async () => {
-  await buildIfStale();
   tmp = await mkdtemp(join(tmpdir(), "sam3-cli-"));
   allDetections = await cli("segment", SCENE, "--text", "red circle", "--threshold", "0", "--json");
 });

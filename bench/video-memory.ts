@@ -1,0 +1,45 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Sam3VideoPredictor } from "../core/video/predictor";
+import { VideoWriter } from "../core/video/video-writer";
+
+/** Resident memory while tracking an N-frame 640x480 clip (text concept + one clicked object), as one JSON line. */
+async function main(frames: number) {
+  const dir = mkdtempSync(join(tmpdir(), "sam3-bench-"));
+  try {
+    const path = join(dir, "clip.mp4");
+    const width = 640;
+    const height = 480;
+    const writer = await VideoWriter.open(path, { width, height, fps: 30 });
+    for (let t = 0; t < frames; t++) {
+      const rgb = new Uint8Array(width * height * 3).fill(128);
+      const x0 = 40 + (t % 400);
+      for (let y = 180; y < 280; y++) for (let x = x0; x < x0 + 100; x++) rgb.set([220, 30, 30], (y * width + x) * 3);
+      await writer.write(rgb);
+    }
+    await writer.close();
+    const predictor = await Sam3VideoPredictor.open({ model: "sam3-tiny-336" });
+    const { session_id } = await predictor.handleRequest({ type: "start_session", resource_path: path });
+    await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, text: "red square" });
+    await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 100, points: [[0.14, 0.48]] });
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    const start = performance.now();
+    for await (const _frame of predictor.handleStreamRequest({ type: "propagate_in_video", session_id, propagation_direction: "forward" })) {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const stored = predictor.session(session_id).outputs.bytes();
+    await predictor.close();
+    const mb = (b: number) => Math.round(b / 2 ** 20);
+    process.stdout.write(JSON.stringify({ frames, baselineMB: mb(baseline), peakMB: mb(peak), growthMB: mb(peak - baseline), storedResultsKB: Math.round(stored / 1024), fps: Number((frames / seconds).toFixed(1)) }) + "\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main(Number(process.argv[2] ?? 30)).catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,159 @@
+import { basename, extname } from "node:path";
+import { parseArgs } from "node:util";
+import { writeVideoResults } from "../core/export/video-files";
+import { frameToJson } from "../core/export/json";
+import { parseDevice } from "../core/runtime/devices";
+import { Sam3VideoPredictor } from "../core/video/predictor";
+import { parseCount, UsageError } from "./args";
+import { progressLine } from "./progress";
+
+export const TRACK_USAGE = `sam3 track <video> [options]
+
+Tracks objects through a video file (MP4, MOV, MKV, WebM, AVI...), a folder of frames or an image. Text finds
+every instance on every frame; clicks and boxes with --obj select one object. Coordinates are pixels.
+
+  --text T                  concept to find on every frame (repeatable: several concepts)
+  --point f,x,y[:neg]       click on frame f (repeatable); the next --obj says which object it is for
+  --box f,x1,y1,x2,y2       box on frame f: with --obj an object to track, with --text an exemplar
+  --obj ID                  object id of the --point / --box options before it
+  --direction D             both (default) | forward | backward, from the first prompted frame
+  --start F                 frame to propagate from
+  --max-frames N            track at most N frames in each direction
+  --remove ID               drop an object after tracking (repeatable)
+  --max-side N              downscale frames whose longer side exceeds N pixels
+  --stride N                use every Nth frame
+  --model DIR|PRESET, --device D, --threads N     as for segment
+  --json                    print one JSON line per frame on stdout
+  --out DIR                 write <name>.overlay.mp4 and <name>.frames.jsonl to DIR
+  --png                     with --out: also one PNG sequence per object in <name>.masks/`;
+
+interface ClickPrompt {
+  frame: number;
+  kind: "point" | "box";
+  values: number[];
+  negative: boolean;
+}
+
+/** `f,x,y[:neg]` / `f,x1,y1,x2,y2[:neg]`. */
+function parseFramed(text: string, kind: "point" | "box"): ClickPrompt {
+  const [coords, flag] = text.split(":");
+  const values = coords.split(",").map(Number);
+  const count = kind === "point" ? 3 : 5;
+  if (values.length !== count || values.some((v) => !Number.isFinite(v)) || !Number.isInteger(values[0]) || (flag !== undefined && flag !== "neg")) {
+    throw new UsageError(`--${kind} "${text}" must be ${kind === "point" ? "f,x,y" : "f,x1,y1,x2,y2"} with an optional :neg, e.g. ${kind === "point" ? "0,120,80" : "0,10,20,200,180"}`);
+  }
+  return { frame: values[0], kind, values: values.slice(1), negative: flag === "neg" };
+}
+
+export async function trackCommand(argv: string[]): Promise<void> {
+  const { values, positionals, tokens } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    tokens: true,
+    options: {
+      text: { type: "string", multiple: true },
+      point: { type: "string", multiple: true },
+      box: { type: "string", multiple: true },
+      obj: { type: "string", multiple: true },
+      direction: { type: "string" },
+      start: { type: "string" },
+      "max-frames": { type: "string" },
+      remove: { type: "string", multiple: true },
+      "max-side": { type: "string" },
+      stride: { type: "string" },
+      model: { type: "string" },
+      device: { type: "string" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+      out: { type: "string" },
+      png: { type: "boolean" },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError(`give exactly one video, got ${positionals.length} (see sam3 track --help)`);
+  const direction = values.direction ?? "both";
+  if (!["both", "forward", "backward"].includes(direction)) throw new UsageError(`--direction must be both, forward or backward, got "${direction}"`);
+  if (values.png && !values.out) throw new UsageError("--png needs --out DIR");
+
+  // each --obj claims the --point / --box options given since the previous --obj
+  const objects: { id: number; prompts: ClickPrompt[] }[] = [];
+  const exemplars: ClickPrompt[] = [];
+  let pending: ClickPrompt[] = [];
+  for (const token of tokens) {
+    if (token.kind !== "option") continue;
+    if (token.name === "point" || token.name === "box") pending.push(parseFramed(token.value!, token.name));
+    if (token.name === "obj") {
+      const id = parseCount(token.value, "obj")!;
+      if (!pending.length) throw new UsageError(`--obj ${id} has no --point or --box before it`);
+      objects.push({ id, prompts: pending });
+      pending = [];
+    }
+  }
+  if (pending.some((p) => p.kind === "point")) throw new UsageError("every --point needs an --obj ID after it");
+  if (pending.length && !values.text) objects.push({ id: Math.max(0, ...objects.map((o) => o.id)) + 1, prompts: pending });
+  else exemplars.push(...pending);
+  if (!values.text && !objects.length) throw new UsageError("give --text, or --point / --box with --obj (see sam3 track --help)");
+
+  const predictor = await Sam3VideoPredictor.open({
+    model: values.model,
+    device: values.device ? parseDevice(values.device) : undefined,
+    intraOpThreads: parseCount(values.threads, "threads"),
+    onWarning: (m) => process.stderr.write(`sam3: warning: ${m}\n`),
+  });
+  try {
+    const session = await predictor.handleRequest({
+      type: "start_session",
+      resource_path: positionals[0],
+      max_side: parseCount(values["max-side"], "max-side"),
+      stride: parseCount(values.stride, "stride"),
+    });
+    if (session.decode_error) process.stderr.write(`sam3: warning: ${session.decode_error}; using the ${session.frames} frames that decoded\n`);
+    const base = { session_id: session.session_id, coordinates: "pixels" as const };
+    if (values.text) {
+      const frame = exemplars[0]?.frame ?? 0;
+      const bounding_boxes = exemplars.map((b) => [b.values[0], b.values[1], b.values[2] - b.values[0], b.values[3] - b.values[1]] as [number, number, number, number]);
+      await predictor.handleRequest({ type: "add_prompt", ...base, frame_index: frame, text: values.text, bounding_boxes, bounding_box_labels: exemplars.map((b) => (b.negative ? 0 : 1)) });
+    }
+    for (const { id, prompts } of objects) {
+      for (const p of prompts) {
+        const prompt =
+          p.kind === "point"
+            ? { points: [[p.values[0], p.values[1]] as [number, number]], point_labels: [p.negative ? 0 : 1] }
+            : { bounding_boxes: [[p.values[0], p.values[1], p.values[2] - p.values[0], p.values[3] - p.values[1]] as [number, number, number, number]] };
+        await predictor.handleRequest({ type: "add_prompt", ...base, frame_index: p.frame, obj_id: id, ...prompt });
+      }
+    }
+    const progress = progressLine("tracking");
+    const processed: number[] = [];
+    for await (const frame of predictor.handleStreamRequest({
+      type: "propagate_in_video",
+      session_id: session.session_id,
+      propagation_direction: direction,
+      start_frame_index: parseCount(values.start, "start"),
+      max_frame_num_to_track: parseCount(values["max-frames"], "max-frames"),
+    })) {
+      processed.push(frame.frame_index);
+      const { done, total, fps } = predictor.session(session.session_id).progress;
+      progress.update(done, total, `${fps.toFixed(1)} fps`);
+    }
+    progress.end();
+    for (const id of values.remove ?? []) await predictor.handleRequest({ type: "remove_object", session_id: session.session_id, obj_id: parseCount(id, "remove")! });
+    const videoSession = predictor.session(session.session_id);
+    if (values.json) {
+      for (const t of processed.sort((a, b) => a - b)) {
+        process.stdout.write(JSON.stringify(frameToJson({ frame_index: t, outputs: videoSession.outputs.outputs(t) })) + "\n");
+      }
+    }
+    if (values.out) {
+      const writing = progressLine("writing");
+      const stem = basename(positionals[0], extname(positionals[0])) || "video";
+      const files = await writeVideoResults(videoSession, values.out, stem, { overlay: true, json: true, png: values.png, onFrame: (d, n) => writing.update(d, n) });
+      writing.end();
+      process.stderr.write(`wrote ${files.join(", ")}\n`);
+    }
+    if (!values.json) {
+      process.stdout.write(`${processed.length} frame(s) tracked, objects: ${videoSession.objectIds().join(", ") || "none"}\n`);
+    }
+  } finally {
+    await predictor.close();
+  }
+}

@@ -1,0 +1,214 @@
+import { execFileSync, type ExecFileSyncOptionsWithStringEncoding } from "node:child_process";
+import { accessSync, chmodSync, constants, readFileSync, statSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import ffmpeg, { type FfmpegCommand } from "fluent-ffmpeg";
+import { Sam3Error } from "../errors";
+
+/** The ffmpeg binary this process runs, and where it came from. */
+export interface FfmpegBinary {
+  path: string;
+  version: string;
+  origin: "env" | "system" | "bundled";
+}
+
+const EXE = process.platform === "win32" ? ".exe" : "";
+// synchronous on purpose (these answers are needed at once, then cached) and fluent-ffmpeg has no synchronous run
+const SYNC_RUN: ExecFileSyncOptionsWithStringEncoding = { encoding: "utf8", timeout: 15_000, stdio: ["ignore", "pipe", "pipe"] };
+
+/** Resolved once per value of $SAM3_FFMPEG, so pointing it elsewhere later takes effect. */
+let resolvedFfmpeg: { env: string | undefined; binary: FfmpegBinary } | undefined;
+let resolvedFfprobe: { env: string | undefined; path: string | undefined } | undefined;
+
+/** `$SAM3_FFMPEG`, else `ffmpeg` on PATH, else the binary shipped in @ffmpeg-installer; the first that runs. */
+export function findFfmpeg(): FfmpegBinary {
+  const env = process.env.SAM3_FFMPEG;
+  if (resolvedFfmpeg && resolvedFfmpeg.env === env) return resolvedFfmpeg.binary;
+  const binary = env ? fromEnv(env, "SAM3_FFMPEG") : systemOrBundled();
+  resolvedFfmpeg = { env, binary };
+  return binary;
+}
+
+/** `$SAM3_FFPROBE`, else `ffprobe` on PATH; undefined when neither exists (the bundled ffmpeg has none). */
+export function findFfprobe(): string | undefined {
+  const env = process.env.SAM3_FFPROBE;
+  if (resolvedFfprobe && resolvedFfprobe.env === env) return resolvedFfprobe.path;
+  const path = env ? fromEnv(env, "SAM3_FFPROBE").path : onPath("ffprobe");
+  resolvedFfprobe = { env, path };
+  return path;
+}
+
+/** One line for session info, e.g. "bundled ffmpeg 4.1.0 (/…/ffmpeg)". */
+export function describeFfmpeg(): string {
+  const { path, version, origin } = findFfmpeg();
+  const where = origin === "env" ? "$SAM3_FFMPEG" : origin;
+  return `${where} ffmpeg ${version} (${path})`;
+}
+
+/** A fluent-ffmpeg command bound to the binaries found above (fluent-ffmpeg keeps one global path otherwise). */
+export function ffmpegCommand(): FfmpegCommand {
+  const command = ffmpeg().setFfmpegPath(findFfmpeg().path);
+  const probe = findFfprobe();
+  return probe ? command.setFfprobePath(probe) : command;
+}
+
+let syncOption: { path: string; args: string[] } | undefined;
+
+/**
+ * Output options that pass decoded frames through one for one: with the default (constant frame rate) sync,
+ * raw outputs duplicate or drop frames to fill timestamp gaps.
+ */
+export function passthroughSyncArgs(): string[] {
+  const { path } = findFfmpeg();
+  if (syncOption?.path !== path) {
+    // ffmpeg 5.1 renamed -vsync to -fps_mode and snapshot builds report no release number, so the help decides
+    const help = runSync(path, ["-hide_banner", "-h", "long"], "cannot list ffmpeg's options");
+    syncOption = { path, args: [help.includes("-fps_mode") ? "-fps_mode" : "-vsync", "passthrough"] };
+  }
+  return syncOption.args;
+}
+
+/** A running ffmpeg command. */
+export interface FfmpegRun {
+  /** Resolves once ffmpeg has been spawned; rejects with FFMPEG_FAILED when it could not be. */
+  readonly started: Promise<void>;
+  /** Resolves when ffmpeg exits with status 0; rejects with FFMPEG_FAILED carrying its last stderr line otherwise. */
+  readonly finished: Promise<void>;
+  /** SIGKILLs ffmpeg (at once, or as soon as it is spawned) and resolves when it has exited. */
+  kill(): Promise<void>;
+}
+
+/** Runs a prepared command; `what` starts the error message ("decoding frames 0..15 of a.mp4"). */
+export function startFfmpeg(command: FfmpegCommand, what: string, onStderr?: (line: string) => void): FfmpegRun {
+  let lastLine = "";
+  let running = false;
+  let killRequested = false;
+  let markStarted!: () => void;
+  let markExited!: () => void;
+  const exited = new Promise<void>((resolve) => (markExited = resolve));
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  const finished = new Promise<void>((resolve, reject) => {
+    command
+      .on("start", () => {
+        running = true;
+        markStarted();
+        if (killRequested) command.kill("SIGKILL");
+      })
+      .on("stderr", (line: string) => {
+        if (line.trim()) lastLine = line.trim();
+        onStderr?.(line);
+      })
+      .on("end", () => {
+        running = false;
+        markExited();
+        resolve();
+      })
+      .on("error", (e: Error) => {
+        running = false;
+        markExited();
+        reject(new Sam3Error("FFMPEG_FAILED", `${what}: ${describeFailure(e, lastLine)}`, { cause: e }));
+      });
+  });
+  const spawned = Promise.race([started, finished]);
+  for (const p of [finished, spawned]) p.catch(() => undefined);
+  command.run();
+  return {
+    started: spawned,
+    finished,
+    kill() {
+      killRequested = true;
+      if (running) command.kill("SIGKILL");
+      return exited;
+    },
+  };
+}
+
+function describeFailure(e: Error, lastLine: string): string {
+  const signal = /killed with signal (\w+)/.exec(e.message)?.[1];
+  if (signal) return `ffmpeg was killed (${signal})`;
+  const exit = /^ffmpeg exited with code \d+/.exec(e.message)?.[0];
+  if (exit) return lastLine ? `${exit}: ${lastLine}` : exit;
+  return e.message;
+}
+
+function fromEnv(path: string, variable: string): FfmpegBinary {
+  try {
+    return { path, version: versionOf(path), origin: "env" };
+  } catch (e) {
+    throw new Sam3Error("FFMPEG_FAILED", `$${variable} is set to ${path}, which does not run (${firstLine(e)}): point it at a working binary or unset it`);
+  }
+}
+
+function systemOrBundled(): FfmpegBinary {
+  const problems: string[] = [];
+  const system = onPath("ffmpeg");
+  if (system) {
+    try {
+      return { path: system, version: versionOf(system), origin: "system" };
+    } catch (e) {
+      problems.push(`${system} does not run (${firstLine(e)})`);
+    }
+  }
+  try {
+    const path = bundledPath();
+    return { path, version: bundledVersion(path), origin: "bundled" };
+  } catch (e) {
+    problems.push(`the bundled ffmpeg is unusable (${firstLine(e)})`);
+  }
+  throw new Sam3Error(
+    "FFMPEG_FAILED",
+    `no working ffmpeg: ${problems.join("; ") || "none on PATH"}. Install ffmpeg on the PATH, set $SAM3_FFMPEG to an ffmpeg binary, or reinstall this package (npm ci) to restore @ffmpeg-installer/ffmpeg`,
+  );
+}
+
+function bundledPath(): string {
+  // required lazily: the package throws (a string) at load time on platforms it ships no binary for
+  const { path } = require("@ffmpeg-installer/ffmpeg") as { path: string };
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    // npm may unpack the binary without its execute bit when install scripts are disabled
+    chmodSync(path, statSync(path).mode | 0o100);
+  }
+  return path;
+}
+
+/** Static snapshot builds report a git hash as their version; their package knows the release. */
+function bundledVersion(path: string): string {
+  const reported = versionOf(path);
+  if (/^\d/.test(reported)) return reported;
+  const { version } = JSON.parse(readFileSync(join(dirname(path), "package.json"), "utf8")) as { version?: string };
+  return version ?? reported;
+}
+
+function versionOf(path: string): string {
+  const out = execFileSync(path, ["-version"], SYNC_RUN);
+  const version = /version (\S+)/.exec(out)?.[1];
+  if (!version) throw new Error(`unexpected -version output: ${out.split("\n")[0]}`);
+  return version;
+}
+
+function runSync(path: string, args: string[], what: string): string {
+  try {
+    return execFileSync(path, args, SYNC_RUN);
+  } catch (e) {
+    throw new Sam3Error("FFMPEG_FAILED", `${what} (${path}): ${firstLine(e)}`);
+  }
+}
+
+function onPath(name: string): string | undefined {
+  for (const folder of (process.env.PATH ?? "").split(delimiter)) {
+    if (!folder) continue;
+    const candidate = join(folder, name + EXE);
+    try {
+      if (statSync(candidate).isFile()) {
+        accessSync(candidate, constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // not here, or not executable: keep looking
+    }
+  }
+  return undefined;
+}
+
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];

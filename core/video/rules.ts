@@ -1,0 +1,28 @@
+/** The official SAM 3 video predictor's thresholds (SAM3.md section 5), in one place. */
+export const VIDEO_RULES = Object.freeze({
+  /** Detector: keep detections scoring above this on every frame. */
+  detectionThreshold: 0.5,
+  /** Detector: mask-IoU suppression among one frame's detections. */
+  detectionNms: 0.1,
+  /** A detection overlapping every track below `newObjectMaxIoU` starts a new object if it scores at least this. */
+  newObjectScore: 0.7,
+  newObjectMaxIoU: 0.1,
+  /** A detection overlapping a track at least this much confirms it. */
+  confirmIoU: 0.5,
+  /** Hot start: an object younger than this many frames ... */
+  hotStartFrames: 15,
+  /** ... is dropped when it goes unmatched on this many frames ... */
+  hotStartUnmatched: 8,
+  /** ... or duplicates an older object (mask IoU >= confirmIoU) on this many. */
+  hotStartDuplicates: 8,
+  /** Every this many frames, confident tracks are re-conditioned on their matching detection. */
+  reconditionEvery: 16,
+  /** Of two tracks overlapping this much on a frame, the weaker is hidden there (occlusion). */
+  occlusionIoU: 0.7,
+  /** The tracker's object-score probability above which an object counts as visible on a frame. */
+  presenceThreshold: 0.5,
+  /** Specks and holes up to this many pixels are cleaned up. */
+  minRegionArea: 16,
+});
+
+export type VideoRules = Record<keyof typeof VIDEO_RULES, number>;

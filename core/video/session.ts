@@ -1,0 +1,339 @@
+import { Sam3Error } from "../errors";
+import type { RgbImage } from "../image/decode";
+import { maskIoU, type Box, type Mask } from "../masks/mask";
+import type { BoxPrompt, PointPrompt } from "../prompts";
+import type { Sam3 } from "../sam3";
+import { associateDetections, HotStartFilter, occludedTracks, type TrackMask } from "./association";
+import type { FrameSource } from "./frame-source";
+import type { ObjectTracker, TrackState } from "./object-tracker";
+import { OutputStore, type FrameOutputs } from "./output-store";
+import type { AddPromptRequest, PropagateRequest } from "./requests";
+import type { VideoRules } from "./rules";
+
+interface VideoObject {
+  id: number;
+  /** The concept that found it, for detector objects. */
+  label?: string;
+  origin: "detector" | "points";
+}
+
+/** Concept prompt: text(s) and exemplar boxes, applied on every frame. */
+interface Concept {
+  texts: string[];
+  boxes: BoxPrompt[];
+  frame: number;
+}
+
+interface Detection {
+  mask: Mask;
+  score: number;
+  box: Box;
+  label: string;
+}
+
+interface Clicks {
+  points: PointPrompt[];
+  box?: BoxPrompt;
+}
+
+export interface PropagationProgress {
+  running: boolean;
+  done: number;
+  total: number;
+  /** Frames per second of the running (or last) propagation. */
+  fps: number;
+  cancelled: boolean;
+}
+
+export interface FrameResult {
+  frame_index: number;
+  outputs: FrameOutputs;
+}
+
+type Direction = "forward" | "backward";
+
+/** One video and everything prompted on it: objects, their per-frame masks, and propagation. */
+export class VideoSession {
+  lastUsed = Date.now();
+  readonly outputs: OutputStore;
+  private readonly objects = new Map<number, VideoObject>();
+  private readonly removed = new Set<number>();
+  private nextId = 1;
+  private concept?: Concept;
+  /** The concept prompt's detections on its frame: where full propagations start them. */
+  private readonly seeds = new Map<number, Detection>();
+  private readonly clicks = new Map<number, Map<number, Clicks>>();
+  /** Objects edited by clicks since the last propagation, with the first edited frame: the next run re-runs only them. */
+  private readonly touched = new Map<number, number>();
+  private needsFullRun = true;
+  private cancelRequested = false;
+  private progressState: PropagationProgress = { running: false, done: 0, total: 0, fps: 0, cancelled: false };
+
+  constructor(
+    readonly id: string,
+    readonly source: FrameSource,
+    private readonly sam: Sam3,
+    private readonly tracker: ObjectTracker,
+    private readonly rules: VideoRules,
+  ) {
+    this.outputs = new OutputStore(source.info.width, source.info.height);
+  }
+
+  get progress(): PropagationProgress {
+    return { ...this.progressState };
+  }
+
+  objectIds(): number[] {
+    return [...this.objects.keys()].sort((a, b) => a - b);
+  }
+
+  labelOf(id: number): string | undefined {
+    return this.objects.get(id)?.label;
+  }
+
+  async addPrompt(request: AddPromptRequest): Promise<FrameResult> {
+    this.checkIdle();
+    const t = this.checkFrame(request.frame_index);
+    const points = (request.points ?? []).map(([x, y], i): PointPrompt => ({ ...this.toPixels(x, y, request.coordinates), positive: (request.point_labels?.[i] ?? 1) === 1 }));
+    if (request.point_labels && request.point_labels.length !== points.length) {
+      throw new Sam3Error("BAD_REQUEST", `${points.length} points but ${request.point_labels.length} point_labels`);
+    }
+    const boxes = (request.bounding_boxes ?? []).map(([x, y, w, h], i): BoxPrompt => {
+      const a = this.toPixels(x, y, request.coordinates);
+      const b = this.toPixels(x + w, y + h, request.coordinates);
+      return { box: [a.x, a.y, b.x, b.y], positive: (request.bounding_box_labels?.[i] ?? 1) === 1 };
+    });
+    const frame = await this.source.readFrame(t);
+    if (request.obj_id !== undefined) {
+      if (request.text !== undefined) throw new Sam3Error("BAD_REQUEST", "obj_id goes with points or a box, not with text (text finds every instance)");
+      await this.clickObject(frame, t, request.obj_id, points, boxes);
+    } else if (points.length) {
+      throw new Sam3Error("BAD_REQUEST", "points need an obj_id: the object they add or refine");
+    } else if (request.text !== undefined || boxes.length) {
+      await this.setConcept(frame, t, request.text, boxes);
+    } else {
+      throw new Sam3Error("BAD_REQUEST", "add_prompt needs text, points with an obj_id, or bounding_boxes");
+    }
+    return { frame_index: t, outputs: this.outputs.outputs(t) };
+  }
+
+  removeObject(id: number): void {
+    this.checkIdle();
+    if (!this.objects.has(id)) throw this.unknownObject(id);
+    this.dropObject(id);
+  }
+
+  reset(): void {
+    this.checkIdle();
+    this.clearPrompts();
+  }
+
+  cancel(): boolean {
+    if (this.progressState.running) this.cancelRequested = true;
+    return this.progressState.running;
+  }
+
+  /** Tracks through the video, yielding each frame's outputs as soon as it is done. */
+  async *propagate(request: PropagateRequest): AsyncGenerator<FrameResult> {
+    this.checkIdle();
+    if (!this.objects.size && !this.concept) throw new Sam3Error("BAD_REQUEST", "nothing to propagate: add a prompt first");
+    const full = this.needsFullRun;
+    const ids = full ? undefined : new Set(this.touched.keys());
+    const start = request.start_frame_index === undefined ? this.firstPromptedFrame(full) : this.checkFrame(request.start_frame_index);
+    const passes = this.passes(start, request.propagation_direction, request.max_frame_num_to_track);
+    this.cancelRequested = false;
+    this.progressState = { running: true, done: 0, total: passes.reduce((n, p) => n + p.frames.length - (p.skipFirst ? 1 : 0), 0), fps: 0, cancelled: false };
+    const began = performance.now();
+    try {
+      for (const pass of passes) {
+        const states = new Map<number, TrackState>();
+        const hotStart = new HotStartFilter(this.rules);
+        for (const [step, t] of pass.frames.entries()) {
+          if (this.cancelRequested) {
+            this.progressState.cancelled = true;
+            return;
+          }
+          const frame = await this.source.readFrame(t, pass.direction);
+          // frames done in a touched-objects run keep every other object's stored masks
+          if (full || !ids || ids.size) await this.trackFrame(t, frame, states, hotStart, step, full ? undefined : ids);
+          this.lastUsed = Date.now();
+          if (pass.skipFirst && step === 0) continue;
+          this.progressState.done++;
+          this.progressState.fps = (this.progressState.done * 1000) / (performance.now() - began);
+          yield { frame_index: t, outputs: this.outputs.outputs(t) };
+        }
+      }
+      this.needsFullRun = false;
+      this.touched.clear();
+    } finally {
+      this.progressState.running = false;
+      this.cancelRequested = false;
+    }
+  }
+
+  private async setConcept(frame: RgbImage, t: number, text: string | string[] | undefined, boxes: BoxPrompt[]) {
+    // a new concept starts the session over, as in the official predictor
+    this.clearPrompts();
+    const texts = text === undefined ? ["visual"] : [text].flat().map((s) => s.trim());
+    if (texts.some((s) => !s)) throw new Sam3Error("BAD_PROMPT", "the text prompt is empty");
+    this.concept = { texts, boxes, frame: t };
+    for (const detection of await this.detect(frame)) {
+      const id = this.newObject({ origin: "detector", label: detection.label });
+      this.seeds.set(id, detection);
+      this.outputs.set(t, id, detection.mask, detection.score);
+    }
+  }
+
+  private async clickObject(frame: RgbImage, t: number, id: number, points: PointPrompt[], boxes: BoxPrompt[]) {
+    if (boxes.length > 1) throw new Sam3Error("BAD_REQUEST", "one box per object: give obj_id with a single box");
+    if (this.removed.has(id)) throw new Sam3Error("BAD_REQUEST", `object ${id} was removed; ids are never reused, pick a new one`);
+    if (!this.objects.has(id)) this.newObject({ origin: "points" }, id);
+    let perFrame = this.clicks.get(id);
+    if (!perFrame) this.clicks.set(id, (perFrame = new Map()));
+    // clicks on one frame accumulate, as refinement does in SAM's interactive tools
+    const previous = perFrame.get(t);
+    const clicks: Clicks = { points: [...(previous?.points ?? []), ...points], box: boxes[0] ?? previous?.box };
+    perFrame.set(t, clicks);
+    const result = await this.tracker.fromPrompt(frame, clicks);
+    if (result.present) this.outputs.set(t, id, result.mask, result.score);
+    else this.outputs.clear(t, id);
+    this.touched.set(id, Math.min(t, this.touched.get(id) ?? t));
+  }
+
+  /** One frame of propagation: carry or re-prompt each object, then (full runs) detect, associate and filter. */
+  private async trackFrame(t: number, frame: RgbImage, states: Map<number, TrackState>, hotStart: HotStartFilter, step: number, only?: Set<number>) {
+    const ids = only ? [...only].filter((id) => this.objects.has(id)) : [...this.objects.keys()];
+    const current = new Map<number, { mask: Mask; score: number }>();
+    const lost = new Set<number>();
+    for (const id of ids) {
+      const clicks = this.clicks.get(id)?.get(t);
+      const seed = this.concept?.frame === t && !states.has(id) ? this.seeds.get(id) : undefined;
+      const state = states.get(id);
+      if (!clicks && !seed && state === undefined) continue;
+      const result = clicks
+        ? await this.tracker.fromPrompt(frame, clicks)
+        : seed
+          ? await this.tracker.fromPrompt(frame, { points: [], box: { box: seed.box } })
+          : await this.tracker.step(frame, state);
+      states.set(id, result.state);
+      if (seed) current.set(id, { mask: seed.mask, score: seed.score });
+      else if (result.present) current.set(id, { mask: result.mask, score: result.score });
+      else lost.add(id);
+    }
+    if (!only && this.concept) await this.associate(frame, current, states, hotStart, step);
+    const tracks: TrackMask[] = [...current].map(([id, o]) => ({ id, ...o }));
+    for (const id of occludedTracks(tracks, this.rules)) current.delete(id), lost.add(id);
+    for (const [id, o] of current) this.outputs.set(t, id, o.mask, o.score);
+    for (const id of lost) this.outputs.clear(t, id);
+  }
+
+  private async associate(frame: RgbImage, current: Map<number, { mask: Mask; score: number }>, states: Map<number, TrackState>, hotStart: HotStartFilter, step: number) {
+    const detections = await this.detect(frame);
+    const tracks: TrackMask[] = [...current].map(([id, o]) => ({ id, ...o }));
+    const { matches, births } = associateDetections(tracks, detections, this.rules);
+    for (const id of this.objects.keys()) {
+      if (!hotStart.onProbation(id)) continue;
+      const mine = current.get(id);
+      const duplicate = !!mine && tracks.some((older) => older.id < id && maskIoU(older.mask, mine.mask) >= this.rules.confirmIoU);
+      if (hotStart.observe(id, matches.has(id), duplicate)) {
+        this.dropObject(id);
+        current.delete(id);
+      }
+    }
+    if (step > 0 && step % this.rules.reconditionEvery === 0) {
+      for (const [id, d] of matches) {
+        const detection = detections[d];
+        if (detection.score < this.rules.newObjectScore || !current.has(id)) continue;
+        states.set(id, (await this.tracker.fromPrompt(frame, { points: [], box: { box: detection.box } })).state);
+        current.set(id, { mask: detection.mask, score: current.get(id)!.score });
+      }
+    }
+    for (const d of births) {
+      const detection = detections[d];
+      const id = this.newObject({ origin: "detector", label: detection.label });
+      hotStart.born(id);
+      states.set(id, (await this.tracker.fromPrompt(frame, { points: [], box: { box: detection.box } })).state);
+      current.set(id, { mask: detection.mask, score: detection.score });
+    }
+  }
+
+  private async detect(frame: RgbImage): Promise<Detection[]> {
+    const { texts, boxes } = this.concept!;
+    const found: Detection[] = [];
+    for (const text of texts) {
+      const result = await this.sam.segment(frame, { text, boxes }, { threshold: this.rules.detectionThreshold, nms: this.rules.detectionNms, minRegionArea: this.rules.minRegionArea });
+      for (const o of result.objects) found.push({ mask: o.mask, score: o.score, box: o.box, label: text });
+    }
+    return found;
+  }
+
+  private newObject(info: Omit<VideoObject, "id">, id = this.nextId): number {
+    this.objects.set(id, { id, ...info });
+    this.nextId = Math.max(this.nextId, id + 1);
+    return id;
+  }
+
+  private dropObject(id: number) {
+    this.objects.delete(id);
+    this.removed.add(id);
+    this.seeds.delete(id);
+    this.clicks.delete(id);
+    this.touched.delete(id);
+    this.outputs.removeObject(id);
+  }
+
+  private clearPrompts() {
+    for (const id of this.objects.keys()) this.removed.add(id);
+    this.objects.clear();
+    this.seeds.clear();
+    this.clicks.clear();
+    this.touched.clear();
+    this.outputs.reset();
+    this.concept = undefined;
+    this.needsFullRun = true;
+  }
+
+  private passes(start: number, direction: "both" | Direction, maxFrames?: number) {
+    const last = this.source.info.frames - 1;
+    const span = maxFrames ?? last;
+    const range = (from: number, to: number) => Array.from({ length: Math.abs(to - from) + 1 }, (_, i) => (to >= from ? from + i : from - i));
+    const forward = { direction: "forward" as Direction, frames: range(start, Math.min(last, start + span)), skipFirst: false };
+    const backward = { direction: "backward" as Direction, frames: range(start, Math.max(0, start - span)), skipFirst: direction === "both" };
+    return direction === "forward" ? [forward] : direction === "backward" ? [backward] : [forward, backward];
+  }
+
+  /** Where a propagation starts by default: the first prompted frame, or for a re-run the first edited one. */
+  private firstPromptedFrame(full: boolean): number {
+    const frames = full ? [...this.clicks.values()].flatMap((perFrame) => [...perFrame.keys()]) : [...this.touched.values()];
+    if (full && this.concept) frames.push(this.concept.frame);
+    return frames.length ? Math.min(...frames) : 0;
+  }
+
+  private toPixels(x: number, y: number, coordinates: "relative" | "pixels") {
+    const { width, height } = this.source.info;
+    if (coordinates === "pixels") return { x, y };
+    if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1)) {
+      throw new Sam3Error("BAD_PROMPT", `relative coordinates must be within 0..1, got (${x}, ${y}); pass coordinates: "pixels" for pixels`);
+    }
+    return { x: x * width, y: y * height };
+  }
+
+  private checkFrame(index: number): number {
+    const { frames } = this.source.info;
+    if (!Number.isInteger(index) || index < 0 || index >= frames) {
+      throw new Sam3Error("BAD_REQUEST", `frame_index ${index} is out of range: the video has frames 0..${frames - 1}`);
+    }
+    return index;
+  }
+
+  private checkIdle() {
+    this.lastUsed = Date.now();
+    if (this.progressState.running) {
+      throw new Sam3Error("BAD_REQUEST", `session ${this.id} is propagating; cancel_propagation or wait for it to finish`);
+    }
+  }
+
+  private unknownObject(id: number) {
+    return new Sam3Error("UNKNOWN_OBJECT", `session ${this.id} has no object ${id} (objects: ${this.objectIds().join(", ") || "none"})`);
+  }
+}
