@@ -138,7 +138,8 @@ export class VideoSession {
     this.checkIdle();
     if (!this.objects.size && !this.concept) throw new Sam3Error("BAD_REQUEST", "nothing to propagate: add a prompt first");
     const full = this.needsFullRun;
-    const ids = full ? undefined : new Set(this.touched.keys());
+    // a full run tracks every object and detects new ones; otherwise only objects edited since the last run
+    const only = full ? undefined : new Set(this.touched.keys());
     const start = request.start_frame_index === undefined ? this.firstPromptedFrame(full) : this.checkFrame(request.start_frame_index);
     const passes = this.passes(start, request.propagation_direction, request.max_frame_num_to_track);
     this.cancelRequested = false;
@@ -153,9 +154,8 @@ export class VideoSession {
             this.progressState.cancelled = true;
             return;
           }
-          const frame = await this.source.readFrame(t, pass.direction);
-          // frames done in a touched-objects run keep every other object's stored masks
-          if (full || !ids || ids.size) await this.trackFrame(t, frame, states, hotStart, step, full ? undefined : ids);
+          // with nothing edited since the last run, the stored results are replayed
+          if (!only || only.size) await this.trackFrame(t, await this.source.readFrame(t, pass.direction), states, hotStart, step, only);
           this.lastUsed = Date.now();
           if (pass.skipFirst && step === 0) continue;
           this.progressState.done++;

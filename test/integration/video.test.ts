@@ -1,12 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
 import { maskToCocoRle } from "../../core/export/rle";
 import { MaskPromptTracker, type ObjectTracker } from "../../core/video/object-tracker";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { FrameResult } from "../../core/video/session";
+import { SCENE } from "../support/reference";
 import { makeVideo, squares, type SyntheticVideo } from "../support/synthetic-video";
 
 const dir = mkdtempSync(join(tmpdir(), "sam3-video-"));
@@ -255,5 +257,68 @@ describe("video predictor: limits and expiry", () => {
     } finally {
       await predictor.close();
     }
+  });
+});
+
+describe("video predictor: sources", () => {
+  let predictor: Sam3VideoPredictor;
+  beforeAll(async () => {
+    predictor = await Sam3VideoPredictor.open({ rules: { presenceThreshold: 0 } });
+  });
+  afterAll(() => predictor.close());
+
+  async function trackAll(resource_path: string) {
+    const info = await predictor.handleRequest({ type: "start_session", resource_path });
+    await predictor.handleRequest({ type: "add_prompt", session_id: info.session_id, frame_index: 0, obj_id: 1, points: [[0.3, 0.3]] });
+    const frames = await collect(predictor.handleStreamRequest({ type: "propagate_in_video", session_id: info.session_id, propagation_direction: "forward" }));
+    await predictor.handleRequest({ type: "close_session", session_id: info.session_id });
+    return { info, frames };
+  }
+
+  it("tracks a 1280x720 video with masks at its full size", async () => {
+    const hd = await makeVideo(join(dir, "hd.mp4"), { width: 1280, height: 720, frames: 8, fps: 30 });
+    const { info, frames } = await trackAll(hd);
+    expect([info.width, info.height, info.frames]).toEqual([1280, 720, 8]);
+    expect(frames).toHaveLength(8);
+    for (const f of frames) for (const m of f.outputs.out_binary_masks) expect([m.width, m.height]).toEqual([1280, 720]);
+  });
+
+  it("downscales with max_side and skips frames with stride", async () => {
+    const hd = join(dir, "hd.mp4");
+    const info = await predictor.handleRequest({ type: "start_session", resource_path: hd, max_side: 320, stride: 2 });
+    expect([info.width, info.height, info.frames]).toEqual([320, 180, 4]);
+    await predictor.handleRequest({ type: "close_session", session_id: info.session_id });
+  });
+
+  it("uses the frames of a truncated video that decode, and says it is truncated", async () => {
+    const full = await makeVideo(join(dir, "long.mp4"), { width: 160, height: 120, frames: 40, fps: 10 });
+    const bytes = readFileSync(full);
+    const cut = join(dir, "cut.mp4");
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const { info, frames } = await trackAll(cut);
+    expect(info.decode_error).toContain("cut.mp4");
+    expect(info.frames).toBeGreaterThan(0);
+    expect(info.frames).toBeLessThan(40);
+    expect(frames).toHaveLength(info.frames);
+  });
+
+  it("takes a folder of frames and a single image", async () => {
+    const folder = join(dir, "frames");
+    mkdirSync(folder);
+    for (let t = 0; t < 3; t++) await sharp(SCENE).png().toFile(join(folder, `frame${t}.png`));
+    const { info, frames } = await trackAll(folder);
+    expect([info.kind, info.frames, info.width, info.height]).toEqual(["frames", 3, 640, 480]);
+    expect(frames).toHaveLength(3);
+    const single = await trackAll(SCENE);
+    expect([single.info.kind, single.info.frames]).toEqual(["image", 1]);
+    expect(single.frames[0].outputs.out_obj_ids).toEqual([1]);
+  });
+
+  it("refuses a file that is no video, naming it", async () => {
+    const junk = join(dir, "junk.avi");
+    writeFileSync(junk, "not a video at all");
+    const e = await rejection(predictor.handleRequest({ type: "start_session", resource_path: junk }));
+    expect(e.code).toBe("BAD_VIDEO");
+    expect(e.message).toContain("junk.avi");
   });
 });
