@@ -75,11 +75,15 @@ async function bench(model: string) {
 
 /** Video memory must not grow with length: each clip is tracked in a fresh process so their numbers are comparable. */
 function videoMemory() {
-  console.log("\nvideo tracking memory, sam3-tiny-336, 640x480, text concept + one clicked object (fresh process each):");
+  console.log("\nvideo tracking memory, sam3-tiny-336, 640x480, text concept + one clicked object, frame cache 32 MiB (fresh process each):");
   for (const frames of [30, 600]) {
     const line = execFileSync(process.execPath, [join(__dirname, "video-memory.js"), String(frames)], { encoding: "utf8" });
     const r = JSON.parse(line);
-    console.log(`  ${String(frames).padStart(4)} frames: RSS ${r.baselineMB} MB before, peak ${r.peakMB} MB (growth ${r.growthMB} MB), stored results ${r.storedResultsKB} KB, ${r.fps} fps`);
+    console.log(
+      `  ${String(frames).padStart(4)} frames: RSS ${r.baselineMB} MB before, peak ${r.peakMB} MB (growth ${r.growthMB} MB, of which ` +
+        `frame cache ${r.frameCacheMB} MB, bounded; stored results ${r.storedResultsKB} KB), ${r.fps} fps`,
+    );
+    console.log(`        RSS after ${Object.entries(r.rssMBAfterFrames).map(([n, v]) => `${n} frames ${v} MB`).join(", ")}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { maskToRleCounts, rleCountsToMask } from "../export/rle";
+import { decodeRleCounts, encodeRleCounts, maskToRleCounts, rleCountsToMask } from "../export/rle";
 import { maskBox, type Mask } from "../masks/mask";
 import { disjointMasks } from "./association";
 
@@ -14,8 +14,8 @@ export interface FrameOutputs {
 
 interface StoredObject {
   score: number;
-  /** Column-major run lengths: a frame's masks cost a few KB, so long videos do not fill memory. */
-  counts: Uint32Array;
+  /** COCO-compressed run lengths (about a byte per run): a frame's masks cost little, so long videos fit. */
+  rle: string;
 }
 
 /** Every object's mask and score per frame, kept run-length encoded; the session's results. */
@@ -27,7 +27,7 @@ export class OutputStore {
   set(frame: number, id: number, mask: Mask, score: number): void {
     let objects = this.frames.get(frame);
     if (!objects) this.frames.set(frame, (objects = new Map()));
-    objects.set(id, { score, counts: Uint32Array.from(maskToRleCounts(mask)) });
+    objects.set(id, { score, rle: encodeRleCounts(maskToRleCounts(mask)) });
   }
 
   /** Clears an object on one frame (lost or hidden there). */
@@ -50,13 +50,13 @@ export class OutputStore {
 
   mask(frame: number, id: number): { mask: Mask; score: number } | undefined {
     const stored = this.frames.get(frame)?.get(id);
-    return stored && { mask: rleCountsToMask(stored.counts, this.height, this.width), score: stored.score };
+    return stored && { mask: this.decode(stored), score: stored.score };
   }
 
   /** The frame's objects sorted by id, with masks made disjoint by score. */
   outputs(frame: number): FrameOutputs {
     const entries = [...(this.frames.get(frame) ?? new Map<number, StoredObject>())].sort(([a], [b]) => a - b);
-    const masks = disjointMasks(entries.map(([, o]) => ({ mask: rleCountsToMask(o.counts, this.height, this.width), score: o.score })));
+    const masks = disjointMasks(entries.map(([, o]) => ({ mask: this.decode(o), score: o.score })));
     const { width: w, height: h } = this;
     return {
       out_obj_ids: entries.map(([id]) => id),
@@ -69,10 +69,14 @@ export class OutputStore {
     };
   }
 
-  /** Bytes held by the stored run lengths. */
+  /** Bytes held by the stored run lengths (one-byte strings). */
   bytes(): number {
     let total = 0;
-    for (const objects of this.frames.values()) for (const o of objects.values()) total += o.counts.byteLength;
+    for (const objects of this.frames.values()) for (const o of objects.values()) total += o.rle.length;
     return total;
+  }
+
+  private decode(stored: StoredObject): Mask {
+    return rleCountsToMask(decodeRleCounts(stored.rle), this.height, this.width);
   }
 }

@@ -5,7 +5,7 @@ import type { Stats } from "node:fs";
 import { Writable } from "node:stream";
 import { Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
-import { ffmpegCommand, findFfmpeg, passthroughSyncArgs, startFfmpeg, type FfmpegRun } from "./ffmpeg";
+import { describeFfmpeg, ffmpegCommand, passthroughSyncArgs, startFfmpeg, type FfmpegRun } from "./ffmpeg";
 import { fileKey, outputSize, type DecodeSettings, type FrameDecoder } from "./frame-decoder";
 import type { VideoInfo } from "./frame-source";
 import { probeVideo } from "./video-probe";
@@ -27,7 +27,7 @@ export async function openVideo(file: string, stats: Stats, settings: DecodeSett
     sourceHeight: probe.height,
     fps: probe.fps / settings.stride,
     durationSeconds: probe.frames / probe.fps,
-    decoder: `${probe.codec} (ffmpeg ${findFfmpeg().version})`,
+    decoder: `${probe.codec} via ${describeFfmpeg()}`,
   };
   return new VideoDecoder(info, {
     file,
