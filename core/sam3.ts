@@ -111,6 +111,11 @@ export class Sam3 {
     return new Sam3(shared, options);
   }
 
+  /** How many packs are loaded in this process (their sessions alive): what a leak check watches. */
+  static loadedModels(): number {
+    return sharedModels.size;
+  }
+
   get pack(): ModelPack {
     return this.shared.engine.pack;
   }

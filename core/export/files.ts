@@ -1,19 +1,51 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { RgbImage } from "../image/decode";
+import type { Mask } from "../masks/mask";
 import type { SegmentResult } from "../sam3";
-import { segmentationToJson } from "./json";
+import { segmentationToJson, type SegmentationJson } from "./json";
 import { maskToPng } from "./mask-png";
+import { maskToPolygons } from "./polygons";
 import { renderOverlay } from "./overlay";
+import { cocoRleToMask } from "./rle";
 
-/** Writes `<stem>.overlay.png`, one `<stem>.mask-<id>.png` per object and `<stem>.json`; returns the paths. */
-export async function writeSegmentationFiles(result: SegmentResult, image: RgbImage, dir: string, stem: string, label?: string): Promise<string[]> {
+export interface ImageExportFormats {
+  /** `<stem>.json`: the segmentation JSON with COCO RLE masks. */
+  json?: boolean;
+  /** `<stem>.mask-<id>.png`: one black-and-white PNG per object. */
+  png?: boolean;
+  /** `<stem>.polygons.json`: outer rings and holes per object, simplified by `tolerance` pixels. */
+  polygons?: boolean;
+  tolerance?: number;
+}
+
+const ALL: ImageExportFormats = { json: true, png: true };
+
+/** Writes the overlay `<stem>.overlay.png` and the chosen formats (default JSON + PNGs); returns the paths. */
+export async function writeSegmentationFiles(result: SegmentResult, image: RgbImage, dir: string, stem: string, label?: string, formats = ALL): Promise<string[]> {
+  const overlay: [string, Buffer] = [`${stem}.overlay.png`, await renderOverlay(image, result.objects.map((o) => ({ ...o, label })))];
+  return writeFiles(dir, [overlay, ...(await maskFiles(result.objects, segmentationToJson(result), stem, formats))]);
+}
+
+/** The same files from the JSON alone (a message payload, a tool result), its RLE masks decoded. */
+export async function writeSegmentationJsonFiles(json: SegmentationJson, dir: string, stem: string, formats = ALL): Promise<string[]> {
+  const objects = json.objects.map((o) => ({ id: o.id, mask: cocoRleToMask(o.rle) }));
+  return writeFiles(dir, await maskFiles(objects, json, stem, formats));
+}
+
+async function maskFiles(objects: { id: number; mask: Mask }[], json: SegmentationJson, stem: string, formats: ImageExportFormats) {
+  const files: [string, Buffer | string][] = [];
+  if (formats.png) files.push(...(await Promise.all(objects.map(async (o) => [`${stem}.mask-${o.id}.png`, await maskToPng(o.mask)] as [string, Buffer]))));
+  if (formats.polygons) {
+    const polygons = objects.map((o) => ({ id: o.id, polygons: maskToPolygons(o.mask, { tolerance: formats.tolerance }) }));
+    files.push([`${stem}.polygons.json`, JSON.stringify({ image: json.image, objects: polygons }) + "\n"]);
+  }
+  if (formats.json) files.push([`${stem}.json`, JSON.stringify(json, null, 1) + "\n"]);
+  return files;
+}
+
+async function writeFiles(dir: string, files: [string, Buffer | string][]): Promise<string[]> {
   await mkdir(dir, { recursive: true });
-  const files: [string, Buffer | string][] = [
-    [`${stem}.overlay.png`, await renderOverlay(image, result.objects.map((o) => ({ ...o, label })))],
-    ...(await Promise.all(result.objects.map(async (o) => [`${stem}.mask-${o.id}.png`, await maskToPng(o.mask)] as [string, Buffer]))),
-    [`${stem}.json`, JSON.stringify(segmentationToJson(result), null, 1) + "\n"],
-  ];
   await Promise.all(files.map(([name, content]) => writeFile(join(dir, name), content)));
   return files.map(([name]) => join(dir, name));
 }

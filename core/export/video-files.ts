@@ -4,6 +4,7 @@ import { VideoWriter } from "../video/video-writer";
 import type { VideoSession } from "../video/session";
 import { frameToJson } from "./json";
 import { maskToPng } from "./mask-png";
+import { maskToPolygons } from "./polygons";
 import { renderOverlayRgb } from "./overlay";
 
 export interface VideoExportOptions {
@@ -13,6 +14,9 @@ export interface VideoExportOptions {
   json?: boolean;
   /** `<stem>.masks/obj-<id>/<frame>.png`: one PNG sequence per object. */
   png?: boolean;
+  /** `<stem>.polygons.jsonl`: one line per frame with each object's polygons, simplified by `tolerance` pixels. */
+  polygons?: boolean;
+  tolerance?: number;
   /** Told after each frame is written. */
   onFrame?: (done: number, total: number) => void;
 }
@@ -24,6 +28,8 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
   const written: string[] = [];
   const jsonPath = join(dir, `${stem}.frames.jsonl`);
   const json = options.json ? await openFile(jsonPath, "w") : undefined;
+  const polygonsPath = join(dir, `${stem}.polygons.jsonl`);
+  const polygons = options.polygons ? await openFile(polygonsPath, "w") : undefined;
   const overlayPath = join(dir, `${stem}.overlay.mp4`);
   const video = options.overlay ? await VideoWriter.open(overlayPath, { width, height, fps }) : undefined;
   const pngDir = join(dir, `${stem}.masks`);
@@ -31,6 +37,10 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
     for (let t = 0; t < frames; t++) {
       const outputs = session.outputs.outputs(t);
       if (json && outputs.out_obj_ids.length) await json.write(JSON.stringify(frameToJson({ frame_index: t, outputs })) + "\n");
+      if (polygons && outputs.out_obj_ids.length) {
+        const objects = outputs.out_obj_ids.map((id, i) => ({ id, polygons: maskToPolygons(outputs.out_binary_masks[i], { tolerance: options.tolerance }) }));
+        await polygons.write(JSON.stringify({ frame_index: t, objects }) + "\n");
+      }
       if (options.png) {
         await Promise.all(
           outputs.out_obj_ids.map(async (id, i) => {
@@ -58,9 +68,11 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
     throw e;
   } finally {
     await json?.close();
+    await polygons?.close();
   }
   if (video) written.push(overlayPath);
   if (json) written.push(jsonPath);
+  if (polygons) written.push(polygonsPath);
   if (options.png) written.push(pngDir);
   return written;
 }

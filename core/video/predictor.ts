@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { Sam3Error } from "../errors";
 import { Sam3, type Sam3Options } from "../sam3";
 import { openFrameSource } from "./frame-source";
@@ -61,6 +64,8 @@ const MINUTE = 60_000;
  */
 export class Sam3VideoPredictor {
   private readonly sessions = new Map<string, VideoSession>();
+  /** What to undo when a session closes (temporary upload files). */
+  private readonly cleanups = new Map<string, () => Promise<void>>();
   /** Frame-cache bytes each session was granted. */
   private readonly cacheGrants = new Map<string, number>();
   private readonly tracker: ObjectTracker;
@@ -110,6 +115,24 @@ export class Sam3VideoPredictor {
     yield* this.session(req.session_id).propagate(req);
   }
 
+  /**
+   * `start_session` on bytes rather than a path (an upload, a message buffer): they go to a private temporary
+   * file that is deleted when the session closes.
+   */
+  async startSessionFromBytes(bytes: Uint8Array, fileName: string, request: Omit<StartSessionRequest, "type" | "resource_path"> = {}): Promise<SessionInfo> {
+    const folder = await mkdtemp(join(tmpdir(), "sam3-upload-"));
+    const path = join(folder, basename(fileName) || "video");
+    try {
+      await writeFile(path, bytes);
+      const info = await this.startSession({ ...request, type: "start_session", resource_path: path });
+      this.cleanups.set(info.session_id, () => rm(folder, { recursive: true, force: true }));
+      return info;
+    } catch (e) {
+      await rm(folder, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
   /** The session itself, for faces that export its frames. */
   session(id: string): VideoSession {
     const session = this.sessions.get(id);
@@ -153,6 +176,8 @@ export class Sam3VideoPredictor {
     this.cacheGrants.delete(id);
     session.cancel();
     await session.source.close();
+    await this.cleanups.get(id)?.();
+    this.cleanups.delete(id);
   }
 
   private async evictExpired() {

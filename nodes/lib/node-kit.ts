@@ -1,0 +1,50 @@
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
+import { isSam3Error } from "../../core/errors";
+import type { Sam3ModelNode } from "./model-node";
+
+export type { Node, NodeAPI, NodeDef, NodeMessage };
+
+/** A message as the sam3 nodes read it: any properties, the documented ones typed loosely. */
+export type Sam3Message = NodeMessageInFlow & Record<string, unknown>;
+
+type Send = (msg: NodeMessage | (NodeMessage | null)[]) => void;
+
+/**
+ * Wires an async input handler the way Node-RED expects: done() on success, done(err) plus a red ring on
+ * failure, so a bad message never throws into the runtime.
+ */
+export function onInput(node: Node, handler: (msg: Sam3Message, send: Send) => Promise<void>) {
+  node.on("input", (msg, send, done) => {
+    handler(msg as Sam3Message, send).then(
+      () => done(),
+      (e: unknown) => {
+        node.status({ fill: "red", shape: "ring", text: isSam3Error(e) ? e.code.toLowerCase().replace(/_/g, " ") : "error" });
+        done(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+/** The sam3-model config node a node points at, or an error a user can act on. */
+export function modelNode(RED: NodeAPI, node: Node, id: string | undefined): Sam3ModelNode {
+  const model = id ? (RED.nodes.getNode(id) as Sam3ModelNode | null) : null;
+  if (!model) throw new Error(`${node.type}: choose a SAM 3 model (a sam3-model config node) in the node's settings`);
+  return model;
+}
+
+/** A number from a message property or the node's setting; "" and undefined mean unset. */
+export function numberFrom(value: unknown, fallback: unknown, name: string): number | undefined {
+  const raw = value ?? fallback;
+  if (raw === undefined || raw === null || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** The session id a message carries: msg.session.id (from sam3-load-video) or msg.session as a string. */
+export function sessionIdOf(msg: Sam3Message): string {
+  const session = msg.session as { id?: unknown } | string | undefined;
+  const id = typeof session === "string" ? session : session?.id;
+  if (typeof id !== "string" || !id) throw new Error("msg.session is missing: wire this node after sam3-load-video (or set msg.session to a session id)");
+  return id;
+}

@@ -1,0 +1,73 @@
+import { Sam3 } from "../core/sam3";
+import { Sam3VideoPredictor } from "../core/video/predictor";
+import { DEFAULT_PRESET } from "../core/pack/presets";
+import { parseDevice } from "../core/runtime/devices";
+import type { Sam3ModelNode } from "./lib/model-node";
+import type { Node, NodeAPI, NodeDef } from "./lib/node-kit";
+
+interface ModelConfig extends NodeDef {
+  model: string;
+  device: string;
+  threads: string | number;
+  threshold: string | number;
+  fineness: string | number;
+}
+
+/** The shared SAM 3 model: loaded once, lazily, for every node that points at it; released on redeploy. */
+export = function register(RED: NodeAPI) {
+  function Sam3Model(this: Sam3ModelNode, config: ModelConfig) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const threads = Number(config.threads) || undefined;
+    const options = {
+      model: config.model || DEFAULT_PRESET,
+      device: parseDevice(config.device || "cpu"),
+      intraOpThreads: threads,
+      onWarning: (message: string) => node.warn(message),
+    };
+    let image: Promise<Sam3> | undefined;
+    let video: Promise<Sam3VideoPredictor> | undefined;
+    (node as { defaults: Sam3ModelNode["defaults"] }).defaults = {
+      threshold: config.threshold === "" || config.threshold === undefined ? 0.5 : Number(config.threshold),
+      fineness: Number(config.fineness) || 0,
+    };
+
+    /** Shows "loading model" on the user until the load settles, then clears it (or shows the failure). */
+    const loading = <T>(user: Node, load: Promise<T>): Promise<T> => {
+      let settled = false;
+      load.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      setImmediate(() => settled || user.status({ fill: "yellow", shape: "ring", text: "loading model" }));
+      return load.then(
+        (value) => {
+          user.status({});
+          return value;
+        },
+        (e: Error) => {
+          user.status({ fill: "red", shape: "ring", text: "model failed to load" });
+          throw e;
+        },
+      );
+    };
+
+    node.image = (user) => {
+      image ??= Sam3.open(options);
+      image.catch(() => (image = undefined));
+      return loading(user, image);
+    };
+    node.video = (user) => {
+      video ??= Sam3VideoPredictor.open(options);
+      video.catch(() => (video = undefined));
+      return loading(user, video);
+    };
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      const releasing = [image?.then((s) => s.close()), video?.then((p) => p.close())].map((p) => p?.catch(() => undefined));
+      image = video = undefined;
+      Promise.all(releasing).then(() => done());
+    });
+  }
+  RED.nodes.registerType("sam3-model", Sam3Model as unknown as (this: Node, config: NodeDef) => void);
+};

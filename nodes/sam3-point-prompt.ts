@@ -1,0 +1,45 @@
+import { setFrame } from "./lib/frame-message";
+import { modelNode, numberFrom, onInput, sessionIdOf, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
+import { parseBoxes, parsePoints } from "./lib/prompt-parsing";
+
+interface PointPromptConfig extends NodeDef {
+  model: string;
+  points: string;
+  box: string;
+  objId: string;
+  frame: string;
+  coordinates: "pixels" | "relative";
+}
+
+/** Adds or refines one object of a video session by clicks (positive / negative) and / or a box on a frame. */
+export = function register(RED: NodeAPI) {
+  function Sam3PointPrompt(this: Node, config: PointPromptConfig) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    onInput(node, async (msg, send) => {
+      const model = modelNode(RED, node, config.model);
+      const session_id = sessionIdOf(msg);
+      const points = parsePoints(msg.points ?? config.points);
+      const boxes = parseBoxes(msg.box ?? config.box);
+      if (!points.length && !boxes.length) throw new Error("no prompt: set Points and / or Box in the node, or msg.points / msg.box");
+      if (boxes.length > 1) throw new Error("one box per object: msg.box must be a single box");
+      const obj_id = numberFrom(msg.objId, config.objId, "objId");
+      if (obj_id === undefined) throw new Error("no object id: set Object id in the node or msg.objId");
+      const frame_index = numberFrom(msg.frame, config.frame, "frame") ?? 0;
+      const coordinates = (msg.coordinates as PointPromptConfig["coordinates"] | undefined) ?? config.coordinates ?? "pixels";
+      const predictor = await model.video(node);
+      const result = await predictor.handleRequest({
+        type: "add_prompt",
+        session_id,
+        frame_index,
+        obj_id,
+        coordinates,
+        ...(points.length ? { points: points.map((p) => [p.x, p.y] as [number, number]), point_labels: points.map((p) => (p.positive === false ? 0 : 1)) } : {}),
+        ...(boxes.length ? { bounding_boxes: boxes.map(({ box: [x1, y1, x2, y2] }) => [x1, y1, x2 - x1, y2 - y1] as [number, number, number, number]) } : {}),
+      });
+      node.status({ fill: "green", shape: "dot", text: `object ${obj_id} on frame ${frame_index}` });
+      send(setFrame(msg, result));
+    });
+  }
+  RED.nodes.registerType("sam3-point-prompt", Sam3PointPrompt as unknown as (this: Node, config: NodeDef) => void);
+};

@@ -1,0 +1,61 @@
+import { randomUUID } from "node:crypto";
+import { setFrame } from "./lib/frame-message";
+import { modelNode, numberFrom, onInput, sessionIdOf, type Node, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
+
+interface PropagateConfig extends NodeDef {
+  model: string;
+  direction: "both" | "forward" | "backward";
+  start: string;
+  maxFrames: string;
+}
+
+const DIRECTIONS = ["both", "forward", "backward"];
+
+/**
+ * Tracks a session's objects through the video: one message per frame on output 1 (with msg.parts, so a join node
+ * rebuilds the sequence), a summary on output 2; msg.stop cancels.
+ */
+export = function register(RED: NodeAPI) {
+  function Sam3Propagate(this: Node, config: PropagateConfig) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    onInput(node, async (msg, send) => {
+      const model = modelNode(RED, node, config.model);
+      const session_id = sessionIdOf(msg);
+      const predictor = await model.video(node);
+      if (msg.stop) {
+        const { was_running } = await predictor.handleRequest({ type: "cancel_propagation", session_id });
+        node.status({ fill: "grey", shape: "ring", text: was_running ? "cancelling" : "nothing to cancel" });
+        return;
+      }
+      const direction = (msg.direction as string | undefined) ?? config.direction ?? "both";
+      if (!DIRECTIONS.includes(direction)) throw new Error(`direction must be both, forward or backward, got ${JSON.stringify(direction)}`);
+      const partsId = randomUUID();
+      const seen = new Set<number>();
+      let index = 0;
+      const stream = predictor.handleStreamRequest({
+        type: "propagate_in_video",
+        session_id,
+        propagation_direction: direction,
+        start_frame_index: numberFrom(msg.start, config.start, "start"),
+        max_frame_num_to_track: numberFrom(msg.maxFrames, config.maxFrames, "maxFrames"),
+      });
+      const session = predictor.session(session_id);
+      for await (const frame of stream) {
+        const { done, total, fps } = session.progress;
+        const out = setFrame(RED.util.cloneMessage(msg) as Sam3Message, frame);
+        // as the core split node numbers its parts, so a join node in automatic mode rebuilds the array of frames
+        out.parts = { id: partsId, index: index++, count: total, type: "array", len: 1 } as Sam3Message["parts"];
+        frame.outputs.out_obj_ids.forEach((id) => seen.add(id));
+        node.status({ fill: "blue", shape: "ring", text: `${done}/${total} frames, ${fps.toFixed(1)} fps` });
+        send([out, null]);
+      }
+      const progress = session.progress;
+      const summary = RED.util.cloneMessage(msg) as Sam3Message;
+      summary.payload = { frames: progress.done, total: progress.total, cancelled: progress.cancelled, fps: progress.fps, objects: [...seen].sort((a, b) => a - b) };
+      node.status({ fill: progress.cancelled ? "grey" : "green", shape: "dot", text: `${progress.cancelled ? "cancelled after " : ""}${progress.done} frames, ${seen.size} objects` });
+      send([null, summary]);
+    });
+  }
+  RED.nodes.registerType("sam3-propagate", Sam3Propagate as unknown as (this: Node, config: NodeDef) => void);
+};

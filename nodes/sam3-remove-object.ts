@@ -1,0 +1,27 @@
+import { modelNode, onInput, sessionIdOf, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
+
+interface RemoveObjectConfig extends NodeDef {
+  model: string;
+  objIds: string;
+}
+
+/** Removes objects from a video session, from every frame, without re-running anything. */
+export = function register(RED: NodeAPI) {
+  function Sam3RemoveObject(this: Node, config: RemoveObjectConfig) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    onInput(node, async (msg, send) => {
+      const model = modelNode(RED, node, config.model);
+      const session_id = sessionIdOf(msg);
+      const ids = [msg.objIds ?? msg.objId ?? config.objIds].flat().flatMap((v) => String(v ?? "").split(",")).map((s) => s.trim()).filter(Boolean).map(Number);
+      if (!ids.length || ids.some((id) => !Number.isInteger(id))) throw new Error("no object ids: set Object ids in the node (e.g. 2,3) or msg.objIds");
+      const predictor = await model.video(node);
+      for (const obj_id of ids) await predictor.handleRequest({ type: "remove_object", session_id, obj_id });
+      const { object_ids } = await predictor.handleRequest({ type: "get_session", session_id });
+      msg.payload = { removed: ids, objects: object_ids };
+      node.status({ fill: "green", shape: "dot", text: `removed ${ids.join(", ")}` });
+      send(msg);
+    });
+  }
+  RED.nodes.registerType("sam3-remove-object", Sam3RemoveObject as unknown as (this: Node, config: NodeDef) => void);
+};

@@ -1,0 +1,51 @@
+import { maskToPng } from "../core/export/mask-png";
+import { segmentationToJson } from "../core/export/json";
+import { renderOverlay } from "../core/export/overlay";
+import { decodeImage } from "../core/image/decode";
+import type { ImagePrompt } from "../core/prompts";
+import { imageFromMessage } from "./lib/image-input";
+import { modelNode, numberFrom, onInput, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
+import { parseBoxes, parsePoints } from "./lib/prompt-parsing";
+
+interface SegmentImageConfig extends NodeDef {
+  model: string;
+  property: string;
+  text: string;
+  points: string;
+  boxes: string;
+  threshold: string;
+  fineness: string;
+  overlay: boolean;
+  masks: boolean;
+}
+
+/** Segments one image (a camera snapshot, an upload) by text, clicks or boxes. */
+export = function register(RED: NodeAPI) {
+  function Sam3SegmentImage(this: Node, config: SegmentImageConfig) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const property = config.property || "payload";
+    onInput(node, async (msg, send) => {
+      const model = modelNode(RED, node, config.model);
+      const input = imageFromMessage(RED.util.getMessageProperty(msg, property), property);
+      const text = (msg.text as string | undefined) ?? (config.text || undefined);
+      const prompt: ImagePrompt = { text, points: parsePoints(msg.points ?? config.points), boxes: parseBoxes(msg.boxes ?? config.boxes) };
+      const options = {
+        threshold: numberFrom(msg.threshold, config.threshold, "threshold") ?? model.defaults.threshold,
+        fineness: numberFrom(msg.fineness, config.fineness, "fineness") ?? model.defaults.fineness,
+      };
+      const sam = await model.image(node);
+      node.status({ fill: "blue", shape: "dot", text: "segmenting" });
+      const image = await decodeImage(input);
+      const result = await sam.segment(image, prompt, options);
+      const json = segmentationToJson(result);
+      msg.payload = json.objects;
+      msg.sam3 = { image: json.image, model: json.model, path: result.path, ...(json.candidates ? { candidates: json.candidates } : {}), warnings: result.warnings };
+      if (config.overlay) msg.image = await renderOverlay(image, result.objects.map((o) => ({ ...o, label: text })));
+      if (config.masks) msg.masks = await Promise.all(result.objects.map(async (o) => ({ id: o.id, png: await maskToPng(o.mask) })));
+      node.status({ fill: "green", shape: "dot", text: `${result.objects.length} object${result.objects.length === 1 ? "" : "s"}` });
+      send(msg);
+    });
+  }
+  RED.nodes.registerType("sam3-segment-image", Sam3SegmentImage as unknown as (this: Node, config: NodeDef) => void);
+};

@@ -1,0 +1,28 @@
+import { setFrame } from "./lib/frame-message";
+import { modelNode, numberFrom, onInput, sessionIdOf, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
+
+interface TextPromptConfig extends NodeDef {
+  model: string;
+  text: string;
+  frame: string;
+}
+
+/** Gives a video session a concept ("person"): every instance is found, on this frame now and on all of them when propagating. */
+export = function register(RED: NodeAPI) {
+  function Sam3TextPrompt(this: Node, config: TextPromptConfig) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    onInput(node, async (msg, send) => {
+      const model = modelNode(RED, node, config.model);
+      const session_id = sessionIdOf(msg);
+      const text = (msg.text as string | string[] | undefined) ?? config.text;
+      if (!text || (typeof text === "string" && !text.trim())) throw new Error("no text prompt: set Text in the node or msg.text");
+      const frame_index = numberFrom(msg.frame, config.frame, "frame") ?? 0;
+      const predictor = await model.video(node);
+      const result = await predictor.handleRequest({ type: "add_prompt", session_id, frame_index, text });
+      node.status({ fill: "green", shape: "dot", text: `${result.outputs.out_obj_ids.length} found on frame ${frame_index}` });
+      send(setFrame(msg, result));
+    });
+  }
+  RED.nodes.registerType("sam3-text-prompt", Sam3TextPrompt as unknown as (this: Node, config: NodeDef) => void);
+};
