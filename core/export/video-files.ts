@@ -33,6 +33,7 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
   const overlayPath = join(dir, `${stem}.overlay.mp4`);
   const video = options.overlay ? await VideoWriter.open(overlayPath, { width, height, fps }) : undefined;
   const pngDir = join(dir, `${stem}.masks`);
+  let pngsWritten = false;
   try {
     for (let t = 0; t < frames; t++) {
       const outputs = session.outputs.outputs(t);
@@ -41,7 +42,8 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
         const objects = outputs.out_obj_ids.map((id, i) => ({ id, polygons: maskToPolygons(outputs.out_binary_masks[i], { tolerance: options.tolerance }) }));
         await polygons.write(JSON.stringify({ frame_index: t, objects }) + "\n");
       }
-      if (options.png) {
+      if (options.png && outputs.out_obj_ids.length) {
+        pngsWritten = true;
         await Promise.all(
           outputs.out_obj_ids.map(async (id, i) => {
             const folder = join(pngDir, `obj-${id}`);
@@ -73,7 +75,7 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
   if (video) written.push(overlayPath);
   if (json) written.push(jsonPath);
   if (polygons) written.push(polygonsPath);
-  if (options.png) written.push(pngDir);
+  if (pngsWritten) written.push(pngDir);
   return written;
 }
 

@@ -1,0 +1,29 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../core/paths";
+import type { McpContext } from "./context";
+import { registerResources } from "./resources";
+import { registerExportMasks } from "./tools/export-masks";
+import { registerSegmentImage } from "./tools/segment-image";
+import { registerSegmentVideo } from "./tools/segment-video";
+import { registerVideoSessionTools } from "./tools/video-sessions";
+
+const PACKAGE_VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
+
+/** One MCP server (one per connection over HTTP) on the process's shared SAM 3 context. */
+export function createSam3McpServer(ctx: McpContext): McpServer {
+  const server = new McpServer(
+    { name: "sam3-flow", title: "SAM 3 segmentation", version: PACKAGE_VERSION },
+    {
+      instructions:
+        "SAM 3 segments images and videos. segment_image: every instance of a text concept, or one object from clicks / a box. segment_video: the same tracked through a video in one call. For interactive video work: start_session, add_prompt, propagate_in_video, remove_object, export_masks, close_session. Paths are relative to the server's allowed folders; coordinates are pixels unless coordinates is \"relative\". Masks come as COCO RLE.",
+    },
+  );
+  registerSegmentImage(server, ctx);
+  registerSegmentVideo(server, ctx);
+  registerVideoSessionTools(server, ctx);
+  registerExportMasks(server, ctx);
+  registerResources(server, ctx);
+  return server;
+}

@@ -1,0 +1,52 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { readdir, stat } from "node:fs/promises";
+import { extname, join } from "node:path";
+import { z } from "zod";
+import { Sam3Error } from "../../core/errors";
+import { writeVideoResults } from "../../core/export/video-files";
+import type { McpContext } from "../context";
+import { fileLink } from "../schemas";
+
+const MIME: Record<string, string> = { ".jsonl": "application/jsonl", ".json": "application/json", ".png": "image/png", ".mp4": "video/mp4" };
+/** Links returned inline at most; PNG sequences can hold thousands of files. */
+const MAX_LINKS = 50;
+
+export function registerExportMasks(server: McpServer, ctx: McpContext) {
+  server.registerTool(
+    "export_masks",
+    {
+      title: "Export a session's masks",
+      description:
+        'Writes a video session\'s results to files in the server\'s output folder and returns them as resource links: "json" (per-frame COCO RLE, JSON lines), "png" (one PNG sequence per object), "polygons" (per-frame outlines, JSON lines), "overlay" (MP4 with the objects drawn). Example: {"session_id": "...", "formats": ["overlay", "png"]}.',
+      inputSchema: {
+        session_id: z.string(),
+        formats: z.array(z.enum(["json", "png", "polygons", "overlay"])).min(1).default(["json"]),
+        tolerance: z.number().min(0).default(1).describe("Polygon simplification, in pixels."),
+      },
+      outputSchema: { folder: z.string(), file_count: z.number(), files: z.array(fileLink) },
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async ({ session_id, formats, tolerance }) =>
+      ctx.jobs.run(async () => {
+        const predictor = await ctx.predictor();
+        const session = predictor.session(session_id);
+        const folder = await ctx.paths.jobFolder(`${session_id}-export-${Date.now()}`);
+        const has = (f: string) => formats.includes(f as never);
+        const written = await writeVideoResults(session, folder, "masks", { json: has("json"), png: has("png"), polygons: has("polygons"), overlay: has("overlay"), tolerance });
+        const all = (await Promise.all(written.map(filesBelow))).flat();
+        if (!all.length) throw new Sam3Error("BAD_REQUEST", "nothing was written: the session has no results yet (propagate_in_video first)");
+        const files = all.slice(0, MAX_LINKS).map((f) => ({ uri: ctx.paths.outputUri(f), name: f.slice(folder.length + 1), mimeType: MIME[extname(f)] ?? "application/octet-stream" }));
+        const more = all.length > MAX_LINKS ? ` (the first ${MAX_LINKS} are linked)` : "";
+        return {
+          content: [{ type: "text" as const, text: `Wrote ${all.length} files${more}.` }, ...files.map((f) => ({ type: "resource_link" as const, ...f }))],
+          structuredContent: { folder: ctx.paths.outputUri(folder), file_count: all.length, files },
+        };
+      }),
+  );
+}
+
+async function filesBelow(path: string): Promise<string[]> {
+  if (!(await stat(path)).isDirectory()) return [path];
+  const names = (await readdir(path)).sort();
+  return (await Promise.all(names.map((n) => filesBelow(join(path, n))))).flat();
+}

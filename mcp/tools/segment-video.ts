@@ -1,0 +1,62 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { Sam3Error } from "../../core/errors";
+import { writeVideoResults } from "../../core/export/video-files";
+import type { McpContext } from "../context";
+import { fileLink, objectSummary } from "../schemas";
+import { propagateToFile, type ToolExtra } from "./propagation";
+import { promptFields, toPredictorPrompt } from "./video-prompts";
+
+/** One call from a video and a prompt to tracks: opens a session, prompts frame 0 (or the one given), tracks, closes. */
+export function registerSegmentVideo(server: McpServer, ctx: McpContext) {
+  server.registerTool(
+    "segment_video",
+    {
+      title: "Track objects through a video",
+      description: [
+        "Finds and tracks objects through a whole video in one call, e.g. \"find every person in this clip\":",
+        '{"video_path": "clips/street.mp4", "text": "person"}, or follow one clicked object: {"video_path": "clips/dog.mp4", "points": [{"x": 420, "y": 300}], "frame_index": 0}.',
+        "Returns a per-object summary (frames present, first/last frame, mean area, mean score); per-frame masks (COCO RLE, JSON lines) and, if asked, an overlay MP4 are written to files returned as resource links.",
+        "For several prompts or edits, use start_session / add_prompt / propagate_in_video instead.",
+      ].join(" "),
+      inputSchema: {
+        video_path: z.string().describe("Inside the server's allowed folders: a video file, a folder of frames, or an image."),
+        frame_index: z.number().int().min(0).default(0).describe("The frame the points / boxes are on."),
+        ...promptFields,
+        direction: z.enum(["both", "forward", "backward"]).default("both"),
+        max_frames: z.number().int().min(0).optional().describe("Track at most this many frames in each direction."),
+        max_side: z.number().int().positive().optional().describe("Downscale frames whose longer side is larger (e.g. 1280 for 4K)."),
+        overlay_video: z.boolean().default(false).describe("Also write an MP4 with the objects drawn on every frame."),
+      },
+      outputSchema: { frames: z.number(), cancelled: z.boolean(), width: z.number(), height: z.number(), fps: z.number(), objects: z.array(objectSummary), files: z.array(fileLink) },
+      annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
+    },
+    async (args, extra) =>
+      ctx.jobs.run(async () => {
+        if (args.text === undefined && !args.points?.length && !args.boxes?.length) throw new Sam3Error("BAD_REQUEST", "give text, points or boxes: what to track");
+        const predictor = await ctx.predictor();
+        const info = await predictor.handleRequest({ type: "start_session", resource_path: ctx.paths.readable(args.video_path), max_side: args.max_side });
+        const session_id = info.session_id;
+        try {
+          const withObject = args.text === undefined && args.obj_id === undefined ? { ...args, obj_id: 1 } : args;
+          await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: args.frame_index, ...toPredictorPrompt(withObject) });
+          const report = await propagateToFile(ctx, predictor, { session_id, propagation_direction: args.direction, start_frame_index: args.frame_index, max_frame_num_to_track: args.max_frames }, extra as unknown as ToolExtra);
+          const files = [{ uri: ctx.paths.outputUri(report.file), name: "frames.jsonl", mimeType: "application/jsonl" }];
+          if (args.overlay_video && !report.cancelled) {
+            const [video] = await writeVideoResults(predictor.session(session_id), dirOf(report.file), "overlay", { overlay: true });
+            files.push({ uri: ctx.paths.outputUri(video), name: "overlay.mp4", mimeType: "video/mp4" });
+          }
+          const summary = `${report.cancelled ? "Cancelled after" : "Tracked"} ${report.frames} of ${info.frames} frames: ` +
+            (report.objects.map((o) => `object ${o.id}${o.label ? ` (${o.label})` : ""} on ${o.frames_present} frames`).join("; ") || "nothing found");
+          return {
+            content: [{ type: "text" as const, text: summary }, ...files.map((f) => ({ type: "resource_link" as const, ...f }))],
+            structuredContent: { frames: report.frames, cancelled: report.cancelled, width: info.width, height: info.height, fps: info.fps, objects: report.objects, files },
+          };
+        } finally {
+          await predictor.handleRequest({ type: "close_session", session_id });
+        }
+      }),
+  );
+}
+
+const dirOf = (file: string) => file.slice(0, Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")));

@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { box, coordinates, point } from "../schemas";
+
+/** Prompt fields shared by add_prompt and segment_video, as an agent writes them. */
+export const promptFields = {
+  text: z.union([z.string(), z.array(z.string())]).optional().describe('A concept ("person") or several: every instance on every frame. Starts the session over.'),
+  points: z.array(point).optional().describe("Clicks on one object (needs obj_id): positive on it, negative on what to leave out."),
+  boxes: z.array(box).optional().describe("With obj_id: one box around that object. Without obj_id and text: an example box of a concept."),
+  obj_id: z.number().int().min(0).optional().describe("The object the points / box are for: a new id adds an object, an existing one refines it."),
+  coordinates,
+};
+
+type PromptFields = { text?: string | string[]; points?: z.infer<typeof point>[]; boxes?: z.infer<typeof box>[]; obj_id?: number; coordinates: "pixels" | "relative" };
+
+/** The predictor's add_prompt fields for an agent's prompt. */
+export function toPredictorPrompt(p: PromptFields) {
+  return {
+    ...(p.text !== undefined ? { text: p.text } : {}),
+    ...(p.points?.length ? { points: p.points.map((q) => [q.x, q.y] as [number, number]), point_labels: p.points.map((q) => (q.positive ? 1 : 0)) } : {}),
+    ...(p.boxes?.length
+      ? {
+          bounding_boxes: p.boxes.map((b) => [b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1] as [number, number, number, number]),
+          bounding_box_labels: p.boxes.map((b) => (b.positive ? 1 : 0)),
+        }
+      : {}),
+    ...(p.obj_id !== undefined ? { obj_id: p.obj_id } : {}),
+    coordinates: p.coordinates,
+  };
+}
