@@ -1,0 +1,176 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { McpContext } from "../../mcp/context";
+import { connectInMemory, firstText, testServerOptions } from "../support/mcp";
+import { REPO, SCENE } from "../support/reference";
+
+type Result = Awaited<ReturnType<Client["callTool"]>> & { structuredContent?: any; content: any[] };
+
+const TOOLS = ["segment_image", "segment_video", "start_session", "add_prompt", "propagate_in_video", "remove_object", "reset_session", "close_session", "list_sessions", "export_masks"];
+
+describe("MCP tools over an in-memory transport", () => {
+  const options = testServerOptions();
+  let ctx: McpContext;
+  let client: Client;
+  const call = (name: string, args: Record<string, unknown>, opts?: Parameters<Client["callTool"]>[2]) => client.callTool({ name, arguments: args }, undefined, opts) as Promise<Result>;
+
+  beforeAll(async () => {
+    ctx = new McpContext(options);
+    client = await connectInMemory(ctx);
+  });
+  afterAll(async () => {
+    await client.close();
+    await ctx.close();
+    rmSync(options.outputDir!, { recursive: true, force: true });
+  });
+
+  it("lists every tool with input and output schemas, a description for a model, and hints", async () => {
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual([...TOOLS].sort());
+    for (const tool of tools) {
+      expect(tool.inputSchema.type).toBe("object");
+      expect(tool.outputSchema?.type, tool.name).toBe("object");
+      expect(tool.description!.length, tool.name).toBeGreaterThan(60);
+      expect(tool.annotations, tool.name).toBeDefined();
+    }
+    const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+    expect(byName.segment_image.annotations?.readOnlyHint).toBe(true);
+    expect(byName.remove_object.annotations?.destructiveHint).toBe(true);
+    expect(byName.segment_image.description).toMatch(/pixels/);
+    expect(byName.segment_image.description).toMatch(/Example/);
+  });
+
+  it("segment_image: text finds every instance, with structured objects and a small overlay image", async () => {
+    const result = await call("segment_image", { image_path: "media/scene.png", text: "red circle", threshold: 0 });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent.image).toEqual({ width: 640, height: 480 });
+    expect(result.structuredContent.objects).toHaveLength(16);
+    expect(result.structuredContent.objects[0]).toMatchObject({ id: 1, rle: { size: [480, 640] } });
+    const image = result.content.find((c) => c.type === "image");
+    const meta = await sharp(Buffer.from(image.data, "base64")).metadata();
+    expect(Math.max(meta.width!, meta.height!)).toBeLessThanOrEqual(768);
+    expect(firstText(result)).toContain("16 object(s)");
+  });
+
+  it("segment_image: clicks in relative coordinates, base64 input, no overlay", async () => {
+    const base64 = readFileSync(SCENE).toString("base64");
+    const result = await call("segment_image", { image_base64: `data:image/png;base64,${base64}`, points: [{ x: 0.25, y: 0.35 }, { x: 0.72, y: 0.33, positive: false }], coordinates: "relative", overlay: false });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent.objects).toHaveLength(1);
+    expect(result.structuredContent.candidates).toHaveLength(3);
+    expect(result.content.some((c) => c.type === "image")).toBe(false);
+  });
+
+  it("segment_video: one call tracks a clicked object and links the per-frame results", async () => {
+    const progress: number[] = [];
+    const result = await call("segment_video", { video_path: "media/shapes.mp4", points: [{ x: 50, y: 80 }], overlay_video: true }, { onprogress: (p) => progress.push(p.progress) });
+    expect(result.isError, firstText(result)).toBeFalsy();
+    const s = result.structuredContent;
+    expect([s.frames, s.width, s.height, s.cancelled]).toEqual([24, 320, 240, false]);
+    expect(s.files.map((f: { name: string }) => f.name)).toEqual(["frames.jsonl", "overlay.mp4"]);
+    expect(progress).toEqual([...Array(24).keys()].map((i) => i + 1));
+    const links = result.content.filter((c) => c.type === "resource_link");
+    expect(links.map((l) => l.uri)).toEqual(s.files.map((f: { uri: string }) => f.uri));
+    const frames = await client.readResource({ uri: s.files[0].uri });
+    const lines = (frames.contents[0].text as string).trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.frame_index)).toEqual([...Array(24).keys()]);
+    const video = await client.readResource({ uri: s.files[1].uri });
+    expect(video.contents[0].mimeType).toBe("video/mp4");
+    expect(Buffer.from(video.contents[0].blob as string, "base64").subarray(4, 8).toString()).toBe("ftyp");
+    expect((await call("list_sessions", {})).structuredContent.sessions).toEqual([]);
+  });
+
+  it("session tools: start, prompt, propagate with progress, read a frame, remove, export, reset, close", async () => {
+    const started = await call("start_session", { video_path: "media/shapes.mp4" });
+    const id = started.structuredContent.session_id;
+    expect(started.structuredContent).toMatchObject({ frames: 24, width: 320, height: 240, fps: 12, kind: "video" });
+    expect(started.structuredContent.decoder).toMatch(/ffmpeg/);
+    const one = await call("add_prompt", { session_id: id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
+    expect(one.structuredContent.frame_index).toBe(0);
+    await call("add_prompt", { session_id: id, frame_index: 0, obj_id: 2, boxes: [{ x1: 220, y1: 30, x2: 270, y2: 80 }] });
+    const progress: number[] = [];
+    const run = await call("propagate_in_video", { session_id: id, propagation_direction: "forward", max_frame_num_to_track: 9 }, { onprogress: (p) => progress.push(p.progress) });
+    expect(run.structuredContent.frames).toBe(10);
+    expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const frame = await client.readResource({ uri: `sam3://sessions/${id}/frames/3` });
+    expect(JSON.parse(frame.contents[0].text as string).frame_index).toBe(3);
+    const ids = (await call("list_sessions", {})).structuredContent.sessions[0].object_ids;
+    expect(ids).toEqual([1, 2]);
+    const removed = await call("remove_object", { session_id: id, obj_id: 2 });
+    expect(removed.structuredContent.object_ids).toEqual([1]);
+    const exported = await call("export_masks", { session_id: id, formats: ["json", "png", "polygons"] });
+    expect(exported.isError, firstText(exported)).toBeFalsy();
+    expect(exported.structuredContent.files.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(["masks.frames.jsonl", "masks.polygons.jsonl"]));
+    const png = exported.structuredContent.files.find((f: { name: string }) => f.name.endsWith(".png"));
+    if (png) expect((await client.readResource({ uri: png.uri })).contents[0].mimeType).toBe("image/png");
+    expect((await call("reset_session", { session_id: id })).isError).toBeFalsy();
+    expect((await call("close_session", { session_id: id })).isError).toBeFalsy();
+    expect((await call("close_session", { session_id: id })).isError).toBeFalsy();
+  });
+
+  it("stops a propagation when the client cancels the call", async () => {
+    const id = (await call("start_session", { video_path: "media/shapes.mp4" })).structuredContent.session_id;
+    await call("add_prompt", { session_id: id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const running = call("propagate_in_video", { session_id: id, propagation_direction: "forward" }, {
+      signal: controller.signal,
+      onprogress: (p) => {
+        seen.push(p.progress);
+        if (p.progress === 3) controller.abort();
+      },
+    });
+    await expect(running).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 300));
+    const info = (await call("list_sessions", {})).structuredContent.sessions.find((s: { session_id: string }) => s.session_id === id);
+    expect(info.progress).toMatchObject({ running: false, cancelled: true });
+    expect(info.progress.done).toBeLessThanOrEqual(4);
+    await call("close_session", { session_id: id });
+  });
+
+  it("answers bad input with isError and a clear message, and keeps serving", async () => {
+    const junk = join(REPO, "examples", "media", "junk.mp4");
+    writeFileSync(junk, "no video here");
+    try {
+      const cases: [string, Record<string, unknown>, RegExp][] = [
+        ["segment_image", { image_path: "media/nope.png", text: "x" }, /does not exist/],
+        ["segment_image", { image_path: "../package.json", text: "x" }, /outside the folders/],
+        ["segment_image", { image_path: "/etc/passwd", text: "x" }, /outside the folders/],
+        ["segment_image", { image_path: "media/scene.png", points: [{ x: 900, y: 10 }] }, /outside the 640x480 image/],
+        ["segment_image", { image_path: "media/scene.png", points: [{ x: 1.5, y: 0.2 }], coordinates: "relative" }, /outside the 640x480 image/],
+        ["segment_image", { image_path: "media/scene.png" }, /text prompt, points, a box/],
+        ["segment_image", { text: "x" }, /exactly one of image_path and image_base64/],
+        ["segment_image", { image_base64: "bm90IGFuIGltYWdl", text: "x" }, /cannot decode/],
+        ["start_session", { video_path: "media/junk.mp4" }, /junk\.mp4/],
+        ["add_prompt", { session_id: "nope", frame_index: 0, text: "x" }, /no session "nope"/],
+        ["propagate_in_video", { session_id: "nope" }, /no session "nope"/],
+        ["remove_object", { session_id: "nope", obj_id: 1 }, /no session/],
+        ["export_masks", { session_id: "nope" }, /no session/],
+      ];
+      for (const [tool, args, message] of cases) {
+        const result = await call(tool, args);
+        expect(result.isError, `${tool} ${JSON.stringify(args)}`).toBe(true);
+        expect(firstText(result)).toMatch(message);
+      }
+    } finally {
+      rmSync(junk, { force: true });
+    }
+    expect((await call("segment_image", { image_path: "media/scene.png", points: [{ x: 100, y: 100 }] })).isError).toBeFalsy();
+  });
+
+  it("refuses base64 images over the size cap", async () => {
+    const small = new McpContext(testServerOptions({ maxBase64Bytes: 1000 }));
+    const c = await connectInMemory(small);
+    try {
+      const result = (await c.callTool({ name: "segment_image", arguments: { image_base64: readFileSync(SCENE).toString("base64"), text: "x" } })) as Result;
+      expect(result.isError).toBe(true);
+      expect(firstText(result)).toMatch(/larger than/);
+    } finally {
+      await c.close();
+      await small.close();
+    }
+  });
+});
