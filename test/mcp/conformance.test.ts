@@ -1,0 +1,44 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testServerOptions } from "../support/mcp";
+import { REPO } from "../support/reference";
+
+/**
+ * The MCP conformance suite's scenarios that apply to a tools-and-resources server. The others exercise the
+ * reference test server's own fixtures (test_image_content, prompts, sampling, elicitation, subscriptions).
+ */
+const APPLICABLE = ["server-initialize", "logging-set-level", "ping", "tools-list", "tools-call-error", "server-sse-multiple-streams", "resources-list", "dns-rebinding-protection"];
+
+let server: ChildProcess;
+let url: string;
+
+beforeAll(async () => {
+  const { outputDir } = testServerOptions();
+  server = spawn(process.execPath, [join(REPO, "dist", "mcp", "main.js"), "--http", "--port", "0", "--root", join(REPO, "examples"), "--out", outputDir!], { stdio: ["ignore", "ignore", "pipe"] });
+  url = await new Promise<string>((resolve, reject) => {
+    let log = "";
+    server.stderr!.on("data", (d) => {
+      log += d;
+      const match = /listening on (\S+)/.exec(log);
+      if (match) resolve(match[1]);
+    });
+    server.once("exit", () => reject(new Error(`sam3-mcp exited:\n${log}`)));
+  });
+});
+afterAll(() => {
+  server.kill("SIGTERM");
+});
+
+describe("@modelcontextprotocol/conformance against sam3-mcp --http", () => {
+  it.each(APPLICABLE)("%s", async (scenario) => {
+    const cli = require.resolve("@modelcontextprotocol/conformance/dist/index.js");
+    const output = await new Promise<string>((resolve) => {
+      execFile(process.execPath, [cli, "server", "--url", url, "--scenario", scenario], { timeout: 60_000 }, (_error, stdout, stderr) => resolve(stdout + stderr));
+    });
+    const summary = /Passed: (\d+)\/(\d+), (\d+) failed/.exec(output);
+    expect(summary, output).not.toBeNull();
+    expect(summary![3], output).toBe("0");
+    expect(summary![1]).toBe(summary![2]);
+  });
+});
