@@ -72,7 +72,13 @@ export = function register(RED: NodeAPI) {
 
 /** A written path, or every file below it when it is a folder (a PNG sequence). */
 async function listFiles(path: string): Promise<string[]> {
-  if (!(await stat(path)).isDirectory()) return [path];
+  // a PNG sequence folder only exists once some frame has a mask
+  const info = await stat(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT") return undefined;
+    throw e;
+  });
+  if (!info) return [];
+  if (!info.isDirectory()) return [path];
   const entries = (await readdir(path)).sort();
   return (await Promise.all(entries.map((e) => listFiles(join(path, e))))).flat();
 }

@@ -19,12 +19,13 @@ export = function register(RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const threads = Number(config.threads) || undefined;
-    const options = {
+    // the device is parsed at load time: a bad one fails the first message (with its status), not the whole node
+    const options = () => ({
       model: config.model || DEFAULT_PRESET,
       device: parseDevice(config.device || "cpu"),
       intraOpThreads: threads,
       onWarning: (message: string) => node.warn(message),
-    };
+    });
     let image: Promise<Sam3> | undefined;
     let video: Promise<Sam3VideoPredictor> | undefined;
     (node as { defaults: Sam3ModelNode["defaults"] }).defaults = {
@@ -53,12 +54,12 @@ export = function register(RED: NodeAPI) {
     };
 
     node.image = (user) => {
-      image ??= Sam3.open(options);
+      image ??= Promise.resolve().then(() => Sam3.open(options()));
       image.catch(() => (image = undefined));
       return loading(user, image);
     };
     node.video = (user) => {
-      video ??= Sam3VideoPredictor.open(options);
+      video ??= Promise.resolve().then(() => Sam3VideoPredictor.open(options()));
       video.catch(() => (video = undefined));
       return loading(user, video);
     };

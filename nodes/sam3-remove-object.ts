@@ -1,3 +1,4 @@
+import { Sam3Error } from "../core/errors";
 import { modelNode, onInput, sessionIdOf, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
 
 interface RemoveObjectConfig extends NodeDef {
@@ -13,9 +14,13 @@ export = function register(RED: NodeAPI) {
     onInput(node, async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const session_id = sessionIdOf(msg);
-      const ids = [msg.objIds ?? msg.objId ?? config.objIds].flat().flatMap((v) => String(v ?? "").split(",")).map((s) => s.trim()).filter(Boolean).map(Number);
+      const ids = [msg.objIds ?? msg.objId ?? config.objIds].flat().flatMap((v) => String(v ?? "").split(",")).map((s) => s.trim()).filter(Boolean).map(Number).filter((id, i, all) => all.indexOf(id) === i);
       if (!ids.length || ids.some((id) => !Number.isInteger(id))) throw new Error("no object ids: set Object ids in the node (e.g. 2,3) or msg.objIds");
       const predictor = await model.video(node);
+      // every id is checked before any is removed, so a bad one leaves the session as it was
+      const known = (await predictor.handleRequest({ type: "get_session", session_id })).object_ids;
+      const unknown = ids.filter((id) => !known.includes(id));
+      if (unknown.length) throw new Sam3Error("UNKNOWN_OBJECT", `session ${session_id} has no object ${unknown.join(", ")} (objects: ${known.join(", ") || "none"})`);
       for (const obj_id of ids) await predictor.handleRequest({ type: "remove_object", session_id, obj_id });
       const { object_ids } = await predictor.handleRequest({ type: "get_session", session_id });
       msg.payload = { removed: ids, objects: object_ids };
