@@ -173,4 +173,21 @@ describe("MCP tools over an in-memory transport", () => {
       await small.close();
     }
   });
+
+  it("refuses work over the session and job limits with a clear error", async () => {
+    const limited = new McpContext(testServerOptions({ maxSessions: 1, maxJobs: 1 }));
+    const c = await connectInMemory(limited);
+    try {
+      const first = (await c.callTool({ name: "start_session", arguments: { video_path: "media/shapes.mp4" } })) as Result;
+      const second = (await c.callTool({ name: "start_session", arguments: { video_path: "media/shapes.mp4" } })) as Result;
+      expect(second.isError).toBe(true);
+      expect(firstText(second)).toMatch(/1 sessions are open, the limit/);
+      await c.callTool({ name: "close_session", arguments: { session_id: first.structuredContent.session_id } });
+      const jobs = (await Promise.all([0, 1].map(() => c.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", text: "x", overlay: false } })))) as Result[];
+      expect(jobs.filter((r) => r.isError).map(firstText)).toEqual([expect.stringMatching(/1 segmentation jobs are already running/)]);
+    } finally {
+      await c.close();
+      await limited.close();
+    }
+  });
 });
