@@ -1,8 +1,9 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { writeSegmentationJsonFiles } from "../core/export/files";
 import type { ObjectJson, SegmentationJson } from "../core/export/json";
+import { listFiles } from "../core/export/list-files";
 import { writeVideoResults } from "../core/export/video-files";
 import { modelNode, numberFrom, onInput, type Node, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
 
@@ -38,10 +39,11 @@ export = function register(RED: NodeAPI) {
         const files = (await Promise.all(written.map(listFiles))).flat();
         msg.payload = directory ? files : await Promise.all(files.map(async (f) => ({ name: relative(dir, f), data: await readFile(f) })));
         node.status({ fill: "green", shape: "dot", text: `${files.length} file${files.length === 1 ? "" : "s"}` });
-        send(msg);
       } finally {
         if (!directory) await rm(dir, { recursive: true, force: true });
       }
+      // sent once the temporary folder is gone, so nothing is left behind if the runtime stops right after
+      send(msg);
     });
 
     async function exportVideo(msg: Sam3Message, dir: string, stem: string, formats: { json: boolean; png: boolean; polygons: boolean; tolerance?: number }) {
@@ -69,16 +71,3 @@ export = function register(RED: NodeAPI) {
   }
   RED.nodes.registerType("sam3-export-masks", Sam3ExportMasks as unknown as (this: Node, config: NodeDef) => void);
 };
-
-/** A written path, or every file below it when it is a folder (a PNG sequence). */
-async function listFiles(path: string): Promise<string[]> {
-  // a PNG sequence folder only exists once some frame has a mask
-  const info = await stat(path).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === "ENOENT") return undefined;
-    throw e;
-  });
-  if (!info) return [];
-  if (!info.isDirectory()) return [path];
-  const entries = (await readdir(path)).sort();
-  return (await Promise.all(entries.map((e) => listFiles(join(path, e))))).flat();
-}

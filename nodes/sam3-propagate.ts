@@ -41,14 +41,20 @@ export = function register(RED: NodeAPI) {
         max_frame_num_to_track: numberFrom(msg.maxFrames, config.maxFrames, "maxFrames"),
       });
       const session = predictor.session(session_id);
+      // each frame goes out when the next is ready: only the last carries parts.count (as the split node does
+      // for streams), so a join in automatic mode completes even when the run is cancelled part way
+      let pending: Sam3Message | undefined;
       for await (const frame of stream) {
         const { done, total, fps } = session.progress;
-        const out = setFrame(RED.util.cloneMessage(msg) as Sam3Message, frame);
-        // as the core split node numbers its parts, so a join node in automatic mode rebuilds the array of frames
-        out.parts = { id: partsId, index: index++, count: total, type: "array", len: 1 } as Sam3Message["parts"];
+        if (pending) send([pending, null]);
+        pending = setFrame(RED.util.cloneMessage(msg) as Sam3Message, frame);
+        pending.parts = { id: partsId, index: index++, type: "array", len: 1 } as Sam3Message["parts"];
         frame.outputs.out_obj_ids.forEach((id) => seen.add(id));
         node.status({ fill: "blue", shape: "ring", text: `${done}/${total} frames, ${fps.toFixed(1)} fps` });
-        send([out, null]);
+      }
+      if (pending) {
+        pending.parts = { ...pending.parts!, count: index };
+        send([pending, null]);
       }
       const progress = session.progress;
       const summary = RED.util.cloneMessage(msg) as Sam3Message;

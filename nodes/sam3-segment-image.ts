@@ -28,8 +28,11 @@ export = function register(RED: NodeAPI) {
     onInput(node, async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const input = imageFromMessage(RED.util.getMessageProperty(msg, property), property);
-      const text = (msg.text as string | undefined) ?? (config.text || undefined);
-      const prompt: ImagePrompt = { text, points: parsePoints(msg.points ?? config.points), boxes: parseBoxes(msg.boxes ?? config.boxes) };
+      // a message that brings any prompt replaces the node's whole prompt, so msg.points never mixes with its text
+      const fromMessage = msg.text !== undefined || msg.points !== undefined || msg.boxes !== undefined;
+      const source = fromMessage ? { text: msg.text, points: msg.points, boxes: msg.boxes } : { text: config.text || undefined, points: config.points, boxes: config.boxes };
+      const text = source.text as string | undefined;
+      const prompt: ImagePrompt = { text, points: parsePoints(source.points), boxes: parseBoxes(source.boxes) };
       const options = {
         threshold: numberFrom(msg.threshold, config.threshold, "threshold") ?? model.defaults.threshold,
         fineness: numberFrom(msg.fineness, config.fineness, "fineness") ?? model.defaults.fineness,

@@ -17,7 +17,7 @@ export interface PredictorOptions extends Sam3Options {
   sessionTtlMs?: number;
   /** Decoded-frame cache of one session unless its start_session says otherwise (default 256 MiB). */
   sessionCacheBytes?: number;
-  /** All sessions' frame caches together (default 1 GiB). */
+  /** All sessions' frame caches together (default 2 GiB: eight sessions at the default cache). */
   totalCacheBytes?: number;
   /** Overrides of the official thresholds (detection threshold, new-object score...). */
   rules?: Partial<VideoRules>;
@@ -157,7 +157,7 @@ export class Sam3VideoPredictor {
       throw new Sam3Error("LIMIT_EXCEEDED", `${maxSessions} sessions are open, the limit: close one (close_session) first`);
     }
     const cacheBytes = req.cache_bytes ?? this.options.sessionCacheBytes ?? 256 * 2 ** 20;
-    const budget = this.options.totalCacheBytes ?? 2 ** 30;
+    const budget = this.options.totalCacheBytes ?? 2 * 2 ** 30;
     const committed = [...this.cacheGrants.values()].reduce((a, b) => a + b, 0);
     if (committed + cacheBytes > budget) {
       throw new Sam3Error("LIMIT_EXCEEDED", `a ${mib(cacheBytes)} frame cache would exceed the ${mib(budget)} budget (${mib(committed)} in use): close a session or ask for a smaller cache_bytes`);

@@ -1,8 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { readdir, stat } from "node:fs/promises";
-import { extname, join } from "node:path";
+import { extname } from "node:path";
 import { z } from "zod";
 import { Sam3Error } from "../../core/errors";
+import { listFiles } from "../../core/export/list-files";
 import { writeVideoResults } from "../../core/export/video-files";
 import type { McpContext } from "../context";
 import { fileLink } from "../schemas";
@@ -33,7 +33,7 @@ export function registerExportMasks(server: McpServer, ctx: McpContext) {
         const folder = await ctx.paths.jobFolder(`${session_id}-export-${Date.now()}`);
         const has = (f: string) => formats.includes(f as never);
         const written = await writeVideoResults(session, folder, "masks", { json: has("json"), png: has("png"), polygons: has("polygons"), overlay: has("overlay"), tolerance });
-        const all = (await Promise.all(written.map(filesBelow))).flat();
+        const all = (await Promise.all(written.map(listFiles))).flat();
         if (!all.length) throw new Sam3Error("BAD_REQUEST", "nothing was written: the session has no results yet (propagate_in_video first)");
         const files = all.slice(0, MAX_LINKS).map((f) => ({ uri: ctx.paths.outputUri(f), name: f.slice(folder.length + 1), mimeType: MIME[extname(f)] ?? "application/octet-stream" }));
         const more = all.length > MAX_LINKS ? ` (the first ${MAX_LINKS} are linked)` : "";
@@ -43,10 +43,4 @@ export function registerExportMasks(server: McpServer, ctx: McpContext) {
         };
       }),
   );
-}
-
-async function filesBelow(path: string): Promise<string[]> {
-  if (!(await stat(path)).isDirectory()) return [path];
-  const names = (await readdir(path)).sort();
-  return (await Promise.all(names.map((n) => filesBelow(join(path, n))))).flat();
 }

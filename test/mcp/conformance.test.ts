@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testServerOptions } from "../support/mcp";
@@ -12,9 +13,9 @@ const APPLICABLE = ["server-initialize", "logging-set-level", "ping", "tools-lis
 
 let server: ChildProcess;
 let url: string;
+const { outputDir } = testServerOptions();
 
 beforeAll(async () => {
-  const { outputDir } = testServerOptions();
   server = spawn(process.execPath, [join(REPO, "dist", "mcp", "main.js"), "--http", "--port", "0", "--root", join(REPO, "examples"), "--out", outputDir!], { stdio: ["ignore", "ignore", "pipe"] });
   url = await new Promise<string>((resolve, reject) => {
     let log = "";
@@ -28,6 +29,7 @@ beforeAll(async () => {
 });
 afterAll(() => {
   server.kill("SIGTERM");
+  rmSync(outputDir!, { recursive: true, force: true });
 });
 
 describe("@modelcontextprotocol/conformance against sam3-mcp --http", () => {

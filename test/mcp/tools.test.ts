@@ -9,6 +9,9 @@ import { REPO, SCENE } from "../support/reference";
 
 type Result = Awaited<ReturnType<Client["callTool"]>> & { structuredContent?: any; content: any[] };
 
+/** The text of a read resource's first content. */
+const contentText = (resource: { contents: unknown[] }) => (resource.contents[0] as { text: string }).text;
+
 const TOOLS = ["segment_image", "segment_video", "start_session", "add_prompt", "propagate_in_video", "remove_object", "reset_session", "close_session", "list_sessions", "export_masks"];
 
 describe("MCP tools over an in-memory transport", () => {
@@ -75,11 +78,11 @@ describe("MCP tools over an in-memory transport", () => {
     const links = result.content.filter((c) => c.type === "resource_link");
     expect(links.map((l) => l.uri)).toEqual(s.files.map((f: { uri: string }) => f.uri));
     const frames = await client.readResource({ uri: s.files[0].uri });
-    const lines = (frames.contents[0].text as string).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = contentText(frames).trim().split("\n").map((l) => JSON.parse(l));
     expect(lines.map((l) => l.frame_index)).toEqual([...Array(24).keys()]);
     const video = await client.readResource({ uri: s.files[1].uri });
     expect(video.contents[0].mimeType).toBe("video/mp4");
-    expect(Buffer.from(video.contents[0].blob as string, "base64").subarray(4, 8).toString()).toBe("ftyp");
+    expect(Buffer.from((video.contents[0] as { blob: string }).blob, "base64").subarray(4, 8).toString()).toBe("ftyp");
     expect((await call("list_sessions", {})).structuredContent.sessions).toEqual([]);
   });
 
@@ -96,7 +99,7 @@ describe("MCP tools over an in-memory transport", () => {
     expect(run.structuredContent.frames).toBe(10);
     expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const frame = await client.readResource({ uri: `sam3://sessions/${id}/frames/3` });
-    expect(JSON.parse(frame.contents[0].text as string).frame_index).toBe(3);
+    expect(JSON.parse(contentText(frame)).frame_index).toBe(3);
     const ids = (await call("list_sessions", {})).structuredContent.sessions[0].object_ids;
     expect(ids).toEqual([1, 2]);
     const removed = await call("remove_object", { session_id: id, obj_id: 2 });
@@ -171,6 +174,7 @@ describe("MCP tools over an in-memory transport", () => {
     } finally {
       await c.close();
       await small.close();
+      rmSync(small.paths.outputDir, { recursive: true, force: true });
     }
   });
 
@@ -188,6 +192,7 @@ describe("MCP tools over an in-memory transport", () => {
     } finally {
       await c.close();
       await limited.close();
+      rmSync(limited.paths.outputDir, { recursive: true, force: true });
     }
   });
 });

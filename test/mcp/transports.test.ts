@@ -2,6 +2,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,6 +45,7 @@ describe("MCP over stdio (the sam3-mcp command)", () => {
       expect(good.structuredContent.objects).toHaveLength(16);
     } finally {
       await client.close();
+      rmSync(outputDir!, { recursive: true, force: true });
     }
   });
 });
@@ -51,9 +53,9 @@ describe("MCP over stdio (the sam3-mcp command)", () => {
 describe("MCP over Streamable HTTP (sam3-mcp --http)", () => {
   let server: ChildProcess;
   let url: string;
+  const { outputDir } = testServerOptions();
 
   beforeAll(async () => {
-    const { outputDir } = testServerOptions();
     server = spawn(process.execPath, [MAIN, "--http", "--port", "0", "--token", TOKEN, "--root", join(REPO, "examples"), "--out", outputDir!], { stdio: ["ignore", "ignore", "pipe"] });
     url = await new Promise<string>((resolve, reject) => {
       let log = "";
@@ -69,6 +71,7 @@ describe("MCP over Streamable HTTP (sam3-mcp --http)", () => {
     const exited = new Promise((r) => server.once("exit", r));
     server.kill("SIGTERM");
     await exited;
+    rmSync(outputDir!, { recursive: true, force: true });
   });
 
   const connect = async () => {

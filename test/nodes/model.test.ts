@@ -1,0 +1,199 @@
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Node } from "node-red";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { distSam3, modelConfig, sink, TestFlow, timed, type FlowNode } from "../support/node-red";
+import { REPO, SCENE } from "../support/reference";
+import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
+
+const CLIP: SyntheticVideo = { width: 160, height: 120, frames: 8, fps: 10 };
+const LONG: SyntheticVideo = { width: 160, height: 120, frames: 48, fps: 24 };
+const dir = mkdtempSync(join(tmpdir(), "sam3-nodes-model-"));
+const clips = { short: "", long: "" };
+const scene = readFileSync(SCENE);
+const { Sam3 } = distSam3;
+
+/** Node-RED gives a node's close handler 15 s before it gives up on it. */
+const NODE_RED_CLOSE_TIMEOUT_MS = 15_000;
+const WELL_WITHIN_MS = 5_000;
+
+const segmentNode = (id: string, out: string, model = "model"): FlowNode => ({
+  id,
+  type: "sam3-segment-image",
+  name: "",
+  model,
+  property: "",
+  text: "",
+  points: "",
+  boxes: "",
+  threshold: "0",
+  fineness: "",
+  overlay: false,
+  masks: false,
+  wires: [[out]],
+});
+const loadNode = (id: string, out: string, model = "model"): FlowNode => ({ id, type: "sam3-load-video", name: "", model, property: "", maxSide: "", stride: "", wires: [[out]] });
+const silent = { status: () => undefined } as unknown as Node;
+const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
+
+describe("sam3-model config node (compiled node, real engine)", () => {
+  let flow: TestFlow | undefined;
+
+  beforeAll(async () => {
+    clips.short = await makeVideo(join(dir, "short.mp4"), CLIP);
+    clips.long = await makeVideo(join(dir, "long.mp4"), LONG);
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await flow?.unload();
+    flow = undefined;
+    expect(Sam3.loadedModels()).toBe(0);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("loads lazily: no engine until the first message, one after it, none after the flow stops", async () => {
+    flow = await TestFlow.load([modelConfig(), segmentNode("seg", "out"), sink("out")]);
+    expect(Sam3.loadedModels()).toBe(0);
+    const msg = await flow.request("seg", { payload: scene, text: "thing" }, "out");
+    expect(msg.payload).toHaveLength(16);
+    expect(Sam3.loadedModels()).toBe(1);
+    // the user's status is cleared once the model is there, then shows the result
+    expect(flow.statuses("seg")).toContainEqual({});
+    expect(flow.lastStatus("seg")).toEqual({ fill: "green", shape: "dot", text: "16 objects" });
+    const { ms } = await timed(() => flow!.unload());
+    flow = undefined;
+    expect(Sam3.loadedModels()).toBe(0);
+    expect(ms).toBeLessThan(WELL_WITHIN_MS);
+  });
+
+  it("is shared: every node pointing at it uses one engine, opened once", async () => {
+    const open = vi.spyOn(Sam3, "open");
+    flow = await TestFlow.load([
+      modelConfig({ threads: "1" }),
+      segmentNode("segA", "outA"),
+      segmentNode("segB", "outB"),
+      loadNode("load", "loaded"),
+      ...["outA", "outB", "loaded"].map(sink),
+    ]);
+    // both nodes at once: the second must wait for the first's load, not start its own
+    const [a, b] = await Promise.all([
+      flow.request("segA", { payload: scene, text: "thing" }, "outA"),
+      flow.request("segB", { payload: scene, points: [{ x: 320, y: 240 }] }, "outB"),
+    ]);
+    expect(a.payload).toHaveLength(16);
+    expect(b.payload).toHaveLength(1);
+    expect(open).toHaveBeenCalledTimes(1);
+    expect(open).toHaveBeenCalledWith(expect.objectContaining({ model: "sam3-tiny-336", device: "cpu", intraOpThreads: 1 }));
+    const model = flow.model();
+    expect(await model.image(silent)).toBe(await model.image(silent));
+    // the video predictor opens its own handle on the same engine
+    await flow.request("load", { payload: clips.short }, "loaded");
+    expect(open).toHaveBeenCalledTimes(2);
+    expect(await model.video(silent)).toBe(await model.video(silent));
+    expect(Sam3.loadedModels()).toBe(1);
+    // the model node's defaults are what its users read
+    expect(model.defaults).toEqual({ threshold: 0.5, fineness: 0 });
+  });
+
+  it("a bad model fails the first message with a clear error, shown on the node's status; nothing stays loaded", async () => {
+    flow = await TestFlow.load([modelConfig({ model: "nope" }), segmentNode("seg", "out"), loadNode("load", "loaded"), sink("out"), sink("loaded")]);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = await flow.failure("seg", { payload: scene, text: "thing" }, ["out"]);
+      expect(error.code).toBe("UNKNOWN_PRESET");
+      expect(error.message).toMatch(/"nope" is neither a model pack folder nor a known preset \(known: .*sam3-tiny-336/);
+      expect(flow.statuses("seg")).toContainEqual({ fill: "red", shape: "ring", text: "model failed to load" });
+      expect(flow.lastStatus("seg")).toEqual({ fill: "red", shape: "ring", text: "unknown preset" });
+    }
+    const video = await flow.failure("load", { payload: clips.short }, ["loaded"]);
+    expect(video.code).toBe("UNKNOWN_PRESET");
+    expect(flow.statuses("load")).toContainEqual({ fill: "red", shape: "ring", text: "model failed to load" });
+    expect(Sam3.loadedModels()).toBe(0);
+  });
+
+  it("an unknown device fails the first message with a clear error, not the deploy", async () => {
+    flow = await TestFlow.load([modelConfig({ device: "gpu" }), segmentNode("seg", "out"), sink("out")]);
+    const error = await flow.failure("seg", { payload: scene, text: "thing" }, ["out"]);
+    expect(error.code).toBe("BAD_OPTION");
+    expect(error.message).toMatch(/unknown device "gpu" \(choose one of cpu, /);
+    expect(flow.statuses("seg")).toContainEqual({ fill: "red", shape: "ring", text: "model failed to load" });
+    expect(flow.lastStatus("seg")).toEqual({ fill: "red", shape: "ring", text: "bad option" });
+    expect(Sam3.loadedModels()).toBe(0);
+  });
+
+  it("retries the load on the next message once the model is there", async () => {
+    const pack = join(dir, "pack-installed-later");
+    flow = await TestFlow.load([modelConfig({ model: pack }), segmentNode("seg", "out"), loadNode("load", "loaded"), sink("out"), sink("loaded")]);
+    expect((await flow.failure("seg", { payload: scene, text: "thing" }, ["out"])).code).toBe("UNKNOWN_PRESET");
+    expect((await flow.failure("load", { payload: clips.short }, ["loaded"])).code).toBe("UNKNOWN_PRESET");
+    symlinkSync(join(REPO, "models", "sam3-tiny-336"), pack, "dir");
+    const msg = await flow.request("seg", { payload: scene, text: "thing" }, "out");
+    expect(msg.payload).toHaveLength(16);
+    expect(flow.lastStatus("seg")).toEqual({ fill: "green", shape: "dot", text: "16 objects" });
+    const loaded = await flow.request("load", { payload: clips.short }, "loaded");
+    expect(loaded.session).toMatchObject({ frames: CLIP.frames });
+    expect(Sam3.loadedModels()).toBe(1);
+  });
+
+  it("a device this machine lacks falls back to the CPU with a warning from the model node", async () => {
+    flow = await TestFlow.load([modelConfig({ device: process.platform === "darwin" ? "dml" : "coreml" }), segmentNode("seg", "out"), sink("out")]);
+    const warn = vi.spyOn(flow.model(), "warn");
+    const msg = await flow.request("seg", { payload: scene, points: [{ x: 320, y: 240 }] }, "out");
+    expect(msg.payload).toHaveLength(1);
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/unavailable, running on cpu/));
+  });
+
+  it("closes its sessions and engine on redeploy, well within Node-RED's close timeout, even mid-propagation", async () => {
+    flow = await TestFlow.load([
+      modelConfig(),
+      loadNode("load", "loaded"),
+      { id: "point", type: "sam3-point-prompt", name: "", model: "model", points: "12,42", box: "", objId: "1", frame: "", coordinates: "pixels", wires: [["pointed"]] },
+      { id: "prop", type: "sam3-propagate", name: "", model: "model", direction: "forward", start: "", maxFrames: "", wires: [["frames"], ["summary"]] },
+      ...["loaded", "pointed", "frames", "summary"].map(sink),
+    ]);
+    const session = (await flow.request("load", { payload: clips.long }, "loaded")).session;
+    await flow.request("point", { session }, "pointed");
+    flow.node("prop").receive({ session });
+    await flow.inbox("frames").next({ failOn: flow.errors });
+    const predictor = await flow.predictor();
+    expect((await predictor.handleRequest({ type: "list_sessions" })).sessions).toHaveLength(1);
+    const { ms } = await timed(() => flow!.unload());
+    flow = undefined;
+    console.log(`unload during a propagation: ${ms.toFixed(0)} ms (Node-RED allows ${NODE_RED_CLOSE_TIMEOUT_MS} ms)`);
+    expect(ms).toBeLessThan(WELL_WITHIN_MS);
+    expect(Sam3.loadedModels()).toBe(0);
+    // the closed predictor has no sessions left
+    expect((await predictor.handleRequest({ type: "list_sessions" })).sessions).toEqual([]);
+    // let the interrupted propagation wind down: it must not take the runtime with it
+    await new Promise((r) => setTimeout(r, 300));
+  });
+
+  it("20 deploy / message / redeploy cycles leave no engine loaded and resident memory flat", async () => {
+    const nodes = () => [modelConfig(), segmentNode("seg", "out"), loadNode("load", "loaded"), sink("out"), sink("loaded")];
+    const cycle = async (i: number) => {
+      const f = await TestFlow.load(nodes());
+      const msg = i % 2 ? { payload: scene, points: [{ x: 40 + i * 20, y: 240 }] } : { payload: scene, text: `thing ${i}` };
+      await f.request("seg", msg, "out");
+      await f.request("load", { payload: clips.short }, "loaded");
+      expect(Sam3.loadedModels()).toBe(1);
+      const { ms } = await timed(() => f.unload());
+      expect(Sam3.loadedModels()).toBe(0);
+      return ms;
+    };
+    await cycle(0); // warm-up: first-use allocations of onnxruntime, sharp and ffmpeg are not a leak
+    const before = rssMiB();
+    const closeMs: number[] = [];
+    const rss: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      closeMs.push(await cycle(i));
+      rss.push(rssMiB());
+    }
+    const after = rssMiB();
+    console.log(
+      `20 cycles: RSS ${before.toFixed(0)} MiB -> ${after.toFixed(0)} MiB (growth ${(after - before).toFixed(0)} MiB, peak ${Math.max(...rss).toFixed(0)} MiB); ` +
+        `unload max ${Math.max(...closeMs).toFixed(0)} ms`,
+    );
+    expect(after - before).toBeLessThan(150);
+    expect(Math.max(...closeMs)).toBeLessThan(WELL_WITHIN_MS);
+  }, 120_000);
+});

@@ -1,0 +1,281 @@
+import { EventEmitter } from "node:events";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from "node-red";
+import { expect, vi, type MockInstance } from "vitest";
+import type { Sam3VideoPredictor } from "../../core/video/predictor";
+import type { Sam3ModelNode } from "../../nodes/lib/model-node";
+import { REPO } from "./reference";
+
+/**
+ * Node-RED test harness for the COMPILED nodes (dist/nodes/*.js) on the real runtime (node-red-node-test-helper):
+ * flows on one tab with a catch node, inboxes on helper nodes, status spies and error expectations.
+ *
+ * Everything the nodes load (dist/core/..., node-red, onnxruntime) is loaded by Node's own require, never through
+ * vitest's module graph, so the test sees the same module instances as the nodes (Sam3.loadedModels() included).
+ */
+const requireNative = createRequire(join(REPO, "package.json"));
+
+/** A node module as Node-RED loads it: `module.exports = function (RED) {...}`. */
+export type NodeModule = (RED: NodeAPI) => void | Promise<void>;
+
+/** One node of a flow as the editor exports it. */
+export interface FlowNode {
+  id: string;
+  type: string;
+  z?: string;
+  name?: string;
+  wires?: string[][];
+  [setting: string]: unknown;
+}
+
+/** node-red-node-test-helper 0.3.6 has no types: what these tests use of it. */
+interface TestHelper {
+  init(runtimePath: string, userSettings?: Record<string, unknown>): void;
+  load(nodes: NodeModule | NodeModule[], flow: FlowNode[], credentials?: Record<string, unknown>): Promise<void>;
+  unload(): Promise<void>;
+  getNode(id: string): Node | null;
+  startServer(): Promise<void>;
+  stopServer(): Promise<void>;
+}
+
+export const helper = requireNative("node-red-node-test-helper") as TestHelper;
+helper.init(requireNative.resolve("node-red"));
+
+export const NODE_NAMES = [
+  "sam3-model",
+  "sam3-segment-image",
+  "sam3-load-video",
+  "sam3-text-prompt",
+  "sam3-point-prompt",
+  "sam3-propagate",
+  "sam3-remove-object",
+  "sam3-export-masks",
+] as const;
+export type Sam3NodeName = (typeof NODE_NAMES)[number];
+
+/** The compiled node modules, loaded from dist/nodes (what package.json's "node-red" section points at). */
+export const NODES = Object.fromEntries(NODE_NAMES.map((name) => [name, requireNative(join(REPO, "dist", "nodes", `${name}.js`)) as NodeModule])) as Record<Sam3NodeName, NodeModule>;
+
+/** The core split / join nodes (one module registers both). */
+export const SPLIT_JOIN = requireNative("@node-red/nodes/core/sequence/17-split.js") as NodeModule;
+
+/** The engine module the compiled nodes use (same instance: its loaded-model count is theirs). */
+export const distSam3 = requireNative(join(REPO, "dist", "core", "sam3.js")) as typeof import("../../core/sam3");
+
+export const TAB = "tab";
+export const MODEL = "model";
+export const ERRORS = "errors";
+export const PACK = "sam3-tiny-336";
+
+/** A message as the tests read it. */
+export type Msg = NodeMessageInFlow & Record<string, unknown>;
+
+/** What a catch node adds to the failed message. */
+export interface CaughtError {
+  message: string;
+  code?: string;
+  source: { id: string; type: string; name?: string; count: number };
+}
+
+/** The sam3-model config node on the bundled 336 pack. */
+export function modelConfig(settings: Partial<FlowNode> = {}): FlowNode {
+  return { id: MODEL, type: "sam3-model", name: "", model: PACK, device: "cpu", threads: "", threshold: "", fineness: "", ...settings };
+}
+
+/** A helper node: it records what reaches it. */
+export const sink = (id: string): FlowNode => ({ id, type: "helper" });
+
+const DEFAULT_WAIT_MS = 45_000;
+
+/** Messages reaching one helper node, taken in order; waits fail with a clear error instead of hanging. */
+export class Inbox {
+  readonly messages: Msg[] = [];
+  private taken = 0;
+  private readonly events = new EventEmitter();
+
+  constructor(readonly id: string, node: Node) {
+    node.on("input", (msg) => {
+      this.messages.push(msg as Msg);
+      this.events.emit("message");
+    });
+  }
+
+  /** Messages arrived but not yet taken. */
+  get pending(): number {
+    return this.messages.length - this.taken;
+  }
+
+  /** Takes everything pending without waiting. */
+  drain(): Msg[] {
+    const out = this.messages.slice(this.taken);
+    this.taken = this.messages.length;
+    return out;
+  }
+
+  /** The next message; rejects if `failOn` (the errors inbox) receives one first, or after `timeoutMs`. */
+  next(options: { timeoutMs?: number; failOn?: Inbox } = {}): Promise<Msg> {
+    return this.take(1, options).then(([msg]) => msg);
+  }
+
+  /** The next `count` messages, in arrival order. */
+  take(count: number, { timeoutMs = DEFAULT_WAIT_MS, failOn }: { timeoutMs?: number; failOn?: Inbox } = {}): Promise<Msg[]> {
+    return new Promise((resolve, reject) => {
+      const failedBefore = failOn?.messages.length ?? 0;
+      const check = () => {
+        if (failOn && failOn.messages.length > failedBefore) {
+          const error = failOn.messages[failedBefore].error as CaughtError;
+          failOn.drain(); // reported here: it must not answer a later wait
+          finish();
+          reject(new Error(`expected ${count} message(s) on ${this.id}, but ${error.source.type} ${error.source.id} failed: ${error.message}`));
+        } else if (this.pending >= count) {
+          finish();
+          resolve(this.messages.slice(this.taken, (this.taken += count)));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${count} message(s) on ${this.id} (${this.pending} arrived)`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.events.off("message", check);
+        failOn?.events.off("message", check);
+      };
+      this.events.on("message", check);
+      failOn?.events.on("message", check);
+      check();
+    });
+  }
+}
+
+/** The red ring onInput sets on a failure. */
+export const RED_RING = { fill: "red", shape: "ring" } as const;
+
+/**
+ * A deployed flow: every node on one tab, a catch node (all nodes in scope) wired to the helper node "errors",
+ * an inbox on every helper node and a status spy on every other node.
+ */
+export class TestFlow {
+  readonly inboxes = new Map<string, Inbox>();
+  private readonly statusSpies = new Map<string, MockInstance<(status: string | NodeStatus) => void>>();
+
+  private constructor(readonly flow: FlowNode[]) {}
+
+  /**
+   * Deploys `nodes` (sam3-model config nodes stay global, everything else goes on the tab) plus the catch node.
+   * `modules` are extra node modules beside the sam3 ones (the core join node...).
+   */
+  static async load(nodes: FlowNode[], modules: NodeModule[] = []): Promise<TestFlow> {
+    const flow: FlowNode[] = [
+      { id: TAB, type: "tab", label: "sam3 tests" },
+      ...nodes.map((n) => (n.type === "sam3-model" || n.z ? n : { ...n, z: TAB })),
+      { id: "catcher", type: "catch", z: TAB, name: "", scope: null, uncaught: false, wires: [[ERRORS]] },
+      { id: ERRORS, type: "helper", z: TAB },
+    ];
+    for (const n of flow) if (n.type !== "tab" && n.type !== "sam3-model" && !n.wires) n.wires = [];
+    await helper.load([...Object.values(NODES), ...modules], flow);
+    const loaded = new TestFlow(flow);
+    for (const n of flow) {
+      const node = helper.getNode(n.id);
+      if (n.type === "tab") continue;
+      if (!node) {
+        // a node whose constructor threw: stop the half-started flow so the next test starts clean
+        await helper.unload();
+        throw new Error(`node ${n.id} (${n.type}) was not created`);
+      }
+      if (n.type === "helper") loaded.inboxes.set(n.id, new Inbox(n.id, node));
+      else loaded.statusSpies.set(n.id, vi.spyOn(node, "status"));
+    }
+    return loaded;
+  }
+
+  node(id: string): Node {
+    const node = helper.getNode(id);
+    if (!node) throw new Error(`no node ${id} in the flow`);
+    return node;
+  }
+
+  model(id = MODEL): Sam3ModelNode {
+    return this.node(id) as Sam3ModelNode;
+  }
+
+  /**
+   * The video predictor behind a sam3-model node (the one its nodes use), fetched on behalf of a silent stand-in so
+   * no node's status changes.
+   */
+  predictor(id = MODEL): Promise<Sam3VideoPredictor> {
+    const silent = { status: () => undefined } as unknown as Node;
+    return this.model(id).video(silent);
+  }
+
+  /** Closes every session of the model node's predictor (each reserves frame-cache budget until closed). */
+  async closeSessions(id = MODEL): Promise<void> {
+    const predictor = await this.predictor(id);
+    const { sessions } = await predictor.handleRequest({ type: "list_sessions" });
+    for (const s of sessions) await predictor.handleRequest({ type: "close_session", session_id: s.session_id });
+  }
+
+  inbox(id: string): Inbox {
+    const inbox = this.inboxes.get(id);
+    if (!inbox) throw new Error(`no helper node ${id} in the flow`);
+    return inbox;
+  }
+
+  get errors(): Inbox {
+    return this.inbox(ERRORS);
+  }
+
+  /** Every status a node has set, in order. */
+  statuses(id: string): (string | NodeStatus)[] {
+    const spy = this.statusSpies.get(id);
+    if (!spy) throw new Error(`no status spy on ${id}`);
+    return spy.mock.calls.map(([s]) => s);
+  }
+
+  lastStatus(id: string): string | NodeStatus | undefined {
+    return this.statuses(id).at(-1);
+  }
+
+  /** Sends `msg` into node `id` and returns the next message on helper node `out` (fails fast on a caught error). */
+  async request(id: string, msg: NodeMessage, out: string): Promise<Msg> {
+    const reply = this.inbox(out).next({ failOn: this.errors });
+    this.node(id).receive(msg);
+    return reply;
+  }
+
+  /**
+   * Sends `msg` into node `id`, expects it to fail through done(err): the catch node gets the message with
+   * msg.error from that node, the node shows a red ring and sends nothing on `outs`. Returns the caught error.
+   */
+  async failure(id: string, msg: NodeMessage, outs: string[] = []): Promise<CaughtError> {
+    expect(this.errors.drain().map((m) => (m.error as CaughtError).message), "errors left over from before").toEqual([]);
+    const before = outs.map((o) => this.inbox(o).pending);
+    const caught = this.errors.next();
+    this.node(id).receive(msg);
+    const error = (await caught).error as CaughtError;
+    expect(error.source.id).toBe(id);
+    expect(typeof error.message).toBe("string");
+    expect(this.lastStatus(id)).toMatchObject(RED_RING);
+    // give a stray send a chance to arrive before checking there was none
+    await new Promise((r) => setTimeout(r, 20));
+    expect(outs.map((o) => this.inbox(o).pending)).toEqual(before);
+    return error;
+  }
+
+  /** Fails the test if any error reached the catch node and was not expected. */
+  expectNoErrors() {
+    expect(this.errors.drain().map((m) => (m.error as CaughtError).message)).toEqual([]);
+  }
+
+  unload(): Promise<void> {
+    return helper.unload();
+  }
+}
+
+/** Runs `work` and measures how long it took (close / unload timings). */
+export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - start };
+}
