@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { describeFailure } from "./args";
 import { DEMO_USAGE, demoCommand } from "./demo";
+import { MODELS_USAGE, modelsCommand } from "./models";
 import { SEGMENT_USAGE, segmentCommand } from "./segment";
 import { TRACK_USAGE, trackCommand } from "./track";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
   segment: { run: segmentCommand, usage: SEGMENT_USAGE },
   track: { run: trackCommand, usage: TRACK_USAGE },
+  models: { run: modelsCommand, usage: MODELS_USAGE },
   demo: { run: demoCommand, usage: DEMO_USAGE },
 };
 

@@ -11,6 +11,7 @@ export type Sam3ErrorCode =
   | "UNKNOWN_SESSION"
   | "UNKNOWN_OBJECT"
   | "LIMIT_EXCEEDED" // too many sessions, too much cache memory
+  | "DOWNLOAD_FAILED" // offline, refused (401/403/404), or a file whose checksum does not match
   | "CANCELLED"
   | "CLOSED"; // the engine or session was closed
 
