@@ -23,7 +23,7 @@ export function openPack(ref: string = DEFAULT_PRESET): ModelPack {
   const manifest = readManifest(dir);
   for (const role of ROLE_NAMES) {
     const graph = manifest.roles[role];
-    if (graph) checkGraph(dir, role, graph);
+    if (graph) manifest.roles[role] = checkGraph(dir, role, graph);
   }
   const has = (role: Role) => manifest.roles[role] !== undefined;
   const canDetect = has("visionEncoder") && has("textEncoder") && (has("detectorDecoder") || has("detectorDecoderBoxes"));
@@ -58,7 +58,7 @@ function readManifest(dir: string): Manifest {
   const file = join(dir, MANIFEST_FILE);
   if (!existsSync(file)) {
     const layout = detectLayout(dir);
-    if (layout?.manifest) return layout.manifest;
+    if (layout?.manifest) return structuredClone(layout.manifest);
     throw packError(dir, `has no ${MANIFEST_FILE} and does not match a known export layout`);
   }
   let raw: unknown;
@@ -75,7 +75,7 @@ function readManifest(dir: string): Manifest {
   return parsed.data;
 }
 
-function checkGraph(dir: string, role: Role, graph: GraphSpec) {
+function checkGraph(dir: string, role: Role, graph: GraphSpec): GraphSpec {
   const where = `role ${role} (${graph.file})`;
   for (const file of [graph.file, ...graph.data]) {
     if (!existsSync(join(dir, file))) throw packError(dir, `${where}: file ${file} is missing`);
@@ -87,19 +87,22 @@ function checkGraph(dir: string, role: Role, graph: GraphSpec) {
     throw packError(dir, `${where}: not a readable ONNX graph: ${(e as Error).message}`);
   }
   const wanted = roleTensors(role);
-  const check = (kind: "input" | "output", names: Record<string, string>, required: readonly string[], optional: readonly string[], actual: string[]) => {
+  const check = (kind: "input" | "output", names: Record<string, string>, required: readonly string[], actual: string[]) => {
     for (const key of required) {
       if (!names[key]) throw packError(dir, `${where}: the manifest maps no ${kind} tensor for "${key}"`);
     }
-    for (const key of [...required, ...optional]) {
+    for (const key of required) {
       const name = names[key];
       if (name && !actual.includes(name)) {
         throw packError(dir, `${where}: ${kind} tensor "${name}" (${key}) is not in the graph, which has ${actual.join(", ")}`);
       }
     }
   };
-  check("input", graph.inputs, wanted.inputs, wanted.optionalInputs, signature.inputs);
-  check("output", graph.outputs, wanted.outputs, [], signature.outputs);
+  check("input", graph.inputs, wanted.inputs, signature.inputs);
+  check("output", graph.outputs, wanted.outputs, signature.outputs);
+  // an optional input (a tracker's own box input) the graph lacks is simply not fed
+  const inputs = Object.fromEntries(Object.entries(graph.inputs).filter(([key, name]) => !wanted.optionalInputs.includes(key) || signature.inputs.includes(name)));
+  return { ...graph, inputs };
 }
 
 const packError = (dir: string, what: string) => new Sam3Error("PACK_INVALID", `model pack ${dir} ${what}`);

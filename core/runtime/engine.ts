@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import * as ort from "onnxruntime-node";
 import { Sam3Error } from "../errors";
 import type { ModelPack } from "../pack/open";
@@ -101,17 +102,22 @@ export class Engine {
     const spec = this.pack.manifest.roles[role];
     if (!spec) throw new Sam3Error("PACK_INVALID", `model pack ${this.pack.manifest.name} has no ${role} graph`);
     const file = join(this.pack.dir, spec.file);
+    // onnxruntime-node resolves external weight files against the working directory: hand them over explicitly
+    const externalData = await Promise.all(
+      spec.data.map(async (data) => ({ path: relative(dirname(file), join(this.pack.dir, data)), data: await readFile(join(this.pack.dir, data)) })),
+    );
+    const options = (device: Device) => ({ ...this.sessionOptions(device), ...(externalData.length ? { externalData } : {}) });
     let device = this.device.active;
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(file, this.sessionOptions(device));
+      session = await ort.InferenceSession.create(file, options(device));
     } catch (e) {
       if (device === "cpu") {
         throw new Sam3Error("PACK_INVALID", `role ${role} (${spec.file}): onnxruntime could not load it: ${(e as Error).message}`, { cause: e });
       }
       this.markFallback(`${device} failed for ${role}: ${firstLine(e)}`);
       device = "cpu";
-      session = await ort.InferenceSession.create(file, this.sessionOptions(device));
+      session = await ort.InferenceSession.create(file, options(device));
     }
     const inputTypes = new Map(
       session.inputMetadata.map((m) => [m.name, m.isTensor ? String(m.type) : ""] as [string, string]),
