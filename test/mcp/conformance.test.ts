@@ -1,9 +1,7 @@
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testServerOptions } from "../support/mcp";
-import { REPO } from "../support/reference";
+import { startHttpServer, stopServer, testServerOptions } from "../support/mcp";
 
 /**
  * The MCP conformance suite's scenarios that apply to a tools-and-resources server. The others exercise the
@@ -16,19 +14,10 @@ let url: string;
 const { outputDir } = testServerOptions();
 
 beforeAll(async () => {
-  server = spawn(process.execPath, [join(REPO, "dist", "mcp", "main.js"), "--http", "--port", "0", "--root", join(REPO, "examples"), "--out", outputDir!], { stdio: ["ignore", "ignore", "pipe"] });
-  url = await new Promise<string>((resolve, reject) => {
-    let log = "";
-    server.stderr!.on("data", (d) => {
-      log += d;
-      const match = /listening on (\S+)/.exec(log);
-      if (match) resolve(match[1]);
-    });
-    server.once("exit", () => reject(new Error(`sam3-mcp exited:\n${log}`)));
-  });
+  ({ server, url } = await startHttpServer(outputDir!));
 });
-afterAll(() => {
-  server.kill("SIGTERM");
+afterAll(async () => {
+  await stopServer(server);
   rmSync(outputDir!, { recursive: true, force: true });
 });
 

@@ -1,15 +1,14 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { firstText, testServerOptions } from "../support/mcp";
+import { firstText, MCP_MAIN, startHttpServer, stopServer, testServerOptions } from "../support/mcp";
 import { REPO } from "../support/reference";
 
-const MAIN = join(REPO, "dist", "mcp", "main.js");
 const TOKEN = "test-token-123";
 
 type Result = { isError?: boolean; structuredContent?: any; content: any[] };
@@ -33,7 +32,7 @@ const jsonHeaders = { "content-type": "application/json", accept: "application/j
 describe("MCP over stdio (the sam3-mcp command)", () => {
   it("lists the tools, segments an image, reports bad input and keeps serving", async () => {
     const { outputDir } = testServerOptions();
-    const transport = new StdioClientTransport({ command: process.execPath, args: [MAIN, "--root", join(REPO, "examples"), "--out", outputDir!], stderr: "pipe" });
+    const transport = new StdioClientTransport({ command: process.execPath, args: [MCP_MAIN, "--root", join(REPO, "examples"), "--out", outputDir!], stderr: "pipe" });
     const client = new Client({ name: "stdio-test", version: "1" });
     await client.connect(transport);
     try {
@@ -56,21 +55,10 @@ describe("MCP over Streamable HTTP (sam3-mcp --http)", () => {
   const { outputDir } = testServerOptions();
 
   beforeAll(async () => {
-    server = spawn(process.execPath, [MAIN, "--http", "--port", "0", "--token", TOKEN, "--root", join(REPO, "examples"), "--out", outputDir!], { stdio: ["ignore", "ignore", "pipe"] });
-    url = await new Promise<string>((resolve, reject) => {
-      let log = "";
-      server.stderr!.on("data", (d) => {
-        log += d;
-        const match = /listening on (\S+)/.exec(log);
-        if (match) resolve(match[1]);
-      });
-      server.once("exit", () => reject(new Error(`sam3-mcp exited:\n${log}`)));
-    });
+    ({ server, url } = await startHttpServer(outputDir!, ["--token", TOKEN]));
   });
   afterAll(async () => {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await exited;
+    await stopServer(server);
     rmSync(outputDir!, { recursive: true, force: true });
   });
 

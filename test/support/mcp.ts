@@ -1,5 +1,6 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,3 +24,27 @@ export async function connectInMemory(ctx: McpContext): Promise<Client> {
 
 /** The text of a tool result's first content block. */
 export const firstText = (result: { content?: unknown }) => ((result.content as { type: string; text?: string }[])[0]?.text ?? "");
+
+export const MCP_MAIN = join(REPO, "dist", "mcp", "main.js");
+
+/** Starts `sam3-mcp --http --port 0` with the examples as root; resolves with the process and its URL. */
+export function startHttpServer(outputDir: string, extraArgs: string[] = []): Promise<{ server: ChildProcess; url: string }> {
+  const server = spawn(process.execPath, [MCP_MAIN, "--http", "--port", "0", ...extraArgs, "--root", join(REPO, "examples"), "--out", outputDir], { stdio: ["ignore", "ignore", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let log = "";
+    server.stderr!.on("data", (d) => {
+      log += d;
+      const match = /listening on (\S+)/.exec(log);
+      if (match) resolve({ server, url: match[1] });
+    });
+    server.once("exit", () => reject(new Error(`sam3-mcp exited:\n${log}`)));
+  });
+}
+
+/** Stops a server started by startHttpServer and waits for it to exit. */
+export async function stopServer(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null) return;
+  const exited = new Promise((r) => server.once("exit", r));
+  server.kill("SIGTERM");
+  await exited;
+}
