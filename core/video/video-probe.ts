@@ -86,7 +86,8 @@ class ProbeLog {
 
   /** The logged frame times when they are one per frame and increasing, else (frames without timestamps) a constant rate. */
   frameTimes(fps: number): Float64Array {
-    const logged = this.times;
+    // ffmpeg 5 evaluates the filter once more at the end of the stream: one time more than frames
+    const logged = this.times.slice(0, this.frames);
     const usable = logged.length === this.frames && logged.every((t, i) => Number.isFinite(t) && (i === 0 || t > logged[i - 1]));
     return usable ? Float64Array.from(logged) : Float64Array.from({ length: this.frames }, (_, i) => i / fps);
   }
