@@ -4,11 +4,13 @@ import { DEMO_USAGE, demoCommand } from "./demo";
 import { MODELS_USAGE, modelsCommand } from "./models";
 import { SEGMENT_USAGE, segmentCommand } from "./segment";
 import { TRACK_USAGE, trackCommand } from "./track";
+import { UI_USAGE, uiCommand } from "./ui";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
   segment: { run: segmentCommand, usage: SEGMENT_USAGE },
   track: { run: trackCommand, usage: TRACK_USAGE },
   models: { run: modelsCommand, usage: MODELS_USAGE },
+  ui: { run: uiCommand, usage: UI_USAGE },
   demo: { run: demoCommand, usage: DEMO_USAGE },
 };
 
