@@ -16,6 +16,7 @@ import { PACKAGE_ROOT } from "../core/paths";
 import type { Device } from "../core/runtime/devices";
 import { Sam3, type SegmentedObject } from "../core/sam3";
 import { Sam3VideoPredictor } from "../core/video/predictor";
+import type { VideoRules } from "../core/video/rules";
 import { MediaStore, type ImageMedia, type Media, type VideoMedia } from "./media-store";
 
 export interface UiOptions {
@@ -25,6 +26,8 @@ export interface UiOptions {
   device?: Device;
   /** Largest upload accepted, in bytes (default 200 MiB). */
   maxUploadBytes?: number;
+  /** Video thresholds other than the official ones. */
+  rules?: Partial<VideoRules>;
 }
 
 const STATIC = join(PACKAGE_ROOT, "web", "static");
@@ -39,7 +42,7 @@ class HttpError extends Error {
 /** The interactive page and its JSON API over one shared model: images segmented at once, videos as sessions. */
 export async function startUi(options: UiOptions = {}): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const engine = { model: options.model, device: options.device };
-  const loading = Promise.all([Sam3.open(engine), Sam3VideoPredictor.open(engine)]);
+  const loading = Promise.all([Sam3.open(engine), Sam3VideoPredictor.open({ ...engine, rules: options.rules })]);
   let loaded: [Sam3, Sam3VideoPredictor] | undefined;
   let loadError: string | undefined;
   loading.then((l) => (loaded = l), (e) => (loadError = (e as Error).message));
@@ -86,7 +89,9 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
       json(res, { was_running: (await predictor.handleRequest({ type: "cancel_propagation", session_id: media.sessionId })).was_running });
     }],
     ["DELETE", /^\/api\/media\/([\w-]+)\/objects\/(\d+)$/, async (_req, res, [id, obj]) => {
-      const media = videoOnly(find(id));
+      const found = find(id);
+      if (found.kind === "image") return json(res, { objects: removeImageObject(found, Number(obj)) });
+      const media = videoOnly(found);
       const [, predictor] = await ready();
       await predictor.handleRequest({ type: "remove_object", session_id: media.sessionId, obj_id: Number(obj) });
       json(res, { objects: (await predictor.handleRequest({ type: "get_session", session_id: media.sessionId })).object_ids });
@@ -135,6 +140,13 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     }
     media.last = { result: { ...result!, objects }, labels };
     return imageObjects(media);
+  }
+
+  function removeImageObject(media: ImageMedia, id: number): number[] {
+    const last = media.last;
+    if (!last?.result.objects.some((o) => o.id === id)) throw new HttpError(404, `there is no object ${id}`);
+    last.result = { ...last.result, objects: last.result.objects.filter((o) => o.id !== id) };
+    return last.result.objects.map((o) => o.id);
   }
 
   function imageObjects(media: ImageMedia) {

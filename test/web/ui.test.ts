@@ -1,0 +1,149 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startUi } from "../../web/server";
+import { REPO, SCENE } from "../support/reference";
+import { makeVideo } from "../support/synthetic-video";
+
+/** Set UPDATE_SCREENSHOTS=1 to refresh the README's screenshots in docs/. */
+const SHOTS = process.env.UPDATE_SCREENSHOTS ? join(REPO, "docs") : undefined;
+
+const scratch = mkdtempSync(join(tmpdir(), "sam3-ui-test-"));
+let ui: Awaited<ReturnType<typeof startUi>>;
+let browser: Browser;
+let page: Page;
+let clip: string;
+let longClip: string;
+
+beforeAll(async () => {
+  [clip, longClip] = await Promise.all([
+    makeVideo(join(scratch, "clip.mp4"), { width: 160, height: 120, frames: 8, fps: 8 }),
+    makeVideo(join(scratch, "long.mp4"), { width: 160, height: 120, frames: 120, fps: 24 }),
+  ]);
+  // random weights put the tracker's object score near 0.5: count every mask as visible
+  ui = await startUi({ port: 0, rules: { presenceThreshold: 0 } });
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await ui?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+async function openPage() {
+  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  await page.goto(ui.url);
+  await expect.poll(() => page.locator("#status").textContent()).not.toMatch(/loading/i);
+}
+
+async function upload(file: string) {
+  await page.setInputFiles("#file", file);
+}
+
+async function setSlider(id: string, value: number) {
+  await page.locator(`#${id}`).evaluate((el: HTMLInputElement, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  }, value);
+}
+
+const objectCount = () => page.locator("#objects li[data-id]").count();
+const canvasShot = () => page.locator("#canvas").screenshot();
+
+describe("web UI in headless Chromium", () => {
+  it("segments an uploaded image by text, by a click, and redraws when the sliders move", async () => {
+    await openPage();
+    await upload(SCENE);
+    await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded scene\.png/);
+    const plain = await canvasShot();
+    await setSlider("threshold", 0);
+    await page.fill("#prompts", "red circle");
+    await page.click("#find");
+    await expect.poll(objectCount).toBe(16);
+    const found = await canvasShot();
+    expect(found.equals(plain)).toBe(false);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-image-text.png") });
+
+    // a click (no text) selects one object with the tracker
+    await page.fill("#prompts", "");
+    await page.click("#clear");
+    const box = (await page.locator("#canvas").boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.25, box.y + box.height * 0.35);
+    await expect.poll(objectCount).toBe(1);
+    const clicked = await canvasShot();
+    await setSlider("fineness", 1);
+    await expect.poll(async () => (await canvasShot()).equals(clicked)).toBe(false);
+
+    // hovering the object shows its id and score (the random-weight mask is patchy: look for a pixel of it)
+    let shown = false;
+    for (let i = 1; i < 10 && !shown; i++) {
+      for (let j = 1; j < 10 && !shown; j++) {
+        await page.mouse.move(box.x + (box.width * i) / 10, box.y + (box.height * j) / 10);
+        shown = await page.locator("#hover-info").isVisible();
+      }
+    }
+    expect(shown).toBe(true);
+    expect(await page.locator("#hover-info").textContent()).toMatch(/#1 .*0\.\d+/);
+
+    // toggling the object off removes its tint; removing it empties the list
+    const smooth = await canvasShot();
+    await page.locator("#objects li[data-id='1'] input[type=checkbox]").uncheck();
+    await expect.poll(async () => (await canvasShot()).equals(smooth)).toBe(false);
+    await page.getByRole("button", { name: "Remove object #1" }).click();
+    await expect.poll(objectCount).toBe(0);
+    await page.close();
+  });
+
+  it("tracks a clicked object through a video, scrubs, removes it and exports", async () => {
+    await openPage();
+    await upload(clip);
+    await expect.poll(() => page.locator("#frame").getAttribute("max")).toBe("7");
+    await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded clip\.mp4/);
+    const box = (await page.locator("#canvas").boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.2, box.y + box.height * 0.35);
+    await expect.poll(objectCount).toBe(1);
+    await page.click("#propagate");
+    await expect.poll(() => page.locator("#progress").evaluate((p: HTMLProgressElement) => p.value / p.max)).toBe(1);
+    await setSlider("frame", 5);
+    await expect.poll(() => page.locator("#frame-value").textContent()).toMatch(/5/);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-video.png") });
+    const exported = await page.request.get(await page.locator("#export a[href$='masks.jsonl']").getAttribute("href").then((h) => new URL(h!, ui.url).href));
+    expect(exported.status()).toBe(200);
+    expect((await exported.text()).trim().split("\n").length).toBeGreaterThan(0);
+    const zip = await page.request.get(new URL(await page.locator("#export a[href$='masks.zip']").getAttribute("href") ?? "", ui.url).href);
+    expect((await zip.body()).subarray(0, 2).toString()).toBe("PK");
+    await page.getByRole("button", { name: "Remove object #1" }).click();
+    await expect.poll(objectCount).toBe(0);
+    await page.close();
+  });
+
+  it("cancels a propagation, and explains a file it cannot read", async () => {
+    await openPage();
+    await upload(longClip);
+    await expect.poll(() => page.locator("#frame").getAttribute("max")).toBe("119");
+    await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded long\.mp4/);
+    const box = (await page.locator("#canvas").boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.2, box.y + box.height * 0.35);
+    await expect.poll(objectCount).toBe(1);
+    await page.click("#propagate");
+    await expect.poll(() => page.locator("#cancel").isEnabled()).toBe(true);
+    await page.click("#cancel");
+    await expect.poll(() => page.locator("#status").textContent(), { timeout: 30_000 }).toMatch(/cancel/i);
+    expect(await page.locator("#progress").evaluate((p: HTMLProgressElement) => p.value / p.max)).toBeLessThan(1);
+
+    const junk = join(scratch, "notes.txt");
+    writeFileSync(junk, "not media");
+    await upload(junk);
+    await expect.poll(() => page.locator("#status").textContent()).toMatch(/neither an image nor a video/);
+    await page.close();
+  });
+});
+
+if (SHOTS) mkdirSync(SHOTS, { recursive: true });
