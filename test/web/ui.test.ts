@@ -70,6 +70,10 @@ describe("web UI in headless Chromium", () => {
     const found = await canvasShot();
     expect(found.equals(plain)).toBe(false);
     if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-image-text.png") });
+    // random weights score every query ~0.25: at 0.3 the threshold slider leaves none, and the overlay goes
+    await setSlider("threshold", 0.3);
+    await expect.poll(objectCount).toBe(0);
+    expect((await canvasShot()).equals(found)).toBe(false);
 
     // a click (no text) selects one object with the tracker
     await page.fill("#prompts", "");
@@ -143,6 +147,20 @@ describe("web UI in headless Chromium", () => {
     await upload(junk);
     await expect.poll(() => page.locator("#status").textContent()).toMatch(/neither an image nor a video/);
     await page.close();
+  });
+
+  it("refuses a file over the upload limit with a message", async () => {
+    const small = await startUi({ port: 0, maxUploadBytes: 1000 });
+    const limited = await browser.newPage();
+    try {
+      await limited.goto(small.url);
+      await expect.poll(() => limited.locator("#status").textContent()).not.toMatch(/loading/i);
+      await limited.setInputFiles("#file", SCENE);
+      await expect.poll(() => limited.locator("#status").textContent()).toMatch(/limit/);
+    } finally {
+      await limited.close();
+      await small.close();
+    }
   });
 });
 
