@@ -1,4 +1,4 @@
-import { modelNode, numberFrom, onInput, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
+import { modelNode, numberFrom, registerInputNode, type NodeAPI, type NodeDef } from "./lib/node-kit";
 
 interface LoadVideoConfig extends NodeDef {
   model: string;
@@ -8,12 +8,10 @@ interface LoadVideoConfig extends NodeDef {
 }
 
 /** Opens a video (file path, folder of frames, or the bytes of a file) as a session: the frames stay in the engine. */
-export = function register(RED: NodeAPI) {
-  function Sam3LoadVideo(this: Node, config: LoadVideoConfig) {
-    RED.nodes.createNode(this, config);
-    const node = this;
+export = (RED: NodeAPI) =>
+  registerInputNode<LoadVideoConfig>(RED, "sam3-load-video", (node, config) => {
     const property = config.property || "payload";
-    onInput(node, async (msg, send) => {
+    return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const input = RED.util.getMessageProperty(msg, property) as unknown;
       const options = { max_side: numberFrom(msg.maxSide, config.maxSide, "maxSide"), stride: numberFrom(msg.stride, config.stride, "stride") };
@@ -32,7 +30,5 @@ export = function register(RED: NodeAPI) {
       msg.payload = info;
       node.status({ fill: "green", shape: "dot", text: `${info.frames} frames ${info.width}x${info.height}` });
       send(msg);
-    });
-  }
-  RED.nodes.registerType("sam3-load-video", Sam3LoadVideo as unknown as (this: Node, config: NodeDef) => void);
-};
+    };
+  });

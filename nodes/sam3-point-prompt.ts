@@ -1,5 +1,5 @@
 import { setFrame } from "./lib/frame-message";
-import { modelNode, numberFrom, onInput, sessionIdOf, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
+import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
 import { parseBoxes, parsePoints } from "./lib/prompt-parsing";
 
 interface PointPromptConfig extends NodeDef {
@@ -12,11 +12,9 @@ interface PointPromptConfig extends NodeDef {
 }
 
 /** Adds or refines one object of a video session by clicks (positive / negative) and / or a box on a frame. */
-export = function register(RED: NodeAPI) {
-  function Sam3PointPrompt(this: Node, config: PointPromptConfig) {
-    RED.nodes.createNode(this, config);
-    const node = this;
-    onInput(node, async (msg, send) => {
+export = (RED: NodeAPI) =>
+  registerInputNode<PointPromptConfig>(RED, "sam3-point-prompt", (node, config) => {
+    return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const session_id = sessionIdOf(msg);
       const points = parsePoints(msg.points ?? config.points);
@@ -39,7 +37,5 @@ export = function register(RED: NodeAPI) {
       });
       node.status({ fill: "green", shape: "dot", text: `object ${obj_id} on frame ${frame_index}` });
       send(setFrame(msg, result));
-    });
-  }
-  RED.nodes.registerType("sam3-point-prompt", Sam3PointPrompt as unknown as (this: Node, config: NodeDef) => void);
-};
+    };
+  });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setFrame } from "./lib/frame-message";
-import { modelNode, numberFrom, onInput, sessionIdOf, type Node, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
+import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
 
 interface PropagateConfig extends NodeDef {
   model: string;
@@ -15,11 +15,9 @@ const DIRECTIONS = ["both", "forward", "backward"];
  * Tracks a session's objects through the video: one message per frame on output 1 (with msg.parts, so a join node
  * rebuilds the sequence), a summary on output 2; msg.stop cancels.
  */
-export = function register(RED: NodeAPI) {
-  function Sam3Propagate(this: Node, config: PropagateConfig) {
-    RED.nodes.createNode(this, config);
-    const node = this;
-    onInput(node, async (msg, send) => {
+export = (RED: NodeAPI) =>
+  registerInputNode<PropagateConfig>(RED, "sam3-propagate", (node, config) => {
+    return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const session_id = sessionIdOf(msg);
       const predictor = await model.video(node);
@@ -61,7 +59,5 @@ export = function register(RED: NodeAPI) {
       summary.payload = { frames: progress.done, total: progress.total, cancelled: progress.cancelled, fps: progress.fps, objects: [...seen].sort((a, b) => a - b) };
       node.status({ fill: progress.cancelled ? "grey" : "green", shape: "dot", text: `${progress.cancelled ? "cancelled after " : ""}${progress.done} frames, ${seen.size} objects` });
       send([null, summary]);
-    });
-  }
-  RED.nodes.registerType("sam3-propagate", Sam3Propagate as unknown as (this: Node, config: NodeDef) => void);
-};
+    };
+  });

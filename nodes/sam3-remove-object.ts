@@ -1,5 +1,5 @@
 import { Sam3Error } from "../core/errors";
-import { modelNode, onInput, sessionIdOf, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
+import { modelNode, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
 
 interface RemoveObjectConfig extends NodeDef {
   model: string;
@@ -7,11 +7,9 @@ interface RemoveObjectConfig extends NodeDef {
 }
 
 /** Removes objects from a video session, from every frame, without re-running anything. */
-export = function register(RED: NodeAPI) {
-  function Sam3RemoveObject(this: Node, config: RemoveObjectConfig) {
-    RED.nodes.createNode(this, config);
-    const node = this;
-    onInput(node, async (msg, send) => {
+export = (RED: NodeAPI) =>
+  registerInputNode<RemoveObjectConfig>(RED, "sam3-remove-object", (node, config) => {
+    return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const session_id = sessionIdOf(msg);
       const ids = [msg.objIds ?? msg.objId ?? config.objIds].flat().flatMap((v) => String(v ?? "").split(",")).map((s) => s.trim()).filter(Boolean).map(Number).filter((id, i, all) => all.indexOf(id) === i);
@@ -26,7 +24,5 @@ export = function register(RED: NodeAPI) {
       msg.payload = { removed: ids, objects: object_ids };
       node.status({ fill: "green", shape: "dot", text: `removed ${ids.join(", ")}` });
       send(msg);
-    });
-  }
-  RED.nodes.registerType("sam3-remove-object", Sam3RemoveObject as unknown as (this: Node, config: NodeDef) => void);
-};
+    };
+  });

@@ -4,7 +4,7 @@ import { renderOverlay } from "../core/export/overlay";
 import { decodeImage } from "../core/image/decode";
 import type { ImagePrompt } from "../core/prompts";
 import { imageFromMessage } from "./lib/image-input";
-import { modelNode, numberFrom, onInput, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
+import { modelNode, numberFrom, registerInputNode, type NodeAPI, type NodeDef } from "./lib/node-kit";
 import { parseBoxes, parsePoints } from "./lib/prompt-parsing";
 
 interface SegmentImageConfig extends NodeDef {
@@ -20,12 +20,10 @@ interface SegmentImageConfig extends NodeDef {
 }
 
 /** Segments one image (a camera snapshot, an upload) by text, clicks or boxes. */
-export = function register(RED: NodeAPI) {
-  function Sam3SegmentImage(this: Node, config: SegmentImageConfig) {
-    RED.nodes.createNode(this, config);
-    const node = this;
+export = (RED: NodeAPI) =>
+  registerInputNode<SegmentImageConfig>(RED, "sam3-segment-image", (node, config) => {
     const property = config.property || "payload";
-    onInput(node, async (msg, send) => {
+    return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const input = imageFromMessage(RED.util.getMessageProperty(msg, property), property);
       // a message that brings any prompt replaces the node's whole prompt, so msg.points never mixes with its text
@@ -48,7 +46,5 @@ export = function register(RED: NodeAPI) {
       if (config.masks) msg.masks = await Promise.all(result.objects.map(async (o) => ({ id: o.id, png: await maskToPng(o.mask) })));
       node.status({ fill: "green", shape: "dot", text: `${result.objects.length} object${result.objects.length === 1 ? "" : "s"}` });
       send(msg);
-    });
-  }
-  RED.nodes.registerType("sam3-segment-image", Sam3SegmentImage as unknown as (this: Node, config: NodeDef) => void);
-};
+    };
+  });

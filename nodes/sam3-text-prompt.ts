@@ -1,5 +1,5 @@
 import { setFrame } from "./lib/frame-message";
-import { modelNode, numberFrom, onInput, sessionIdOf, type Node, type NodeAPI, type NodeDef } from "./lib/node-kit";
+import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
 
 interface TextPromptConfig extends NodeDef {
   model: string;
@@ -8,11 +8,9 @@ interface TextPromptConfig extends NodeDef {
 }
 
 /** Gives a video session a concept ("person"): every instance is found, on this frame now and on all of them when propagating. */
-export = function register(RED: NodeAPI) {
-  function Sam3TextPrompt(this: Node, config: TextPromptConfig) {
-    RED.nodes.createNode(this, config);
-    const node = this;
-    onInput(node, async (msg, send) => {
+export = (RED: NodeAPI) =>
+  registerInputNode<TextPromptConfig>(RED, "sam3-text-prompt", (node, config) => {
+    return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const session_id = sessionIdOf(msg);
       const text = (msg.text as string | string[] | undefined) ?? config.text;
@@ -22,7 +20,5 @@ export = function register(RED: NodeAPI) {
       const result = await predictor.handleRequest({ type: "add_prompt", session_id, frame_index, text });
       node.status({ fill: "green", shape: "dot", text: `${result.outputs.out_obj_ids.length} found on frame ${frame_index}` });
       send(setFrame(msg, result));
-    });
-  }
-  RED.nodes.registerType("sam3-text-prompt", Sam3TextPrompt as unknown as (this: Node, config: NodeDef) => void);
-};
+    };
+  });

@@ -1,4 +1,5 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { dirname } from "node:path";
 import { z } from "zod";
 import { Sam3Error } from "../../core/errors";
 import { writeVideoResults } from "../../core/export/video-files";
@@ -43,7 +44,7 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext) {
           const report = await propagateToFile(ctx, predictor, { session_id, propagation_direction: args.direction, start_frame_index: args.frame_index, max_frame_num_to_track: args.max_frames }, extra as unknown as ToolExtra);
           const files = [{ uri: ctx.paths.outputUri(report.file), name: "frames.jsonl", mimeType: "application/jsonl" }];
           if (args.overlay_video && !report.cancelled) {
-            const [video] = await writeVideoResults(predictor.session(session_id), dirOf(report.file), "overlay", { overlay: true });
+            const [video] = await writeVideoResults(predictor.session(session_id), dirname(report.file), "overlay", { overlay: true });
             files.push({ uri: ctx.paths.outputUri(video), name: "overlay.mp4", mimeType: "video/mp4" });
           }
           const summary = `${report.cancelled ? "Cancelled after" : "Tracked"} ${report.frames} of ${info.frames} frames: ` +
@@ -58,5 +59,3 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext) {
       }),
   );
 }
-
-const dirOf = (file: string) => file.slice(0, Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")));

@@ -9,11 +9,22 @@ export type Sam3Message = NodeMessageInFlow & Record<string, unknown>;
 
 type Send = (msg: NodeMessage | (NodeMessage | null)[]) => void;
 
+export type InputHandler = (msg: Sam3Message, send: Send) => Promise<void>;
+
 /**
- * Wires an async input handler the way Node-RED expects: done() on success, done(err) plus a red ring on
- * failure, so a bad message never throws into the runtime.
+ * Registers a node type whose instances set up once (`setup` returns the message handler) and handle each message
+ * the way Node-RED expects: done() on success, done(err) plus a red ring on failure, so a bad message never throws
+ * into the runtime.
  */
-export function onInput(node: Node, handler: (msg: Sam3Message, send: Send) => Promise<void>) {
+export function registerInputNode<C extends NodeDef>(RED: NodeAPI, type: string, setup: (node: Node, config: C) => InputHandler) {
+  function Sam3Node(this: Node, config: C) {
+    RED.nodes.createNode(this, config);
+    onInput(this, setup(this, config));
+  }
+  RED.nodes.registerType(type, Sam3Node as unknown as (this: Node, config: NodeDef) => void);
+}
+
+function onInput(node: Node, handler: InputHandler) {
   node.on("input", (msg, send, done) => {
     handler(msg as Sam3Message, send).then(
       () => done(),
