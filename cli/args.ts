@@ -1,5 +1,7 @@
 import { Sam3Error } from "../core/errors";
 import type { BoxPrompt, PointPrompt } from "../core/prompts";
+import { parseDevice } from "../core/runtime/devices";
+import type { Sam3Options } from "../core/sam3";
 
 /** A user mistake on the command line: reported as one line with exit code 2. */
 export class UsageError extends Error {}
@@ -46,6 +48,16 @@ export function parseCount(text: string | undefined, name: string): number | und
   const v = Number(text);
   if (!(Number.isInteger(v) && v >= 0)) throw new UsageError(`--${name} must be a whole number >= 0, got "${text}"`);
   return v;
+}
+
+/** The engine options every command takes: --model, --device, --threads; warnings go to stderr. */
+export function engineOptions(values: { model?: string; device?: string; threads?: string }): Sam3Options {
+  return {
+    model: values.model,
+    device: values.device ? parseDevice(values.device) : undefined,
+    intraOpThreads: parseCount(values.threads, "threads"),
+    onWarning: (m) => process.stderr.write(`sam3: warning: ${m}\n`),
+  };
 }
 
 /** One line for the user: their mistakes without a stack trace; a stack only for bugs. */

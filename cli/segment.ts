@@ -4,9 +4,8 @@ import { writeSegmentationFiles } from "../core/export/files";
 import { segmentationToJson } from "../core/export/json";
 import { decodeImage } from "../core/image/decode";
 import type { ImagePrompt } from "../core/prompts";
-import { parseDevice } from "../core/runtime/devices";
 import { Sam3 } from "../core/sam3";
-import { parseBox, parseCount, parsePoint, parseUnit, UsageError } from "./args";
+import { engineOptions, parseBox, parseCount, parsePoint, parseUnit, UsageError } from "./args";
 
 export const SEGMENT_USAGE = `sam3 segment <image> [options]
 
@@ -57,12 +56,7 @@ export async function segmentCommand(argv: string[]): Promise<void> {
     minRegionArea: parseCount(values["min-region"], "min-region"),
     nms: parseUnit(values.nms, "nms"),
   };
-  const sam = await Sam3.open({
-    model: values.model,
-    device: values.device ? parseDevice(values.device) : undefined,
-    intraOpThreads: parseCount(values.threads, "threads"),
-    onWarning: (m) => process.stderr.write(`sam3: warning: ${m}\n`),
-  });
+  const sam = await Sam3.open(engineOptions(values));
   try {
     const image = await decodeImage(positionals[0]);
     const result = await sam.segment(image, prompt, options);

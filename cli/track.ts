@@ -2,9 +2,8 @@ import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
 import { writeVideoResults } from "../core/export/video-files";
 import { frameToJson } from "../core/export/json";
-import { parseDevice } from "../core/runtime/devices";
 import { Sam3VideoPredictor } from "../core/video/predictor";
-import { parseCount, UsageError } from "./args";
+import { engineOptions, parseCount, UsageError } from "./args";
 import { progressLine } from "./progress";
 
 export const TRACK_USAGE = `sam3 track <video> [options]
@@ -93,12 +92,7 @@ export async function trackCommand(argv: string[]): Promise<void> {
   else exemplars.push(...pending);
   if (!values.text && !objects.length) throw new UsageError("give --text, or --point / --box with --obj (see sam3 track --help)");
 
-  const predictor = await Sam3VideoPredictor.open({
-    model: values.model,
-    device: values.device ? parseDevice(values.device) : undefined,
-    intraOpThreads: parseCount(values.threads, "threads"),
-    onWarning: (m) => process.stderr.write(`sam3: warning: ${m}\n`),
-  });
+  const predictor = await Sam3VideoPredictor.open(engineOptions(values));
   try {
     const session = await predictor.handleRequest({
       type: "start_session",

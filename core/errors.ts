@@ -12,7 +12,6 @@ export type Sam3ErrorCode =
   | "UNKNOWN_OBJECT"
   | "LIMIT_EXCEEDED" // too many sessions, too much cache memory
   | "DOWNLOAD_FAILED" // offline, refused (401/403/404), or a file whose checksum does not match
-  | "CANCELLED"
   | "CLOSED"; // the engine or session was closed
 
 /** A user-facing failure: the message says what was wrong and what to do; no stack trace is needed. */

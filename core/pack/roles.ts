@@ -29,7 +29,3 @@ export const OPTIONAL_INPUTS: Partial<Record<Role, readonly string[]>> = {
   trackerDecoder: ["boxes"],
   trackerDecoderMask: ["boxes"],
 };
-
-/** What each pipeline needs: the detector path runs with or without the box-free decoder. */
-export const DETECTOR_ROLES: Role[] = ["visionEncoder", "textEncoder"];
-export const TRACKER_ROLES: Role[] = ["trackerVisionEncoder", "trackerDecoder"];

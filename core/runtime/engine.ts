@@ -70,10 +70,6 @@ export class Engine {
     return this.pack.manifest.roles[role] !== undefined;
   }
 
-  /** Creates every session now rather than on first request (for servers that want no first-call delay). */
-  async warmUp(roles: Role[]): Promise<void> {
-    await Promise.all(roles.filter((r) => this.has(r)).map((r) => this.load(r)));
-  }
 
   async close(): Promise<void> {
     this.closed = true;

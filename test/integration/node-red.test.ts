@@ -72,6 +72,9 @@ describe("the package in a real Node-RED runtime", () => {
     expect(ours.map((s) => s.err).filter(Boolean), log).toEqual([]);
     expect(ours.every((s) => s.enabled)).toBe(true);
     expect(ours.flatMap((s) => s.types).sort()).toEqual([...SAM3_TYPES].sort());
+    const editorScript = await fetch(`${base}/resources/@sam3-flow/node-red-sam3/sam3-editor.js`);
+    expect(editorScript.status).toBe(200);
+    expect(await editorScript.text()).toContain("SAM3_EDITOR");
   });
 
   it("deploys every example flow through the admin API", async () => {
