@@ -1,0 +1,55 @@
+// Editor-side validators shared by every nodes/sam3-*.html (served at resources/@sam3-flow/node-red-sam3/).
+// Each .html includes this file, so it may run once per node type: define the global only once.
+window.SAM3_EDITOR = window.SAM3_EDITOR || (function () {
+    var ENV = /^\$\{[^}]+\}$/;
+
+    function text(v) {
+        return String(v === undefined || v === null ? "" : v).trim();
+    }
+
+    /** Empty or a ${ENV_VAR}: the runtime fills these in, so the editor accepts them. */
+    function deferred(s) {
+        return s === "" || ENV.test(s);
+    }
+
+    function wholeNumber(n) {
+        return isFinite(n) && Math.floor(n) === n && n >= 0;
+    }
+
+    return {
+        text: text,
+
+        /** A number from min to max (either may be undefined), whole if integer. */
+        number: function (min, max, integer) {
+            return function (v) {
+                var s = text(v);
+                if (deferred(s)) { return true; }
+                var n = Number(s);
+                if (!isFinite(n) || (integer && Math.floor(n) !== n)) { return false; }
+                return (min === undefined || n >= min) && (max === undefined || n <= max);
+            };
+        },
+
+        /** "x,y; x,y:neg" (n = 2) / "x1,y1,x2,y2" (n = 4), as the runtime parses them; at most `most` items if given. */
+        coordinateList: function (n, most) {
+            return function (v) {
+                var s = text(v);
+                if (deferred(s)) { return true; }
+                var items = s.split(/[;\n]/).map(function (item) { return item.trim(); }).filter(Boolean);
+                return (most === undefined || items.length <= most) && items.every(function (item) {
+                    var numbers = item.split(":")[0].split(",");
+                    return numbers.length === n && numbers.every(function (x) { return x.trim() !== "" && isFinite(Number(x)); });
+                });
+            };
+        },
+
+        /** Object ids: whole numbers of at least 0, separated by commas. */
+        idList: function (v) {
+            var s = text(v);
+            if (deferred(s)) { return true; }
+            return s.split(",").map(function (id) { return id.trim(); }).filter(Boolean).every(function (id) {
+                return wholeNumber(Number(id));
+            });
+        }
+    };
+})();
