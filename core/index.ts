@@ -1,5 +1,8 @@
 export { Sam3, type Sam3Options, type SegmentOptions, type SegmentResult, type SegmentedObject } from "./sam3";
-export { Sam3Error, isSam3Error, type Sam3ErrorCode } from "./errors";
+export { Sam3Error, isSam3Error, asSam3Error, type Sam3ErrorCode } from "./errors";
+export { Confinement, isInside, resolveInside } from "./confine";
+export { LIMITS } from "./limits";
+export { ensureFolder, writeFileAtomic } from "./export/safe-write";
 export type { ImagePrompt, PointPrompt, BoxPrompt } from "./prompts";
 export { decodeImage, type ImageInput, type RgbImage } from "./image/decode";
 export type { Mask, Box } from "./masks/mask";

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { boxPromptTensors, detectionMask, readDetectorOutput, selectDetections } from "./detector";
+import type { Confinement } from "./confine";
 import { Sam3Error } from "./errors";
 import { decodeImage, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage } from "./image/decode";
 import { toPixelTensor } from "./image/preprocess";
@@ -22,6 +23,8 @@ export interface Sam3Options extends RuntimeOptions {
   model?: string;
   /** Images above this many pixels are refused (decompression-bomb guard). */
   maxPixels?: number;
+  /** The folders image paths must resolve into (links followed); unconfined when absent. */
+  confine?: Confinement;
   /** How many images keep their encoder features, so new prompts on them skip the encoder. */
   featureCacheImages?: number;
 }
@@ -129,7 +132,8 @@ export class Sam3 {
     const path = promptPath(prompt);
     checkOptions(options);
     const timings: Timings = {};
-    const rgb = isRgbImage(image) ? image : await timed(timings, "decode", () => decodeImage(image, this.options.maxPixels ?? DEFAULT_MAX_PIXELS));
+    const input = typeof image === "string" && this.options.confine ? this.options.confine.resolve(image) : image;
+    const rgb = isRgbImage(input) ? input : await timed(timings, "decode", () => decodeImage(input, this.options.maxPixels ?? DEFAULT_MAX_PIXELS));
     for (const p of prompt.points ?? []) checkPoint(p, rgb.width, rgb.height);
     for (const b of prompt.boxes ?? []) checkBox(b, rgb.width, rgb.height);
     const result = path === "detector" ? await this.detect(rgb, prompt, options, timings) : await this.track(rgb, prompt, options, timings);

@@ -1,6 +1,7 @@
 import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { extname, resolve } from "node:path";
+import type { Confinement } from "../confine";
 import { Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
 import { FrameCache } from "./frame-cache";
@@ -43,6 +44,12 @@ export interface FrameSourceOptions {
   stride?: number;
   /** Budget of the decoded-frame cache (default 256 MB). */
   cacheBytes?: number;
+  /** The folders the source and every file it opens must resolve into (links followed); unconfined when absent. */
+  confine?: Confinement;
+  /** How errors name the source (an upload's own name); default the path as given. */
+  label?: string;
+  /** Frames above this many pixels are refused before decoding (default LIMITS.pixels). */
+  maxPixels?: number;
 }
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
@@ -53,7 +60,7 @@ const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".tif", ".ti
 /** Opens a video file, a folder of JPEG / PNG frames or a single image as a sequence of RGB frames. */
 export async function openFrameSource(path: string, options: FrameSourceOptions = {}): Promise<FrameSource> {
   const settings = checkOptions(options);
-  const file = resolve(path);
+  const file = options.confine ? options.confine.resolve(path) : resolve(path);
   let stats: Stats;
   try {
     stats = await stat(file);

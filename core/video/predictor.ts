@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import type { Confinement } from "../confine";
 import { Sam3Error } from "../errors";
 import { Sam3, type Sam3Options } from "../sam3";
 import { openFrameSource } from "./frame-source";
@@ -21,6 +22,8 @@ export interface PredictorOptions extends Sam3Options {
   totalCacheBytes?: number;
   /** Overrides of the official thresholds (detection threshold, new-object score...). */
   rules?: Partial<VideoRules>;
+  /** The folders start_session may read videos and frames from (links followed); unconfined when absent. */
+  confine?: Confinement;
   /** Builds the per-object tracker; the default prompts the tracker decoder with the previous mask. */
   makeTracker?: (sam: Sam3, rules: VideoRules) => ObjectTracker;
 }
@@ -162,7 +165,7 @@ export class Sam3VideoPredictor {
     if (committed + cacheBytes > budget) {
       throw new Sam3Error("LIMIT_EXCEEDED", `a ${mib(cacheBytes)} frame cache would exceed the ${mib(budget)} budget (${mib(committed)} in use): close a session or ask for a smaller cache_bytes`);
     }
-    const source = await openFrameSource(req.resource_path, { maxSide: req.max_side, stride: req.stride, cacheBytes });
+    const source = await openFrameSource(req.resource_path, { maxSide: req.max_side, stride: req.stride, cacheBytes, confine: this.options.confine });
     const session = new VideoSession(id, source, this.sam, this.tracker, this.rules);
     this.sessions.set(id, session);
     this.cacheGrants.set(id, cacheBytes);
