@@ -7,9 +7,10 @@ export default class TotalsReporter implements Reporter {
     let failed = unhandledErrors.length;
     let skipped = 0;
     for (const module of modules) {
-      // a file that fails to load has no tests but must still count as a failure
-      if (module.state() === "failed" && ![...module.children.allTests()].length) failed++;
-      for (const test of module.children.allTests()) {
+      // a file that fails to load, or whose setup hook fails (its tests then skip), still counts as a failure
+      const tests = [...module.children.allTests()];
+      if (module.state() === "failed" && !tests.some((t) => t.result().state === "failed")) failed++;
+      for (const test of tests) {
         const state = test.result().state;
         if (state === "passed") passed++;
         else if (state === "failed") failed++;
