@@ -149,6 +149,29 @@ describe("web UI in headless Chromium", () => {
     await page.close();
   });
 
+  it("closes its upload when another replaces it, so the per-client quota never fills", async () => {
+    await openPage();
+    const closed: string[] = [];
+    page.on("request", (r) => void (r.method() === "DELETE" && closed.push(new URL(r.url()).pathname)));
+    // three videos in a row: the quota is two per client, so each must close the one before
+    for (let i = 0; i < 3; i++) {
+      await upload(clip);
+      await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded clip\.mp4/);
+      await page.evaluate(() => document.getElementById("status")!.textContent = "");
+    }
+    expect(closed).toHaveLength(2);
+    expect(closed.every((p) => /^\/api\/media\/[0-9a-f-]{36}$/.test(p))).toBe(true);
+    await page.close();
+  });
+
+  it("needs the token: the bare address explains how to get in", async () => {
+    const bare = await browser.newPage();
+    const answer = await bare.goto(new URL("/", ui.url).href);
+    expect(answer?.status()).toBe(401);
+    expect(await bare.textContent("body")).toMatch(/token/);
+    await bare.close();
+  });
+
   it("refuses a file over the upload limit with a message", async () => {
     const small = await startUi({ port: 0, maxUploadBytes: 1000 });
     const limited = await browser.newPage();

@@ -390,7 +390,8 @@
     try {
       media = await api('/api/media', {
         method: 'POST',
-        headers: { 'x-file-name': encodeURIComponent(file.name), 'content-type': file.type || 'application/octet-stream' },
+        // the server tells images from videos by their bytes; a fixed type also keeps form types (text/plain) out
+        headers: { 'x-file-name': encodeURIComponent(file.name), 'content-type': 'application/octet-stream' },
         body: file,
       });
     } catch (err) {
