@@ -164,6 +164,35 @@ describe("web UI in headless Chromium", () => {
     await page.close();
   });
 
+  it("closes its upload when the page goes away", async () => {
+    // pages of one browser context share the client cookie, so they share its quota of two videos
+    const context = await browser.newContext();
+    const open = async () => {
+      const p = await context.newPage();
+      await p.goto(ui.url);
+      await expect.poll(() => p.locator("#status").textContent()).not.toMatch(/loading/i);
+      await p.setInputFiles("#file", clip);
+      await expect.poll(() => p.locator("#status").textContent(), { timeout: 60_000 }).toMatch(/Loaded clip\.mp4/);
+      return p;
+    };
+    try {
+      const [first] = [await open(), await open()];
+      const third = await context.newPage();
+      await third.goto(ui.url);
+      await third.setInputFiles("#file", clip);
+      await expect.poll(() => third.locator("#status").textContent(), { timeout: 10_000 }).toMatch(/Too many uploads/);
+      await first.close({ runBeforeUnload: true });
+      await expect.poll(async () => {
+        await third.setInputFiles("#file", []);
+        await third.setInputFiles("#file", clip);
+        await new Promise((r) => setTimeout(r, 300));
+        return third.locator("#status").textContent();
+      }, { timeout: 20_000 }).toMatch(/Loaded clip\.mp4/);
+    } finally {
+      await context.close();
+    }
+  });
+
   it("needs the token: the bare address explains how to get in", async () => {
     const bare = await browser.newPage();
     const answer = await bare.goto(new URL("/", ui.url).href);
