@@ -143,11 +143,12 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
       if (!bytes.length) throw new WebError(400, "BAD_REQUEST", `${name} is empty`);
       const [, predictor] = await ready();
       if (looksLikeImage(bytes)) {
-        const image = await decodeImage(bytes, LIMITS.pixels).catch((e) => {
-          throw new WebError(400, "BAD_IMAGE", `${name} is not a readable image: ${isSam3Error(e) ? e.message.replace(/^cannot decode image: /, "") : "it cannot be decoded"}`);
-        });
-        const media = await store.add<ImageMedia>(client, "image", image.data.length, async () => ({ kind: "image", image }));
-        return { id: media.id, kind: "image", width: image.width, height: image.height, frames: 1 };
+        const unreadable = (e: unknown) => new WebError(400, "BAD_IMAGE", `${name} is not a readable image: ${isSam3Error(e) ? e.message.replace(/^cannot decode image: /, "") : "the file is truncated or corrupt"}`);
+        // the header's size is reserved against the quota before the pixels are decoded
+        const { width = 0, height = 0 } = await sharp(bytes, { limitInputPixels: false }).metadata().catch((e) => { throw unreadable(e); });
+        if (width * height > LIMITS.pixels) throw new WebError(400, "BAD_IMAGE", `${name} is ${width}x${height}, over the limit of ${LIMITS.pixels.toLocaleString("en")} pixels`);
+        const media = await store.add<ImageMedia>(client, "image", width * height * 3, async () => ({ kind: "image", image: await decodeImage(bytes, LIMITS.pixels).catch((e) => { throw unreadable(e); }) }));
+        return { id: media.id, kind: "image", width: media.image.width, height: media.image.height, frames: 1 };
       }
       let info: SessionInfo | undefined;
       const media = await store.add<VideoMedia>(client, "video", bytes.length, async () => {
@@ -249,6 +250,7 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     req.socket.once("close", stop);
     try {
       for (let step = first; !step.done; step = await stream.next()) {
+        video.lastUsed = Date.now();
         const { done, total } = session.progress;
         res.write(JSON.stringify({ done, total, frame: step.value.frame_index }) + "\n");
       }

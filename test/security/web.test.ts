@@ -15,6 +15,7 @@ import { request, type IncomingHttpHeaders } from "node:http";
 import { connect } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
@@ -252,6 +253,25 @@ describe("web UI: bounded requests", () => {
       expect(res.json?.code, name).toBe("BAD_IMAGE");
       expect(res.json?.error).toContain(name);
     }
+    // a PNG whose header claims 40000x40000: refused from the header, nothing decoded
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(40_000, 0);
+    header.writeUInt32BE(40_000, 4);
+    header.set([8, 2, 0, 0, 0], 8);
+    const chunk = (type: string, data: Buffer) => {
+      const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+      const out = Buffer.alloc(body.length + 8);
+      out.writeUInt32BE(data.length, 0);
+      body.copy(out, 4);
+      out.writeUInt32BE(crc32(body), body.length + 4);
+      return out;
+    };
+    const bomb = Buffer.concat([png.subarray(0, 8), chunk("IHDR", header), chunk("IDAT", Buffer.alloc(64)), chunk("IEND", Buffer.alloc(0))]);
+    const before = rssMiB();
+    const huge = await upload(bomb, "bomb.png", { client: clientA });
+    expect(huge.status).toBe(400);
+    expect(huge.json).toMatchObject({ code: "BAD_IMAGE", error: expect.stringMatching(/40000x40000, over the limit/) });
+    expect(rssMiB() - before).toBeLessThan(64);
     const junk = await upload(Buffer.from("not media at all"), "notes.txt", { client: clientA });
     expect(junk.status).toBe(415);
     expect(junk.json?.code).toBe("BAD_VIDEO");
