@@ -89,7 +89,7 @@ export class Gate {
 
   private checkSameOrigin(req: IncomingMessage) {
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host}`) {
+    if (origin !== undefined && origin.toLowerCase() !== `http://${req.headers.host}`.toLowerCase()) {
       throw new WebError(403, "BAD_REQUEST", "a request from another site is refused: use the page this server serves");
     }
     if (req.headers["sec-fetch-site"] === "cross-site" || req.headers["sec-fetch-site"] === "same-site") {

@@ -27,6 +27,8 @@ export interface VideoMedia extends Held {
 export type Media = ImageMedia | VideoMedia;
 
 export interface StoreLimits {
+  /** Uploads one client may hold (images and videos). */
+  uploadsPerClient: number;
   /** Video sessions one client may hold open. */
   videosPerClient: number;
   /** Bytes one client may hold (all its uploads together). */
@@ -92,6 +94,9 @@ export class MediaStore {
     const held = [...this.items.values(), ...this.pending.values()];
     const mine = held.filter((m) => m.owner === owner);
     const close = "close one of your uploads first (the page does when you upload another)";
+    if (mine.length >= this.limits.uploadsPerClient) {
+      throw new WebError(429, "LIMIT_EXCEEDED", `you have ${this.limits.uploadsPerClient} uploads open, the limit per client: ${close}`);
+    }
     if (kind === "video" && mine.filter((m) => m.kind === "video").length >= this.limits.videosPerClient) {
       throw new WebError(429, "LIMIT_EXCEEDED", `you have ${this.limits.videosPerClient} videos open, the limit per client: ${close}`);
     }

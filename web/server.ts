@@ -75,7 +75,7 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     return loaded ?? (await loading);
   };
   const store = new MediaStore(
-    { videosPerClient: options.videosPerClient ?? 2, bytesPerClient: options.bytesPerClient ?? 512 * 2 ** 20, uploads: 32, idleMs: 30 * 60_000 },
+    { uploadsPerClient: 8, videosPerClient: options.videosPerClient ?? 2, bytesPerClient: options.bytesPerClient ?? 512 * 2 ** 20, uploads: 32, idleMs: 30 * 60_000 },
     async (media) => {
       if (media.kind === "video" && loaded) await loaded[1].handleRequest({ type: "close_session", session_id: media.sessionId });
     },

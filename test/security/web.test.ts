@@ -307,6 +307,27 @@ describe("web UI: fair sharing and closing", () => {
     for (const [client, m] of [[a, second], [a, again], [b, theirs]] as const) expect((await call("DELETE", `/api/media/${m.json!.id}`, { client })).status).toBe(200);
   });
 
+  it("caps the uploads one client holds", async () => {
+    const c = await newClient();
+    const png = readFileSync(SCENE);
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const res = await upload(png, `scene-${i}.png`, { client: c });
+        expect(res.status).toBe(200);
+        ids.push(res.json!.id as string);
+      }
+      const ninth = await upload(png, "scene-9.png", { client: c });
+      expect(ninth.status).toBe(429);
+      expect(ninth.json?.error).toMatch(/8 uploads/);
+      // someone else still gets in
+      const other = await upload(png, "other.png", { client: await newClient() });
+      expect(other.status).toBe(200);
+    } finally {
+      for (const id of ids) await call("DELETE", `/api/media/${id}`, { client: c });
+    }
+  });
+
   it("caps the bytes one client holds", async () => {
     const { width, height } = await sharp(SCENE).metadata();
     const decoded = width! * height! * 3;
