@@ -1,15 +1,38 @@
 import { parseArgs } from "node:util";
 import { parseDevice } from "../core/runtime/devices";
 import { startUi } from "../web/server";
-import { parseCount } from "./args";
+import { parseCount, UsageError } from "./args";
 
-export const UI_USAGE = `sam3 ui [--port P] [--host H] [--model DIR|PRESET] [--device D]
+export const UI_USAGE = `sam3 ui [--port P] [--host H] [--model DIR|PRESET] [--device D] [--token T | --no-token] [--allowed-host NAME]...
 
-Serves the interactive page (upload, prompts, clicks, sliders, video tracking, exports) at http://127.0.0.1:8080/.`;
+Serves the interactive page (upload, prompts, clicks, sliders, video tracking, exports) at
+http://127.0.0.1:8080/?token=... (open the printed URL; the token then lives in a cookie).
+  --token T           the secret the URL carries (default: a new random one each start)
+  --no-token          no secret: only on a loopback --host, for a single-user machine
+  --allowed-host NAME another Host name to answer to (a reverse proxy's); repeatable`;
 
 export async function uiCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { port: { type: "string" }, host: { type: "string" }, model: { type: "string" }, device: { type: "string" } } });
-  const ui = await startUi({ port: parseCount(values.port, "port") ?? 8080, host: values.host, model: values.model, device: values.device ? parseDevice(values.device) : undefined });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      model: { type: "string" },
+      device: { type: "string" },
+      token: { type: "string" },
+      "no-token": { type: "boolean" },
+      "allowed-host": { type: "string", multiple: true },
+    },
+  });
+  if (values["no-token"] && values.token !== undefined) throw new UsageError("--token and --no-token exclude each other");
+  const ui = await startUi({
+    port: parseCount(values.port, "port") ?? 8080,
+    host: values.host,
+    model: values.model,
+    device: values.device ? parseDevice(values.device) : undefined,
+    token: values["no-token"] ? false : values.token,
+    allowedHosts: values["allowed-host"],
+  });
   process.stderr.write(`sam3 ui: open ${ui.url}\n`);
   await new Promise<void>((resolve) => {
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());

@@ -1,8 +1,8 @@
-import { createReadStream, existsSync } from "node:fs";
+import { createReadStream, readdirSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
-import { extname, join } from "node:path";
+import { basename, extname, join } from "node:path";
 import sharp from "sharp";
 import { isSam3Error, Sam3Error } from "../core/errors";
 import { frameToJson, segmentationToJson } from "../core/export/json";
@@ -12,12 +12,17 @@ import { cocoRleToMask } from "../core/export/rle";
 import { writeVideoResults } from "../core/export/video-files";
 import { zipFiles } from "../core/export/zip";
 import { decodeImage } from "../core/image/decode";
+import { LIMITS } from "../core/limits";
 import { PACKAGE_ROOT } from "../core/paths";
 import type { Device } from "../core/runtime/devices";
 import { Sam3, type SegmentedObject } from "../core/sam3";
-import { Sam3VideoPredictor } from "../core/video/predictor";
+import { Sam3VideoPredictor, type SessionInfo } from "../core/video/predictor";
 import type { VideoRules } from "../core/video/rules";
+import { bracketed, checkToken, Gate, isLoopback, newToken } from "./gate";
+import { BASE_HEADERS, errorReply, fail, json, readBody, readJson, send, WebError } from "./http";
 import { MediaStore, type ImageMedia, type Media, type VideoMedia } from "./media-store";
+import { checkOnFrame, frameNumber, objectNumber, parsePrompt, type PromptRequest } from "./requests";
+import { looksLikeImage, uploadName, videoFileName } from "./upload-kind";
 
 export interface UiOptions {
   host?: string;
@@ -28,99 +33,143 @@ export interface UiOptions {
   maxUploadBytes?: number;
   /** Video thresholds other than the official ones. */
   rules?: Partial<VideoRules>;
+  /** The secret in the printed URL (default: a new random one); false serves loopback without one. */
+  token?: string | false;
+  /** More Host names to accept besides the bound address and the loopback names. */
+  allowedHosts?: string[];
+  /** Video sessions one client may hold (default 2; the model serves 8 in all). */
+  videosPerClient?: number;
+  /** Bytes one client's uploads may hold together (default 512 MiB). */
+  bytesPerClient?: number;
+  /** Where unexpected failures are logged with their stack (default stderr); clients only see "unexpected failure". */
+  log?: (line: string) => void;
 }
 
 const STATIC = join(PACKAGE_ROOT, "web", "static");
 const TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
+// the page's files, listed once: a URL only ever selects one of these
+const PAGE_FILES = new Map(readdirSync(STATIC).filter((f) => TYPES[extname(f)]).map((f) => [`/${f}`, join(STATIC, f)]));
+PAGE_FILES.set("/", join(STATIC, "index.html"));
+const UUID = "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})";
+const MEDIA = `^/api/media/${UUID}`;
+// uploads being read at once, server-wide: each is held in memory up to the upload limit
+const CONCURRENT_UPLOADS = 4;
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
+type Route = [string, RegExp, (req: IncomingMessage, res: ServerResponse, match: string[], client: string) => Promise<void>];
 
 /** The interactive page and its JSON API over one shared model: images segmented at once, videos as sessions. */
 export async function startUi(options: UiOptions = {}): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+  const host = options.host ?? "127.0.0.1";
+  const token = options.token === false ? false : checkToken(options.token ?? newToken());
+  if (token === false && !isLoopback(host)) {
+    throw new Sam3Error("BAD_OPTION", `serving ${host} without a token would let anyone on the network use it: keep the token (drop --no-token) or bind to 127.0.0.1`);
+  }
+  const log = options.log ?? ((line: string) => void process.stderr.write(`sam3 ui: ${line}\n`));
   const engine = { model: options.model, device: options.device };
   const loading = Promise.all([Sam3.open(engine), Sam3VideoPredictor.open({ ...engine, rules: options.rules })]);
   let loaded: [Sam3, Sam3VideoPredictor] | undefined;
   let loadError: string | undefined;
-  loading.then((l) => (loaded = l), (e) => (loadError = (e as Error).message));
+  loading.then((l) => (loaded = l), (e) => (loadError = errorReply(e, log).body.error));
   const ready = async () => {
-    if (loadError) throw new HttpError(503, `the model failed to load: ${loadError}`);
+    if (loadError) throw new WebError(503, "PACK_INVALID", `the model failed to load: ${loadError}`);
     return loaded ?? (await loading);
   };
-  const store = new MediaStore(16, async (media) => {
-    if (media.kind === "video" && loaded) await loaded[1].handleRequest({ type: "close_session", session_id: media.sessionId });
-  });
+  const store = new MediaStore(
+    { uploadsPerClient: 8, videosPerClient: options.videosPerClient ?? 2, bytesPerClient: options.bytesPerClient ?? 512 * 2 ** 20, uploads: 32, idleMs: 30 * 60_000 },
+    async (media) => {
+      if (media.kind === "video" && loaded) await loaded[1].handleRequest({ type: "close_session", session_id: media.sessionId });
+    },
+  );
   const maxUpload = options.maxUploadBytes ?? 200 * 2 ** 20;
+  const uploading = new Set<string>();
 
-  const routes: [string, RegExp, (req: IncomingMessage, res: ServerResponse, match: string[]) => Promise<void>][] = [
+  const routes: Route[] = [
     ["GET", /^\/api\/info$/, async (_req, res) => {
       const [sam] = loaded ?? [];
-      json(res, { model: sam?.pack.manifest.name ?? options.model ?? "sam3-tiny-336", description: sam?.pack.manifest.description ?? "", device: sam?.device.active ?? options.device ?? "cpu", ready: !!loaded, ...(loadError ? { error: loadError } : {}) });
+      json(res, { model: sam?.pack.manifest.name ?? basename(options.model ?? "sam3-tiny-336"), description: sam?.pack.manifest.description ?? "", device: sam?.device.active ?? options.device ?? "cpu", ready: !!loaded, ...(loadError ? { error: loadError } : {}) });
     }],
-    ["POST", /^\/api\/media$/, async (req, res) => {
-      const bytes = await body(req, maxUpload);
-      const name = fileName(req.headers["x-file-name"]);
-      const [, predictor] = await ready();
-      const media = await upload(bytes, name, predictor);
-      json(res, media);
+    ["POST", /^\/api\/media$/, async (req, res, _match, client) => json(res, await receive(req, client))],
+    ["DELETE", new RegExp(`${MEDIA}$`), async (_req, res, [id], client) => {
+      if (!(await store.remove(client, id))) throw gone();
+      json(res, { closed: true });
     }],
-    ["GET", /^\/api\/media\/([\w-]+)\/frames\/(\d+)$/, async (_req, res, [id, n]) => {
-      const frame = await frameOf(find(id), Number(n));
+    ["GET", new RegExp(`${MEDIA}/frames/([^/]+)$`), async (_req, res, [id, n], client) => {
+      const media = find(client, id);
+      const frame = await frameOf(media, frameNumber(n, await framesOf(media)));
       const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
       res.writeHead(200, { "content-type": "image/jpeg", "cache-control": "no-store" }).end(jpeg);
     }],
-    ["GET", /^\/api\/media\/([\w-]+)\/frames\/(\d+)\/objects$/, async (_req, res, [id, n]) => {
-      const media = find(id);
-      if (media.kind === "image") return json(res, { objects: imageObjects(media) });
-      json(res, { objects: await videoObjects(media, Number(n)) });
+    ["GET", new RegExp(`${MEDIA}/frames/([^/]+)/objects$`), async (_req, res, [id, n], client) => {
+      const media = find(client, id);
+      const frame = frameNumber(n, await framesOf(media));
+      json(res, { objects: media.kind === "image" ? imageObjects(media) : await videoObjects(media, frame) });
     }],
-    ["POST", /^\/api\/media\/([\w-]+)\/segment$/, async (req, res, [id]) => {
-      const request = JSON.parse((await body(req, 2 ** 20)).toString("utf8") || "{}");
-      const media = find(id);
+    ["POST", new RegExp(`${MEDIA}/segment$`), async (req, res, [id], client) => {
+      const media = find(client, id);
+      const request = parsePrompt(await readJson(req));
       json(res, { objects: media.kind === "image" ? await segmentImage(media, request) : await promptVideo(media, request) });
     }],
-    ["POST", /^\/api\/media\/([\w-]+)\/propagate$/, async (req, res, [id]) => propagate(find(id), req, res)],
-    ["POST", /^\/api\/media\/([\w-]+)\/cancel$/, async (_req, res, [id]) => {
-      const media = videoOnly(find(id));
+    ["POST", new RegExp(`${MEDIA}/propagate$`), async (req, res, [id], client) => {
+      const media = videoOnly(find(client, id));
+      emptyBody(await readJson(req));
+      await propagate(media, req, res);
+    }],
+    ["POST", new RegExp(`${MEDIA}/cancel$`), async (req, res, [id], client) => {
+      const media = videoOnly(find(client, id));
+      emptyBody(await readJson(req));
       const [, predictor] = await ready();
       json(res, { was_running: (await predictor.handleRequest({ type: "cancel_propagation", session_id: media.sessionId })).was_running });
     }],
-    ["DELETE", /^\/api\/media\/([\w-]+)\/objects\/(\d+)$/, async (_req, res, [id, obj]) => {
-      const found = find(id);
-      if (found.kind === "image") return json(res, { objects: removeImageObject(found, Number(obj)) });
-      const media = videoOnly(found);
+    ["DELETE", new RegExp(`${MEDIA}/objects/([^/]+)$`), async (_req, res, [id, obj], client) => {
+      const found = find(client, id);
+      const objId = objectNumber(obj);
+      if (found.kind === "image") return json(res, { objects: removeImageObject(found, objId) });
       const [, predictor] = await ready();
-      await predictor.handleRequest({ type: "remove_object", session_id: media.sessionId, obj_id: Number(obj) });
-      json(res, { objects: (await predictor.handleRequest({ type: "get_session", session_id: media.sessionId })).object_ids });
+      if (!predictor.session(found.sessionId).objectIds().includes(objId)) throw new WebError(404, "UNKNOWN_OBJECT", `there is no object ${objId}`);
+      await predictor.handleRequest({ type: "remove_object", session_id: found.sessionId, obj_id: objId });
+      json(res, { objects: (await predictor.handleRequest({ type: "get_session", session_id: found.sessionId })).object_ids });
     }],
-    ["GET", /^\/api\/media\/([\w-]+)\/export\/(masks\.jsonl|masks\.zip|overlay\.mp4|overlay\.png)$/, async (_req, res, [id, file]) => exportFile(find(id), file, res)],
+    ["GET", new RegExp(`${MEDIA}/export/(masks\\.jsonl|masks\\.zip|overlay\\.mp4|overlay\\.png)$`), async (_req, res, [id, file], client) => exportFile(find(client, id), file, res)],
   ];
 
-  async function upload(bytes: Buffer, name: string, predictor: Sam3VideoPredictor): Promise<object> {
+  /** An upload: read within the limits, then an image (or BAD_IMAGE) by its first bytes, else a video session. */
+  async function receive(req: IncomingMessage, client: string): Promise<object> {
+    if (uploading.has(client)) throw new WebError(429, "LIMIT_EXCEEDED", "your previous upload is still being received: wait for it to finish");
+    if (uploading.size >= CONCURRENT_UPLOADS) throw new WebError(429, "LIMIT_EXCEEDED", "the server is receiving other uploads: try again in a moment");
+    uploading.add(client);
     try {
-      const image = await decodeImage(bytes);
-      const media = (await store.add((id) => ({ kind: "image", id, image }))) as ImageMedia;
-      return { id: media.id, kind: "image", width: image.width, height: image.height, frames: 1 };
-    } catch (imageError) {
-      if (!isSam3Error(imageError) || imageError.code !== "BAD_IMAGE" || /larger than the limit/.test(imageError.message)) throw imageError;
-    }
-    try {
-      const info = await predictor.startSessionFromBytes(bytes, name);
-      const media = await store.add((id) => ({ kind: "video", id, sessionId: info.session_id }));
-      return { id: media.id, kind: "video", width: info.width, height: info.height, frames: info.frames, fps: info.fps };
-    } catch (e) {
-      if (isSam3Error(e) && e.code === "BAD_VIDEO") throw new HttpError(415, `${name} is neither an image nor a video this server can read`);
-      throw e;
+      const bytes = await readBody(req, maxUpload, "the file");
+      const name = uploadName(req.headers["x-file-name"]);
+      if (!bytes.length) throw new WebError(400, "BAD_REQUEST", `${name} is empty`);
+      const [, predictor] = await ready();
+      if (looksLikeImage(bytes)) {
+        const unreadable = (e: unknown) => new WebError(400, "BAD_IMAGE", `${name} is not a readable image: ${isSam3Error(e) ? e.message.replace(/^cannot decode image: /, "") : "the file is truncated or corrupt"}`);
+        // the header's size is reserved against the quota before the pixels are decoded
+        const { width = 0, height = 0 } = await sharp(bytes, { limitInputPixels: false }).metadata().catch((e) => { throw unreadable(e); });
+        if (width * height > LIMITS.pixels) throw new WebError(400, "BAD_IMAGE", `${name} is ${width}x${height}, over the limit of ${LIMITS.pixels.toLocaleString("en")} pixels`);
+        const media = await store.add<ImageMedia>(client, "image", width * height * 3, async () => ({ kind: "image", image: await decodeImage(bytes, LIMITS.pixels).catch((e) => { throw unreadable(e); }) }));
+        return { id: media.id, kind: "image", width: media.image.width, height: media.image.height, frames: 1 };
+      }
+      let info: SessionInfo | undefined;
+      const media = await store.add<VideoMedia>(client, "video", bytes.length, async () => {
+        info = await predictor.startSessionFromBytes(bytes, videoFileName(name)).catch((e) => {
+          throw isSam3Error(e) && e.code === "BAD_VIDEO" ? new WebError(415, "BAD_VIDEO", `${name} is neither an image nor a video this server can read`) : e;
+        });
+        return { kind: "video", sessionId: info.session_id };
+      });
+      const { width, height, frames, fps } = info!;
+      return { id: media.id, kind: "video", width, height, frames, fps };
+    } finally {
+      uploading.delete(client);
     }
   }
 
   async function segmentImage(media: ImageMedia, request: PromptRequest) {
     const [sam] = await ready();
     const options = { threshold: request.threshold, fineness: request.fineness };
-    const concepts = splitConcepts(request.text);
+    const concepts = request.concepts;
+    if ((request.frame ?? 0) !== 0) throw new WebError(400, "BAD_REQUEST", "an image has only frame 0");
+    checkOnFrame(request, media.image.width, media.image.height);
     const objects: SegmentedObject[] = [];
     const labels = new Map<number, string>();
     let result;
@@ -144,7 +193,7 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
 
   function removeImageObject(media: ImageMedia, id: number): number[] {
     const last = media.last;
-    if (!last?.result.objects.some((o) => o.id === id)) throw new HttpError(404, `there is no object ${id}`);
+    if (!last?.result.objects.some((o) => o.id === id)) throw new WebError(404, "UNKNOWN_OBJECT", `there is no object ${id}`);
     last.result = { ...last.result, objects: last.result.objects.filter((o) => o.id !== id) };
     return last.result.objects.map((o) => o.id);
   }
@@ -156,9 +205,11 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
 
   async function promptVideo(media: VideoMedia, request: PromptRequest) {
     const [, predictor] = await ready();
-    const frame_index = request.frame ?? 0;
     const session_id = media.sessionId;
-    const concepts = splitConcepts(request.text);
+    const { info } = predictor.session(session_id).source;
+    const frame_index = frameNumber(String(request.frame ?? 0), info.frames);
+    checkOnFrame(request, info.width, info.height);
+    const concepts = request.concepts;
     if (concepts.length) {
       await predictor.handleRequest({ type: "add_prompt", session_id, frame_index, text: concepts });
     } else {
@@ -182,15 +233,13 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     const [, predictor] = await ready();
     const session = predictor.session(media.sessionId);
     const { width, height } = session.source.info;
-    if (!(n >= 0 && n < session.source.info.frames)) throw new HttpError(400, `frame ${n} is out of range (0..${session.source.info.frames - 1})`);
     return frameToJson({ frame_index: n, outputs: session.outputs.outputs(n) }).objects.map((o) => {
       const [x, y, w, h] = o.box_xywh;
       return { id: o.id, label: session.labelOf(o.id) ?? "object", score: o.score, box: [x * width, y * height, (x + w) * width, (y + h) * height], area: o.area, rle: o.rle };
     });
   }
 
-  async function propagate(media: Media, req: IncomingMessage, res: ServerResponse) {
-    const video = videoOnly(media);
+  async function propagate(video: VideoMedia, req: IncomingMessage, res: ServerResponse) {
     const [, predictor] = await ready();
     const session = predictor.session(video.sessionId);
     const stream = predictor.handleStreamRequest({ type: "propagate_in_video", session_id: video.sessionId, propagation_direction: "forward" });
@@ -201,6 +250,7 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     req.socket.once("close", stop);
     try {
       for (let step = first; !step.done; step = await stream.next()) {
+        video.lastUsed = Date.now();
         const { done, total } = session.progress;
         res.write(JSON.stringify({ done, total, frame: step.value.frame_index }) + "\n");
       }
@@ -219,10 +269,10 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
       if (file === "overlay.png") return send(res, "image/png", await renderOverlay(media.image, objects.map((o) => ({ ...o, label: last.labels.get(o.id) }))), file);
       if (file === "masks.jsonl") return send(res, "application/jsonl", last.result ? JSON.stringify(segmentationToJson(last.result)) + "\n" : "", file);
       if (file === "masks.zip") return send(res, "application/zip", zipFiles(await Promise.all(objects.map(async (o) => ({ name: `mask-${o.id}.png`, data: await maskToPng(o.mask) })))), file);
-      throw new HttpError(400, "an image has no overlay video: download overlay.png");
+      throw new WebError(400, "BAD_REQUEST", "an image has no overlay video: download overlay.png");
     }
     const session = predictor.session(media.sessionId);
-    if (file === "overlay.png") throw new HttpError(400, "a video's overlay is overlay.mp4");
+    if (file === "overlay.png") throw new WebError(400, "BAD_REQUEST", "a video's overlay is overlay.mp4");
     if (file === "masks.jsonl") {
       const lines = [];
       for (let t = 0; t < session.source.info.frames; t++) {
@@ -248,11 +298,14 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     }
   }
 
-  const find = (id: string): Media => {
-    const media = store.get(id);
-    if (!media) throw new HttpError(404, "this upload is no longer on the server: upload it again");
-    return media;
-  };
+  const gone = () => new WebError(404, "UNKNOWN_SESSION", "this upload is no longer on the server: upload it again");
+  const find = (client: string, id: string): Media => store.get(client, id) ?? (() => { throw gone(); })();
+
+  async function framesOf(media: Media): Promise<number> {
+    if (media.kind === "image") return 1;
+    const [, predictor] = await ready();
+    return predictor.session(media.sessionId).source.info.frames;
+  }
 
   async function frameOf(media: Media, n: number) {
     if (media.kind === "image") return media.image;
@@ -260,20 +313,27 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     return predictor.session(media.sessionId).source.readFrame(n);
   }
 
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://ui").pathname;
-    const route = routes.find(([method, pattern]) => method === req.method && pattern.test(path));
-    if (!route) return serveStatic(path, res);
-    route[2](req, res, route[1].exec(path)!.slice(1)).catch((e) => fail(res, e));
-  });
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    for (const [name, value] of Object.entries(BASE_HEADERS)) res.setHeader(name, value);
+    const url = requestUrl(req);
+    const { client, redirect } = gate.admit(req, res, url);
+    if (redirect) return void res.writeHead(302, { location: redirect }).end();
+    const route = routes.find(([method, pattern]) => method === req.method && pattern.test(url.pathname));
+    if (route) return route[2](req, res, route[1].exec(url.pathname)!.slice(1), client);
+    if (url.pathname.startsWith("/api/")) throw new WebError(404, "BAD_REQUEST", `there is no ${req.method} ${url.pathname.slice(0, 100)}`);
+    serveStatic(req, url.pathname, res);
+  }
+
+  const server = createServer((req, res) => void handle(req, res).catch((e) => fail(req, res, e, log)));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 8080, host, () => resolve());
   });
   const address = server.address() as { port: number };
+  const gate = new Gate({ host, port: address.port, token, allowedHosts: options.allowedHosts });
   return {
     server,
-    url: `http://${options.host ?? "127.0.0.1"}:${address.port}/`,
+    url: `http://${bracketed(host)}:${address.port}/${token ? `?token=${token}` : ""}`,
     close: async () => {
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
@@ -284,72 +344,30 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
   };
 }
 
-interface PromptRequest {
-  frame?: number;
-  text?: string;
-  points?: { x: number; y: number; positive?: boolean }[];
-  box?: [number, number, number, number];
-  threshold?: number;
-  fineness?: number;
-  obj_id?: number;
-}
-
-/** The upload's name, sent URL-encoded because header values are ASCII. */
-function fileName(header: string | string[] | undefined): string {
-  const raw = String(header ?? "upload");
+function requestUrl(req: IncomingMessage): URL {
   try {
-    return decodeURIComponent(raw);
+    return new URL(req.url ?? "/", "http://ui");
   } catch {
-    return raw;
+    throw new WebError(400, "BAD_REQUEST", "the request URL cannot be read");
   }
 }
 
-const splitConcepts = (text: string | undefined) => (text ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+function emptyBody(body: unknown): void {
+  if (typeof body !== "object" || body === null || Array.isArray(body) || Object.keys(body).length) {
+    throw new WebError(400, "BAD_REQUEST", "this request takes an empty JSON object {}");
+  }
+}
 
 function videoOnly(media: Media): VideoMedia {
-  if (media.kind !== "video") throw new HttpError(400, "only a video can do that");
+  if (media.kind !== "video") throw new WebError(400, "BAD_REQUEST", "only a video can do that");
   return media;
 }
 
-function serveStatic(path: string, res: ServerResponse) {
-  const name = path === "/" ? "index.html" : path.slice(1);
-  const file = join(STATIC, name);
-  if (name.includes("..") || !TYPES[extname(name)] || !existsSync(file)) return void res.writeHead(404, { "content-type": "text/plain" }).end("not found");
-  res.writeHead(200, { "content-type": TYPES[extname(name)], "cache-control": "no-cache" });
+function serveStatic(req: IncomingMessage, path: string, res: ServerResponse) {
+  const file = PAGE_FILES.get(path);
+  if (req.method !== "GET" && req.method !== "HEAD") throw new WebError(405, "BAD_REQUEST", `${req.method} is not served here`);
+  if (!file) return void res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+  res.writeHead(200, { "content-type": TYPES[extname(file)], "cache-control": "no-cache" });
+  if (req.method === "HEAD") return void res.end();
   createReadStream(file).pipe(res);
-}
-
-function body(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"]);
-    if (declared > limit) return reject(new HttpError(413, `the file is ${Math.round(declared / 2 ** 20)} MiB; the limit is ${Math.round(limit / 2 ** 20)} MiB`));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.destroy();
-        reject(new HttpError(413, `the file is larger than the ${Math.round(limit / 2 ** 20)} MiB limit`));
-      } else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
-function json(res: ServerResponse, value: unknown): void {
-  res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(value));
-}
-
-function send(res: ServerResponse, type: string, data: Buffer | string, name: string): void {
-  res.writeHead(200, { "content-type": type, "content-disposition": `attachment; filename="${name}"` }).end(data);
-}
-
-const STATUS: Partial<Record<Sam3Error["code"], number>> = { UNKNOWN_SESSION: 404, UNKNOWN_OBJECT: 404, LIMIT_EXCEEDED: 429, FFMPEG_FAILED: 500, PACK_INVALID: 500 };
-
-function fail(res: ServerResponse, e: unknown) {
-  const status = e instanceof HttpError ? e.status : isSam3Error(e) ? (STATUS[e.code] ?? 400) : e instanceof SyntaxError ? 400 : 500;
-  const message = e instanceof Error ? e.message : String(e);
-  if (res.headersSent) return void res.end(JSON.stringify({ error: message }) + "\n");
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ error: message }));
 }

@@ -149,6 +149,61 @@ describe("web UI in headless Chromium", () => {
     await page.close();
   });
 
+  it("closes its upload when another replaces it, so the per-client quota never fills", async () => {
+    await openPage();
+    const closed: string[] = [];
+    page.on("request", (r) => void (r.method() === "DELETE" && closed.push(new URL(r.url()).pathname)));
+    // three videos in a row: the quota is two per client, so each must close the one before
+    for (let i = 0; i < 3; i++) {
+      await upload(clip);
+      await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded clip\.mp4/);
+      await page.evaluate(() => document.getElementById("status")!.textContent = "");
+    }
+    expect(closed).toHaveLength(2);
+    expect(closed.every((p) => /^\/api\/media\/[0-9a-f-]{36}$/.test(p))).toBe(true);
+    await page.close();
+  });
+
+  it("closes its upload when the page goes away", async () => {
+    // pages of one browser context share the client cookie, so they share its quota of two videos
+    const context = await browser.newContext();
+    const open = async () => {
+      const p = await context.newPage();
+      await p.goto(ui.url);
+      await expect.poll(() => p.locator("#status").textContent()).not.toMatch(/loading/i);
+      await p.setInputFiles("#file", clip);
+      await expect.poll(() => p.locator("#status").textContent(), { timeout: 60_000 }).toMatch(/Loaded clip\.mp4/);
+      return p;
+    };
+    try {
+      const [first] = [await open(), await open()];
+      const third = await context.newPage();
+      await third.goto(ui.url);
+      await third.setInputFiles("#file", clip);
+      await expect.poll(() => third.locator("#status").textContent(), { timeout: 10_000 }).toMatch(/Too many uploads/);
+      await first.close({ runBeforeUnload: true });
+      // the closing page's DELETE arrives on its own time: retry while the quota still says no
+      await expect.poll(async () => {
+        const status = (await third.locator("#status").textContent()) ?? "";
+        if (/Too many/.test(status)) {
+          await third.setInputFiles("#file", []);
+          await third.setInputFiles("#file", clip);
+        }
+        return status;
+      }, { timeout: 30_000, interval: 500 }).toMatch(/Loaded clip\.mp4/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("needs the token: the bare address explains how to get in", async () => {
+    const bare = await browser.newPage();
+    const answer = await bare.goto(new URL("/", ui.url).href);
+    expect(answer?.status()).toBe(401);
+    expect(await bare.textContent("body")).toMatch(/token/);
+    await bare.close();
+  });
+
   it("refuses a file over the upload limit with a message", async () => {
     const small = await startUi({ port: 0, maxUploadBytes: 1000 });
     const limited = await browser.newPage();

@@ -56,6 +56,11 @@
   }
 
   async function readError(res) {
+    if (res.status === 401) {
+      const e = new Error('Not authorised: open the URL that sam3 ui printed (the one with ?token=…)');
+      e.status = 401;
+      return e;
+    }
     let msg = '';
     try {
       const text = await res.text();
@@ -379,16 +384,19 @@
   async function upload(file) {
     if (!file) return;
     stopPlay();
+    await closeMedia();
     setStatus(`Uploading ${file.name} (${formatBytes(file.size)})…`);
     let media;
     try {
       media = await api('/api/media', {
         method: 'POST',
-        headers: { 'x-file-name': encodeURIComponent(file.name), 'content-type': file.type || 'application/octet-stream' },
+        // the server tells images from videos by their bytes; a fixed type also keeps form types (text/plain) out
+        headers: { 'x-file-name': encodeURIComponent(file.name), 'content-type': 'application/octet-stream' },
         body: file,
       });
     } catch (err) {
       if (err.status === 413) setStatus('File too large: ' + errorText(err), 'error');
+      else if (err.status === 429) setStatus('Too many uploads: ' + errorText(err), 'error');
       else if (err.status === 415) setStatus('Unsupported file: ' + errorText(err), 'error');
       else setStatus('Upload failed: ' + errorText(err), 'error');
       return;
@@ -428,6 +436,15 @@
       : `${file.name}: image ${media.width}×${media.height}`;
     const ok = await showFrame(0, true);
     if (ok) setStatus(`Loaded ${file.name}. Type prompts and press Find, or click on the ${isVideo ? 'frame' : 'image'}.`, 'ok');
+  }
+
+  // the server keeps an upload until it is closed: free it (and its share of the quota) when it is replaced
+  async function closeMedia() {
+    const old = state.media;
+    if (!old) return;
+    state.media = null;
+    updateExports();
+    try { await api('/api/media/' + encodeURIComponent(old.id), { method: 'DELETE' }); } catch (_) { /* already gone */ }
   }
 
   function formatBytes(n) {
@@ -601,7 +618,7 @@
     let finished = null;
     let streamError = null;
     try {
-      const res = await fetch(mediaUrl('/propagate'), { method: 'POST' });
+      const res = await fetch(mediaUrl('/propagate'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       if (!res.ok) throw await readError(res);
       if (!res.body || !res.body.getReader) {
         const text = await res.text();
@@ -845,6 +862,10 @@
   el.propagate.addEventListener('click', propagate);
   el.cancel.addEventListener('click', cancelPropagation);
   window.addEventListener('resize', () => render());
+  // leaving the page closes its upload on the server (keepalive lets the request outlive the page)
+  window.addEventListener('pagehide', () => {
+    if (state.media) fetch('/api/media/' + encodeURIComponent(state.media.id), { method: 'DELETE', keepalive: true }).catch(() => {});
+  });
 
   // ---------------------------------------------------------------- start
   el.play.setAttribute('aria-pressed', 'false');
