@@ -10,10 +10,12 @@ import { refineMask } from "./masks/refine";
 import { sigmoid } from "./masks/resize";
 import { openPack, type ModelPack } from "./pack/open";
 import { DEFAULT_PRESET } from "./pack/presets";
-import { checkBox, checkPoint, checkText, promptPath, type ImagePrompt } from "./prompts";
+import { LIMITS } from "./limits";
+import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, type ImagePrompt } from "./prompts";
 import type { Device } from "./runtime/devices";
-import { Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
+import { checkRuntimeOptions, Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
 import { AsyncLruCache } from "./runtime/lru";
+import { checkRange } from "./runtime/options";
 import { timed, type Timings } from "./runtime/timings";
 import { TextTokenizer } from "./text/tokenizer";
 import { bestCandidate, candidateLogits, candidateMask, pointPromptTensors, readTrackerOutput } from "./tracker";
@@ -101,6 +103,7 @@ export class Sam3 {
   private constructor(private readonly shared: SharedModel, private readonly options: Sam3Options) {}
 
   static async open(options: Sam3Options = {}): Promise<Sam3> {
+    checkOpenOptions(options);
     const pack = openPack(options.model ?? DEFAULT_PRESET);
     const key = [pack.dir, options.device ?? "cpu", options.intraOpThreads ?? 0, options.interOpThreads ?? 0].join("|");
     let shared = sharedModels.get(key);
@@ -129,6 +132,7 @@ export class Sam3 {
 
   async segment(image: ImageInput | RgbImage, prompt: ImagePrompt, options: SegmentOptions = {}): Promise<SegmentResult> {
     if (this.closed) throw new Sam3Error("CLOSED", "this SAM 3 handle is closed");
+    checkPromptBounds(prompt);
     const path = promptPath(prompt);
     checkOptions(options);
     const timings: Timings = {};
@@ -243,18 +247,30 @@ function maskInputTensor(logits: Float32Array, size: number): ort.Tensor {
   return new ort.Tensor("float32", logits, [1, 1, size, size]);
 }
 
+/** More instances than any detector has queries: a bigger maxObjects is a mistake. */
+const MAX_OBJECTS_PER_IMAGE = 1000;
+/** Feature caches beyond this would hold gigabytes of encoder outputs. */
+const MAX_FEATURE_CACHE_IMAGES = 64;
+
 function checkOptions(o: SegmentOptions) {
+  if (typeof o !== "object" || o === null) throw new Sam3Error("BAD_OPTION", "segment options must be an object");
   const inUnit = (name: string, v: number | undefined) => {
-    if (v !== undefined && !(v >= 0 && v <= 1)) throw new Sam3Error("BAD_OPTION", `${name} must be between 0 and 1, got ${v}`);
+    if (v !== undefined && !(typeof v === "number" && v >= 0 && v <= 1)) throw new Sam3Error("BAD_OPTION", `${name} must be between 0 and 1, got ${v}`);
   };
   inUnit("threshold", o.threshold);
   inUnit("maskThreshold", o.maskThreshold);
   inUnit("fineness", o.fineness);
   inUnit("nms", o.nms);
-  if (o.minRegionArea !== undefined && !(o.minRegionArea >= 0)) throw new Sam3Error("BAD_OPTION", `minRegionArea must be >= 0, got ${o.minRegionArea}`);
-  if (o.maxObjects !== undefined && !(Number.isInteger(o.maxObjects) && o.maxObjects > 0)) {
-    throw new Sam3Error("BAD_OPTION", `maxObjects must be a positive integer, got ${o.maxObjects}`);
-  }
+  checkRange("minRegionArea", o.minRegionArea, 0, LIMITS.pixels, false);
+  checkRange("maxObjects", o.maxObjects, 1, MAX_OBJECTS_PER_IMAGE);
+  if (o.candidates !== undefined && typeof o.candidates !== "boolean") throw new Sam3Error("BAD_OPTION", `candidates must be true or false, got ${o.candidates}`);
+}
+
+function checkOpenOptions(o: Sam3Options) {
+  if (typeof o !== "object" || o === null) throw new Sam3Error("BAD_OPTION", "options must be an object");
+  checkRuntimeOptions(o);
+  checkRange("featureCacheImages", o.featureCacheImages, 0, MAX_FEATURE_CACHE_IMAGES);
+  checkRange("maxPixels", o.maxPixels, 1, Number.MAX_SAFE_INTEGER);
 }
 
 export type { Device };
