@@ -115,8 +115,8 @@ export function maskToCocoRle(mask: Mask): CompressedCocoRle {
 
 export function cocoRleToMask(rle: CocoRle): Mask {
   const [height, width] = Array.isArray(rle?.size) ? rle.size : [NaN, NaN];
-  if (!(Number.isInteger(height) && Number.isInteger(width) && height > 0 && width > 0 && height * width <= LIMITS.pixels)) {
-    throw new Sam3Error("BAD_REQUEST", `an RLE size must be [height, width] of positive whole numbers within ${LIMITS.pixels} pixels`);
+  if (!(Number.isInteger(height) && Number.isInteger(width) && height >= 0 && width >= 0 && height * width <= LIMITS.pixels)) {
+    throw new Sam3Error("BAD_REQUEST", `an RLE size must be [height, width] of whole numbers >= 0 within ${LIMITS.pixels} pixels`);
   }
   if (typeof rle.counts !== "string" && !Array.isArray(rle.counts)) throw new Sam3Error("BAD_REQUEST", "RLE counts must be a string or an array of numbers");
   const counts = typeof rle.counts === "string" ? decodeRleCounts(rle.counts) : rle.counts;

@@ -89,7 +89,11 @@ export type PropagateRequest = z.output<typeof propagateRequest>;
 export function parseRequest<S extends z.ZodTypeAny>(schema: S, request: unknown): z.output<S> {
   const parsed = schema.safeParse(request);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues.find((i) => LIMIT_MESSAGES.has(i.message)) ?? parsed.error.issues[0];
+  const issue = flatIssues(parsed.error.issues).find((i) => LIMIT_MESSAGES.has(i.message)) ?? parsed.error.issues[0];
   const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
   throw new Sam3Error(LIMIT_MESSAGES.has(issue.message) ? "LIMIT_EXCEEDED" : "BAD_REQUEST", `invalid request: ${where}${issue.message}`);
 }
+
+/** The issues and those inside union alternatives, where a limit on one alternative (a list of texts) shows up. */
+const flatIssues = (issues: z.ZodIssue[]): z.ZodIssue[] =>
+  issues.flatMap((i) => (i.code === "invalid_union" ? [i, ...flatIssues(i.unionErrors.flatMap((e) => e.issues))] : [i]));
