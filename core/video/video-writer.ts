@@ -44,10 +44,16 @@ const WRITE_FAILURES: [RegExp, string][] = [
   [/No such file or directory/i, "ENOENT"],
 ];
 
-/** An ffmpeg failure that is really the output's file system becomes WRITE_FAILED; the temporary path is not shown. */
-function asWriteError(e: unknown, file: string, partial: string): Sam3Error {
+/** The file-system error code a line of ffmpeg's output reports, if any. */
+const fileSystemCode = (line: string) => WRITE_FAILURES.find(([pattern]) => pattern.test(line))?.[1];
+
+/**
+ * An ffmpeg failure that is really the output's file system (seen in the error or earlier on stderr) becomes
+ * WRITE_FAILED; the temporary path is not shown.
+ */
+function asWriteError(e: unknown, file: string, partial: string, seen?: string): Sam3Error {
   const message = (e as Error)?.message ?? "";
-  const code = WRITE_FAILURES.find(([pattern]) => pattern.test(message))?.[1];
+  const code = fileSystemCode(message) ?? seen;
   if (code) return asSam3Error(Object.assign(new Error(code), { code }), `writing ${file}`);
   if (isSam3Error(e)) return new Sam3Error(e.code, message.split(partial).join(file), { cause: e });
   return asSam3Error(e, `writing ${file}`);
@@ -65,6 +71,7 @@ export class VideoWriter {
     private readonly frameBytes: number,
     private readonly input: PassThrough,
     private readonly run: FfmpegRun,
+    private readonly stderrFailure: () => string | undefined,
   ) {
     // a pipe that breaks when ffmpeg dies must not become an unhandled 'error' event
     input.on("error", () => undefined);
@@ -88,7 +95,9 @@ export class VideoWriter {
       .inputOptions("-pix_fmt", "rgb24", "-s", `${width}x${height}`, "-framerate", String(fps))
       .outputOptions("-nostats", "-loglevel", "error", "-an", ...codec)
       .output(partial);
-    const writer = new VideoWriter(path, partial, frameBytes, input, startFfmpeg(command, `writing ${basename(path)}`));
+    let seen: string | undefined;
+    const run = startFfmpeg(command, `writing ${basename(path)}`, (line) => (seen ??= fileSystemCode(line)));
+    const writer = new VideoWriter(path, partial, frameBytes, input, run, () => seen);
     try {
       await writer.run.started;
     } catch (e) {
@@ -151,7 +160,8 @@ export class VideoWriter {
 
   /** The first failure, kept so every later call reports the same typed error. */
   private fail(e: unknown): Sam3Error {
-    this.failure ??= asWriteError(e, basename(this.path), this.partial);
+    // ffmpeg's last line is often a consequence; the file-system failure it reported before is the cause
+    this.failure ??= asWriteError(e, basename(this.path), this.partial, this.stderrFailure());
     return this.failure;
   }
 }
