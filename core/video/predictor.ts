@@ -9,7 +9,8 @@ import { Sam3, type Sam3Options } from "../sam3";
 import { openFrameSource, type FrameSource } from "./frame-source";
 import { MaskPromptTracker, type ObjectTracker } from "./object-tracker";
 import { parseRequest, propagateRequest, startSessionRequest, videoRequest, type StartSessionRequest, type VideoRequest } from "./requests";
-import { VIDEO_RULES, type VideoRules } from "./rules";
+import { checkRange } from "../runtime/options";
+import { checkRules, VIDEO_RULES, type VideoRules } from "./rules";
 import { VideoSession, type FrameResult, type PropagationProgress } from "./session";
 
 export interface PredictorOptions extends Sam3Options {
@@ -92,6 +93,7 @@ export class Sam3VideoPredictor {
   }
 
   static async open(options: PredictorOptions = {}): Promise<Sam3VideoPredictor> {
+    checkPredictorOptions(options);
     return new Sam3VideoPredictor(await Sam3.open(options), options);
   }
 
@@ -260,6 +262,14 @@ export class Sam3VideoPredictor {
       expires_at: new Date(s.lastUsed + this.ttl).toISOString(),
     };
   }
+}
+
+function checkPredictorOptions(o: PredictorOptions) {
+  checkRange("maxSessions", o.maxSessions, 1, 10_000);
+  checkRange("sessionTtlMs", o.sessionTtlMs, 1, 2 ** 31 - 1);
+  checkRange("sessionCacheBytes", o.sessionCacheBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkRange("totalCacheBytes", o.totalCacheBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkRules(o.rules);
 }
 
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;

@@ -12,6 +12,20 @@ function limit(name: keyof typeof LIMITS, what: string): { message: string } {
   return { message };
 }
 
+/**
+ * An array of at most LIMITS[name] items, its length checked before any item is parsed, so a huge one costs
+ * nothing but the refusal.
+ */
+function capped<T extends z.ZodTypeAny>(item: T, name: keyof typeof LIMITS, what: string) {
+  const { message } = limit(name, what);
+  return z.preprocess((value, ctx) => {
+    if (!Array.isArray(value) || value.length <= LIMITS[name]) return value;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+    return [];
+    // typed as the array it parses to, so requests keep their field types
+  }, z.array(item)) as unknown as z.ZodArray<T>;
+}
+
 /** Ids, paths and file names are short: a megabyte "session id" is refused before it is stored anywhere. */
 const ID_LENGTH = 256;
 const PATH_LENGTH = 4096;
@@ -46,14 +60,14 @@ export const addPromptRequest = z.object({
   session_id: sessionId,
   frame_index: frameIndex,
   /** A concept, or several (an extension): every instance on every frame is found. */
-  text: z.union([concept, z.array(concept).min(1).max(LIMITS.conceptsPerPrompt, limit("conceptsPerPrompt", "text concepts"))]).optional(),
+  text: z.union([concept, capped(concept, "conceptsPerPrompt", "text concepts").refine((texts) => texts.length > 0, "give at least one text")]).optional(),
   /** [x, y] per point: relative 0..1 unless coordinates is "pixels". */
-  points: z.array(pair).max(LIMITS.pointsPerPrompt, limit("pointsPerPrompt", "points")).optional(),
+  points: capped(pair, "pointsPerPrompt", "points").optional(),
   /** 1 positive, 0 negative, per point. */
-  point_labels: z.array(label).max(LIMITS.pointsPerPrompt, limit("pointsPerPrompt", "point labels")).optional(),
+  point_labels: capped(label, "pointsPerPrompt", "point labels").optional(),
   /** [x, y, w, h] per box: relative 0..1 unless coordinates is "pixels". */
-  bounding_boxes: z.array(quad).max(LIMITS.boxesPerPrompt, limit("boxesPerPrompt", "boxes")).optional(),
-  bounding_box_labels: z.array(label).max(LIMITS.boxesPerPrompt, limit("boxesPerPrompt", "box labels")).optional(),
+  bounding_boxes: capped(quad, "boxesPerPrompt", "boxes").optional(),
+  bounding_box_labels: capped(label, "boxesPerPrompt", "box labels").optional(),
   /** With points (or one box): the object to add or refine. */
   obj_id: objectId.optional(),
   coordinates: z.enum(["relative", "pixels"]).default("relative"),
