@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { asSam3Error, Sam3Error } from "../errors";
 import { VideoWriter } from "../video/video-writer";
 import type { VideoSession } from "../video/session";
+import { checkStem } from "./files";
 import { frameToJson } from "./json";
 import { maskToPng } from "./mask-png";
 import { maskToPolygons } from "./polygons";
@@ -38,6 +39,7 @@ interface PendingOutput {
  * throws a typed error (WRITE_FAILED for a full disk or an unwritable folder).
  */
 export async function writeVideoResults(session: VideoSession, dir: string, stem: string, options: VideoExportOptions): Promise<string[]> {
+  checkStem(stem);
   const masks = options.json || options.png || options.polygons;
   // an overlay of a session without results still shows the video; mask files would be empty
   if (masks && !session.outputs.hasResults()) throw new Sam3Error("BAD_REQUEST", "no results to export: add a prompt and propagate first");

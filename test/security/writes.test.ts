@@ -11,7 +11,7 @@ import { join, relative } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
-import { writeSegmentationFiles } from "../../core/export/files";
+import { writeSegmentationFiles, writeSegmentationJsonFiles } from "../../core/export/files";
 import { writeVideoResults, type VideoExportOptions } from "../../core/export/video-files";
 import { decodeImage, type RgbImage } from "../../core/image/decode";
 import { Sam3, type SegmentResult } from "../../core/sam3";
@@ -133,6 +133,29 @@ describe("complete exports", () => {
     expect([e.code, e.message]).toEqual(["BAD_REQUEST", "no results to export: add a prompt and propagate first"]);
     expect(existsSync(out)).toBe(false);
     await predictor.handleRequest({ type: "close_session", session_id });
+  });
+});
+
+describe("file names", () => {
+  it("refuses stems that are paths or dot names, writing nothing outside the folder", async () => {
+    const out = join(dir, "stems", "inside");
+    mkdirSync(out, { recursive: true });
+    const json = { image: { width: 4, height: 4 }, model: "m", objects: [] };
+    for (const stem of ["../escaped", "a/b", "..", ".", "", "x\\y", "a\0b", "s".repeat(300)]) {
+      expect((await rejection(writeVideoResults(session, out, stem, ALL))).code, stem).toBe("BAD_REQUEST");
+      expect((await rejection(writeSegmentationFiles(result, image, out, stem))).code, stem).toBe("BAD_REQUEST");
+      expect((await rejection(writeSegmentationJsonFiles(json, out, stem))).code, stem).toBe("BAD_REQUEST");
+    }
+    expect(leftovers(join(dir, "stems"))).toEqual(["inside"]);
+  });
+
+  it("refuses segmentation JSON with broken masks as BAD_REQUEST", async () => {
+    const out = join(dir, "broken-json");
+    for (const rle of [undefined, { size: [1e6, 1e6], counts: "" }, { size: [2, 2], counts: "~~~" }, { size: [2, 2], counts: [9, 9] }, { size: "big", counts: "" }]) {
+      const json = { image: { width: 2, height: 2 }, model: "m", objects: [{ id: 1, score: 1, box: [0, 0, 1, 1], area: 1, rle }] };
+      expect((await rejection(writeSegmentationJsonFiles(json as never, out, "x"))).code, JSON.stringify(rle)).toBe("BAD_REQUEST");
+    }
+    expect(existsSync(out)).toBe(false);
   });
 });
 
