@@ -5,6 +5,8 @@
  * where it is refused they are skipped with the reason logged.
  */
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -14,6 +16,7 @@ import { Sam3Error } from "../../core/errors";
 import { writeSegmentationFiles, writeSegmentationJsonFiles } from "../../core/export/files";
 import { writeVideoResults, type VideoExportOptions } from "../../core/export/video-files";
 import { decodeImage, type RgbImage } from "../../core/image/decode";
+import { downloadFile } from "../../core/models/download";
 import { Sam3, type SegmentResult } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { VideoSession } from "../../core/video/session";
@@ -206,6 +209,24 @@ describe.skipIf(!!cannotMount)("a full disk (256 KiB tmpfs)", () => {
     await writer.abort();
     expect(e.code).toBe("WRITE_FAILED");
     expect(leftovers(disk)).toEqual([]);
+  });
+
+  it("a model download onto a full disk: WRITE_FAILED, no file under its name, no unhandled stream error", async () => {
+    const disk = join(dir, "download");
+    mountTmpfs(disk);
+    fill(disk, 64 * 1024);
+    const body = Buffer.alloc(1024 * 1024, 7);
+    const server = createServer((_, res) => res.end(body));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const dest = join(disk, "weights.onnx");
+      const e = await rejection(downloadFile(`http://127.0.0.1:${port}/weights.onnx`, dest));
+      expect([e.code, e.message]).toEqual(["WRITE_FAILED", expect.stringContaining("the disk is full")]);
+      expect(existsSync(dest)).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 
   it("a read-only file system: WRITE_FAILED, nothing left", async () => {
