@@ -5,11 +5,11 @@ import { basename, extname, join } from "node:path";
 import type { Confinement } from "../confine";
 import { asSam3Error, Sam3Error } from "../errors";
 import { LIMITS } from "../limits";
+import { checkRange } from "../runtime/options";
 import { Sam3, type Sam3Options } from "../sam3";
 import { openFrameSource, type FrameSource } from "./frame-source";
 import { MaskPromptTracker, type ObjectTracker } from "./object-tracker";
 import { parseRequest, propagateRequest, startSessionRequest, videoRequest, type StartSessionRequest, type VideoRequest } from "./requests";
-import { checkRange } from "../runtime/options";
 import { checkRules, VIDEO_RULES, type VideoRules } from "./rules";
 import { VideoSession, type FrameResult, type PropagationProgress } from "./session";
 
@@ -67,6 +67,8 @@ const MINUTE = 60_000;
 interface Reservation {
   id: string;
   cacheBytes: number;
+  /** Its session opened (the slot is the session's now) or it was given back: either way it is spent. */
+  spent?: boolean;
 }
 
 /**
@@ -198,9 +200,11 @@ export class Sam3VideoPredictor {
     return { id, cacheBytes };
   }
 
-  /** Gives back a reservation whose session did not open. */
+  /** Gives back a reservation whose session did not open (once: a later start may hold the same id by then). */
   private release(reservation: Reservation) {
-    if (!this.sessions.has(reservation.id)) this.cacheGrants.delete(reservation.id);
+    if (reservation.spent) return;
+    reservation.spent = true;
+    this.cacheGrants.delete(reservation.id);
   }
 
   private async startSession(reservation: Reservation, req: StartSessionRequest, label?: string): Promise<SessionInfo> {
@@ -217,6 +221,7 @@ export class Sam3VideoPredictor {
       await source?.close().catch(() => undefined);
       throw e;
     }
+    reservation.spent = true;
     const session = new VideoSession(id, source, this.sam, this.tracker, this.rules);
     this.sessions.set(id, session);
     if (label !== undefined) this.labels.set(id, label);
