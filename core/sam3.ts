@@ -89,7 +89,13 @@ class SharedModel {
 
   textTokenizer(): TextTokenizer {
     const { dir, manifest } = this.engine.pack;
-    this.tokenizer ??= new TextTokenizer(join(dir, manifest.tokenizer.file), manifest.tokenizer.contextLength);
+    try {
+      this.tokenizer ??= new TextTokenizer(join(dir, manifest.tokenizer.file), manifest.tokenizer.contextLength);
+    } catch (e) {
+      if (e instanceof Sam3Error) throw e;
+      // the parser's message quotes the file's first bytes: name the file only
+      throw new Sam3Error("PACK_INVALID", `model pack ${manifest.name}: the tokenizer ${manifest.tokenizer.file} is not a readable tokenizer.json`, { cause: e });
+    }
     return this.tokenizer;
   }
 }

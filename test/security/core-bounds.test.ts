@@ -12,7 +12,7 @@
  * - `code` is the Sam3Error code expected. After every case the predictor must still answer and the session must
  *   be exactly as before (objects and frame-0 masks).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -115,6 +115,21 @@ describe("image API bounds", () => {
     }
     expect((await rejection(Sam3VideoPredictor.open({ intraOpThreads: 100_000 }))).code).toBe("BAD_OPTION");
     expect(Sam3.loadedModels()).toBe(before);
+  });
+
+  it("a pack whose tokenizer is not a tokenizer: PACK_INVALID, without quoting the file", async () => {
+    const pack = join(dir, "bad-tokenizer");
+    cpSync(join(__dirname, "../../models/sam3-tiny-336"), pack, { recursive: true });
+    writeFileSync(join(pack, "tokenizer.json"), "root:x:0:0:root:/root:/bin/bash\n");
+    const broken = await Sam3.open({ model: pack });
+    try {
+      const e = await rejection(broken.segment(image, { text: "square" }));
+      expect(e.code).toBe("PACK_INVALID");
+      expect(e.message).not.toContain("root:");
+      expect(e.message).not.toContain(dir);
+    } finally {
+      await broken.close();
+    }
   });
 
   it("refuses huge or NaN segment options", async () => {
