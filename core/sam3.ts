@@ -143,7 +143,8 @@ export class Sam3 {
     checkOptions(options);
     const timings: Timings = {};
     const input = typeof image === "string" && this.options.confine ? this.options.confine.resolve(image) : image;
-    const rgb = isRgbImage(input) ? input : await timed(timings, "decode", () => decodeImage(input, this.options.maxPixels ?? DEFAULT_MAX_PIXELS));
+    const maxPixels = this.options.maxPixels ?? DEFAULT_MAX_PIXELS;
+    const rgb = isRgbImage(input) ? checkRgb(input, maxPixels) : await timed(timings, "decode", () => decodeImage(input, maxPixels));
     for (const p of prompt.points ?? []) checkPoint(p, rgb.width, rgb.height);
     for (const b of prompt.boxes ?? []) checkBox(b, rgb.width, rgb.height);
     const result = path === "detector" ? await this.detect(rgb, prompt, options, timings) : await this.track(rgb, prompt, options, timings);
@@ -245,6 +246,15 @@ export class Sam3 {
 
 const isRgbImage = (image: unknown): image is RgbImage =>
   typeof image === "object" && image !== null && "key" in image && "data" in image && "width" in image;
+
+/** An already decoded image is held to the same pixel limit, and its bytes must match its size. */
+function checkRgb(rgb: RgbImage, maxPixels: number): RgbImage {
+  const { width, height, data } = rgb;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new Sam3Error("BAD_IMAGE", `image size ${width}x${height} is not a positive whole size`);
+  if (width * height > maxPixels) throw new Sam3Error("BAD_IMAGE", `a ${width}x${height} image is more than the limit of ${maxPixels} pixels (maxPixels)`);
+  if (data?.length !== width * height * 3) throw new Sam3Error("BAD_IMAGE", `a ${width}x${height} RGB image needs ${width * height * 3} bytes, got ${data?.length}`);
+  return rgb;
+}
 
 function maskInputTensor(logits: Float32Array, size: number): ort.Tensor {
   if (logits.length !== size * size) {

@@ -6,6 +6,7 @@
  * - "segment": Sam3.segment(<a 160x120 PNG>, prompt, options); "open": Sam3.open(options);
  *   "predictorOpen": Sam3VideoPredictor.open(options);
  *   "predictor": handleRequest(request), or handleStreamRequest(request) when `stream` is true.
+ * - `rgb` { width, height } (segment) passes an already decoded image of that claimed size with 16x16 pixels of data.
  * - "$session" in a request is a live session holding one clicked object; "$video" is its clip.
  * - `repeat` { field, count, item } sets prompt/request[field] to `count` copies of `item` (a string item is
  *   repeated into one string), so huge inputs are made at test time.
@@ -32,6 +33,7 @@ interface CorpusCase {
   request?: unknown;
   stream?: boolean;
   repeat?: { field: string; count: number; item: unknown };
+  rgb?: { width: number; height: number };
   code: string;
 }
 
@@ -204,7 +206,8 @@ describe("video request bounds and session state", () => {
         entry.repeat && value ? { ...value, [entry.repeat.field]: repeated(entry.repeat.item, entry.repeat.count) } : value;
       const substitute = (value: unknown) => JSON.parse(JSON.stringify(value ?? null).replaceAll('"$session"', JSON.stringify(session_id)).replaceAll('"$video"', JSON.stringify(clip)));
       let call: Promise<unknown>;
-      if (entry.face === "segment") call = sam.segment(image, expand(entry.prompt ?? {}) as never, entry.options as never);
+      const input = entry.rgb ? { ...entry.rgb, data: Buffer.alloc(16 * 16 * 3), key: entry.name } : image;
+      if (entry.face === "segment") call = sam.segment(input, expand(entry.prompt ?? {}) as never, entry.options as never);
       else if (entry.face === "open") call = Sam3.open(entry.options as never).then((s) => s.close());
       else if (entry.face === "predictorOpen") call = Sam3VideoPredictor.open(entry.options as never).then((p) => p.close());
       else {
