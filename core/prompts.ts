@@ -1,4 +1,5 @@
 import { Sam3Error } from "./errors";
+import { LIMITS } from "./limits";
 
 /** A point in image pixels; positive points select, negative points exclude. */
 export interface PointPrompt {
@@ -24,6 +25,29 @@ export interface ImagePrompt {
   maskInput?: Float32Array;
 }
 
+/** A LIMIT_EXCEEDED error naming the limit, when `count` goes past LIMITS[limit]. */
+export function checkLimit(limit: keyof typeof LIMITS, count: number, what: string): void {
+  if (count > LIMITS[limit]) {
+    throw new Sam3Error("LIMIT_EXCEEDED", `${count} ${what} is more than the limit of ${LIMITS[limit]} (${limit}): split the request`);
+  }
+}
+
+/**
+ * The prompt's shape and size, checked before any decoding or tensor is made: arrays are arrays, counts and the
+ * text length are within LIMITS.
+ */
+export function checkPromptBounds(prompt: ImagePrompt): void {
+  if (typeof prompt !== "object" || prompt === null) throw new Sam3Error("BAD_PROMPT", "the prompt must be an object with text, points, boxes or a mask");
+  for (const key of ["points", "boxes"] as const) {
+    if (prompt[key] !== undefined && !Array.isArray(prompt[key])) throw new Sam3Error("BAD_PROMPT", `${key} must be an array`);
+  }
+  if (prompt.text !== undefined && typeof prompt.text !== "string") throw new Sam3Error("BAD_PROMPT", "text must be a string");
+  if (prompt.maskInput !== undefined && !(prompt.maskInput instanceof Float32Array)) throw new Sam3Error("BAD_PROMPT", "maskInput must be a Float32Array of low-res logits");
+  checkLimit("pointsPerPrompt", prompt.points?.length ?? 0, "points");
+  checkLimit("boxesPerPrompt", prompt.boxes?.length ?? 0, "boxes");
+  checkLimit("textLength", prompt.text?.length ?? 0, "characters of text");
+}
+
 /** Which head answers a prompt: text (with or without boxes) goes to the detector, the rest to the tracker. */
 export function promptPath(prompt: ImagePrompt): "detector" | "tracker" {
   if (prompt.text !== undefined) {
@@ -46,17 +70,25 @@ export function checkText(text: string): string {
 }
 
 export function checkPoint(p: PointPrompt, width: number, height: number): void {
-  if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) throw new Sam3Error("BAD_PROMPT", `point (${p.x}, ${p.y}) is not a number pair`);
+  if (typeof p !== "object" || p === null || !Number.isFinite(p.x) || !Number.isFinite(p.y)) {
+    throw new Sam3Error("BAD_PROMPT", `point ${describe(p)} is not a pair of finite numbers {x, y}`);
+  }
   if (p.x < 0 || p.y < 0 || p.x > width || p.y > height) {
     throw new Sam3Error("BAD_PROMPT", `point (${p.x}, ${p.y}) is outside the ${width}x${height} image`);
   }
 }
 
-export function checkBox({ box }: BoxPrompt, width: number, height: number): void {
+export function checkBox(b: BoxPrompt, width: number, height: number): void {
+  const box = typeof b === "object" && b !== null ? b.box : undefined;
+  if (!Array.isArray(box) || box.length !== 4 || !box.every(Number.isFinite)) {
+    throw new Sam3Error("BAD_PROMPT", `box ${describe(box)} needs four finite numbers x1,y1,x2,y2`);
+  }
   const [x1, y1, x2, y2] = box;
-  if (box.length !== 4 || !box.every(Number.isFinite)) throw new Sam3Error("BAD_PROMPT", `box [${box}] needs four numbers x1,y1,x2,y2`);
   if (x2 <= x1 || y2 <= y1) throw new Sam3Error("BAD_PROMPT", `box [${box}] is empty or inverted: need x1 < x2 and y1 < y2`);
   if (x1 < 0 || y1 < 0 || x2 > width || y2 > height) {
     throw new Sam3Error("BAD_PROMPT", `box [${box}] reaches outside the ${width}x${height} image`);
   }
 }
+
+/** A short rendering of a caller's value for an error message (never a huge dump). */
+const describe = (v: unknown) => (JSON.stringify(v) ?? String(v)).slice(0, 80);

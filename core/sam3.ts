@@ -10,10 +10,12 @@ import { refineMask } from "./masks/refine";
 import { sigmoid } from "./masks/resize";
 import { openPack, type ModelPack } from "./pack/open";
 import { DEFAULT_PRESET } from "./pack/presets";
-import { checkBox, checkPoint, checkText, promptPath, type ImagePrompt } from "./prompts";
+import { LIMITS } from "./limits";
+import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, type ImagePrompt } from "./prompts";
 import type { Device } from "./runtime/devices";
-import { Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
+import { checkRuntimeOptions, Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
 import { AsyncLruCache } from "./runtime/lru";
+import { checkRange } from "./runtime/options";
 import { timed, type Timings } from "./runtime/timings";
 import { TextTokenizer } from "./text/tokenizer";
 import { bestCandidate, candidateLogits, candidateMask, pointPromptTensors, readTrackerOutput } from "./tracker";
@@ -87,7 +89,13 @@ class SharedModel {
 
   textTokenizer(): TextTokenizer {
     const { dir, manifest } = this.engine.pack;
-    this.tokenizer ??= new TextTokenizer(join(dir, manifest.tokenizer.file), manifest.tokenizer.contextLength);
+    try {
+      this.tokenizer ??= new TextTokenizer(join(dir, manifest.tokenizer.file), manifest.tokenizer.contextLength);
+    } catch (e) {
+      if (e instanceof Sam3Error) throw e;
+      // the parser's message quotes the file's first bytes: name the file only
+      throw new Sam3Error("PACK_INVALID", `model pack ${manifest.name}: the tokenizer ${manifest.tokenizer.file} is not a readable tokenizer.json`, { cause: e });
+    }
     return this.tokenizer;
   }
 }
@@ -101,6 +109,7 @@ export class Sam3 {
   private constructor(private readonly shared: SharedModel, private readonly options: Sam3Options) {}
 
   static async open(options: Sam3Options = {}): Promise<Sam3> {
+    checkOpenOptions(options);
     const pack = openPack(options.model ?? DEFAULT_PRESET);
     const key = [pack.dir, options.device ?? "cpu", options.intraOpThreads ?? 0, options.interOpThreads ?? 0].join("|");
     let shared = sharedModels.get(key);
@@ -129,11 +138,13 @@ export class Sam3 {
 
   async segment(image: ImageInput | RgbImage, prompt: ImagePrompt, options: SegmentOptions = {}): Promise<SegmentResult> {
     if (this.closed) throw new Sam3Error("CLOSED", "this SAM 3 handle is closed");
+    checkPromptBounds(prompt);
     const path = promptPath(prompt);
     checkOptions(options);
     const timings: Timings = {};
     const input = typeof image === "string" && this.options.confine ? this.options.confine.resolve(image) : image;
-    const rgb = isRgbImage(input) ? input : await timed(timings, "decode", () => decodeImage(input, this.options.maxPixels ?? DEFAULT_MAX_PIXELS));
+    const maxPixels = this.options.maxPixels ?? DEFAULT_MAX_PIXELS;
+    const rgb = isRgbImage(input) ? checkRgb(input, maxPixels) : await timed(timings, "decode", () => decodeImage(input, maxPixels));
     for (const p of prompt.points ?? []) checkPoint(p, rgb.width, rgb.height);
     for (const b of prompt.boxes ?? []) checkBox(b, rgb.width, rgb.height);
     const result = path === "detector" ? await this.detect(rgb, prompt, options, timings) : await this.track(rgb, prompt, options, timings);
@@ -236,6 +247,15 @@ export class Sam3 {
 const isRgbImage = (image: unknown): image is RgbImage =>
   typeof image === "object" && image !== null && "key" in image && "data" in image && "width" in image;
 
+/** An already decoded image is held to the same pixel limit, and its bytes must match its size. */
+function checkRgb(rgb: RgbImage, maxPixels: number): RgbImage {
+  const { width, height, data } = rgb;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new Sam3Error("BAD_IMAGE", `image size ${width}x${height} is not a positive whole size`);
+  if (width * height > maxPixels) throw new Sam3Error("BAD_IMAGE", `a ${width}x${height} image is more than the limit of ${maxPixels} pixels (maxPixels)`);
+  if (data?.length !== width * height * 3) throw new Sam3Error("BAD_IMAGE", `a ${width}x${height} RGB image needs ${width * height * 3} bytes, got ${data?.length}`);
+  return rgb;
+}
+
 function maskInputTensor(logits: Float32Array, size: number): ort.Tensor {
   if (logits.length !== size * size) {
     throw new Sam3Error("BAD_PROMPT", `mask prompt has ${logits.length} values; this model takes ${size}x${size} low-res logits`);
@@ -243,18 +263,30 @@ function maskInputTensor(logits: Float32Array, size: number): ort.Tensor {
   return new ort.Tensor("float32", logits, [1, 1, size, size]);
 }
 
+/** More instances than any detector has queries: a bigger maxObjects is a mistake. */
+const MAX_OBJECTS_PER_IMAGE = 1000;
+/** Feature caches beyond this would hold gigabytes of encoder outputs. */
+const MAX_FEATURE_CACHE_IMAGES = 64;
+
 function checkOptions(o: SegmentOptions) {
+  if (typeof o !== "object" || o === null) throw new Sam3Error("BAD_OPTION", "segment options must be an object");
   const inUnit = (name: string, v: number | undefined) => {
-    if (v !== undefined && !(v >= 0 && v <= 1)) throw new Sam3Error("BAD_OPTION", `${name} must be between 0 and 1, got ${v}`);
+    if (v !== undefined && !(typeof v === "number" && v >= 0 && v <= 1)) throw new Sam3Error("BAD_OPTION", `${name} must be between 0 and 1, got ${v}`);
   };
   inUnit("threshold", o.threshold);
   inUnit("maskThreshold", o.maskThreshold);
   inUnit("fineness", o.fineness);
   inUnit("nms", o.nms);
-  if (o.minRegionArea !== undefined && !(o.minRegionArea >= 0)) throw new Sam3Error("BAD_OPTION", `minRegionArea must be >= 0, got ${o.minRegionArea}`);
-  if (o.maxObjects !== undefined && !(Number.isInteger(o.maxObjects) && o.maxObjects > 0)) {
-    throw new Sam3Error("BAD_OPTION", `maxObjects must be a positive integer, got ${o.maxObjects}`);
-  }
+  checkRange("minRegionArea", o.minRegionArea, 0, LIMITS.pixels, false);
+  checkRange("maxObjects", o.maxObjects, 1, MAX_OBJECTS_PER_IMAGE);
+  if (o.candidates !== undefined && typeof o.candidates !== "boolean") throw new Sam3Error("BAD_OPTION", `candidates must be true or false, got ${o.candidates}`);
+}
+
+function checkOpenOptions(o: Sam3Options) {
+  if (typeof o !== "object" || o === null) throw new Sam3Error("BAD_OPTION", "options must be an object");
+  checkRuntimeOptions(o);
+  checkRange("featureCacheImages", o.featureCacheImages, 0, MAX_FEATURE_CACHE_IMAGES);
+  checkRange("maxPixels", o.maxPixels, 1, Number.MAX_SAFE_INTEGER);
 }
 
 export type { Device };

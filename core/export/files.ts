@@ -1,5 +1,6 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import { asSam3Error, Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
 import type { Mask } from "../masks/mask";
 import type { SegmentResult } from "../sam3";
@@ -8,6 +9,7 @@ import { maskToPng } from "./mask-png";
 import { maskToPolygons } from "./polygons";
 import { renderOverlay } from "./overlay";
 import { cocoRleToMask } from "./rle";
+import { ensureFolder, writeFileAtomic } from "./safe-write";
 
 export interface ImageExportFormats {
   /** `<stem>.json`: the segmentation JSON with COCO RLE masks. */
@@ -21,16 +23,33 @@ export interface ImageExportFormats {
 
 const ALL: ImageExportFormats = { json: true, png: true };
 
+/** Longest stem: the longest suffix added to it still fits a 255-byte file name. */
+const MAX_STEM_LENGTH = 200;
+
+/** A stem names files inside the output folder: never a path, a dot name or an empty one. */
+export function checkStem(stem: string): string {
+  if (typeof stem !== "string" || !stem || stem.length > MAX_STEM_LENGTH || /[/\\\0]/.test(stem) || /^\.+$/.test(stem)) {
+    throw new Sam3Error("BAD_REQUEST", `the file name stem must be 1..${MAX_STEM_LENGTH} characters without slashes, and not "." or ".."`);
+  }
+  return stem;
+}
+
 /** Writes the overlay `<stem>.overlay.png` and the chosen formats (default JSON + PNGs); returns the paths. */
 export async function writeSegmentationFiles(result: SegmentResult, image: RgbImage, dir: string, stem: string, label?: string, formats = ALL): Promise<string[]> {
-  const overlay: [string, Buffer] = [`${stem}.overlay.png`, await renderOverlay(image, result.objects.map((o) => ({ ...o, label })))];
-  return writeFiles(dir, [overlay, ...(await maskFiles(result.objects, segmentationToJson(result), stem, formats))]);
+  checkStem(stem);
+  const files = await Promise.all([renderOverlay(image, result.objects.map((o) => ({ ...o, label }))), maskFiles(result.objects, segmentationToJson(result), stem, formats)]).catch(
+    (e: unknown) => Promise.reject(asSam3Error(e, "rendering the export")),
+  );
+  return writeFiles(dir, [[`${stem}.overlay.png`, files[0]], ...files[1]]);
 }
 
 /** The same files from the JSON alone (a message payload, a tool result), its RLE masks decoded. */
 export async function writeSegmentationJsonFiles(json: SegmentationJson, dir: string, stem: string, formats = ALL): Promise<string[]> {
+  checkStem(stem);
+  if (!Array.isArray(json?.objects)) throw new Sam3Error("BAD_REQUEST", "the segmentation JSON has no objects list");
   const objects = json.objects.map((o) => ({ id: o.id, mask: cocoRleToMask(o.rle) }));
-  return writeFiles(dir, await maskFiles(objects, json, stem, formats));
+  const files = await maskFiles(objects, json, stem, formats).catch((e: unknown) => Promise.reject(asSam3Error(e, "rendering the export")));
+  return writeFiles(dir, files);
 }
 
 async function maskFiles(objects: { id: number; mask: Mask }[], json: SegmentationJson, stem: string, formats: ImageExportFormats) {
@@ -44,8 +63,13 @@ async function maskFiles(objects: { id: number; mask: Mask }[], json: Segmentati
   return files;
 }
 
+/** Writes every file under a temporary name, renamed when complete; on a failure the ones already done go too. */
 async function writeFiles(dir: string, files: [string, Buffer | string][]): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  await Promise.all(files.map(([name, content]) => writeFile(join(dir, name), content)));
-  return files.map(([name]) => join(dir, name));
+  const folder = await ensureFolder(dir);
+  const paths = files.map(([name]) => join(folder, name));
+  const results = await Promise.allSettled(files.map(([, content], i) => writeFileAtomic(paths[i], content)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (!failed) return files.map(([name]) => join(dir, name));
+  await Promise.all(paths.map((path, i) => (results[i].status === "fulfilled" ? rm(path, { force: true }).catch(() => undefined) : undefined)));
+  throw asSam3Error(failed.reason, "writing the export");
 }

@@ -1,3 +1,4 @@
+import { Sam3Error } from "../errors";
 import { Mask } from "../masks/mask";
 
 /** [x, y] on the pixel-corner grid: pixel (3, 4) spans [3, 4] to [4, 5]. */
@@ -33,7 +34,7 @@ const SADDLE = 1 << 4;
  * neighbours are separate polygons that share a corner), then simplifies every ring.
  */
 export function maskToPolygons(mask: Mask, { tolerance = 1 }: PolygonOptions = {}): Polygon[] {
-  if (!(tolerance >= 0)) throw new Error(`tolerance must be a non-negative number, got ${tolerance}`);
+  if (!(typeof tolerance === "number" && tolerance >= 0 && tolerance < Infinity)) throw new Sam3Error("BAD_OPTION", `tolerance must be a finite number >= 0, got ${tolerance}`);
   const vertexWidth = mask.width + 1;
   const edges = buildBoundaryEdges(mask);
   const { componentAt, componentCount } = labelComponents(mask);

@@ -1,3 +1,5 @@
+import { Sam3Error } from "../errors";
+import { LIMITS } from "../limits";
 import { Mask } from "../masks/mask";
 
 /** COCO run-length encoding as pycocotools writes it: `size` is [height, width], `counts` compressed or plain. */
@@ -40,8 +42,8 @@ export function rleCountsToMask(counts: ArrayLike<number>, height: number, width
   let position = 0;
   for (let k = 0; k < counts.length; k++) {
     const run = counts[k];
-    if (!Number.isInteger(run) || run < 0) throw new Error(`RLE count ${k} is not a non-negative integer: ${run}`);
-    if (position + run > total) throw new Error(`RLE counts cover more than ${height}x${width} pixels`);
+    if (!Number.isInteger(run) || run < 0) throw new Sam3Error("BAD_REQUEST", `RLE count ${k} is not a non-negative integer: ${String(run).slice(0, 40)}`);
+    if (position + run > total) throw new Sam3Error("BAD_REQUEST", `RLE counts cover more than ${height}x${width} pixels`);
     if (k % 2 === 1) fillColumnMajorRun(data, height, width, position, run);
     position += run;
   }
@@ -93,9 +95,9 @@ export function decodeRleCounts(s: string): number[] {
     let scale = 1;
     let more = true;
     while (more) {
-      if (p >= s.length) throw new Error("Compressed RLE string ends inside a count");
+      if (p >= s.length) throw new Sam3Error("BAD_REQUEST", "Compressed RLE string ends inside a count");
       const c = s.charCodeAt(p++) - ASCII_OFFSET;
-      if (c < 0 || c > 63) throw new Error(`Invalid character in compressed RLE string at ${p - 1}`);
+      if (c < 0 || c > 63) throw new Sam3Error("BAD_REQUEST", `Invalid character in compressed RLE string at ${p - 1}`);
       x += (c & CHUNK_BITS) * scale;
       scale *= 32;
       more = (c & MORE_BIT) !== 0;
@@ -112,7 +114,11 @@ export function maskToCocoRle(mask: Mask): CompressedCocoRle {
 }
 
 export function cocoRleToMask(rle: CocoRle): Mask {
-  const [height, width] = rle.size;
+  const [height, width] = Array.isArray(rle?.size) ? rle.size : [NaN, NaN];
+  if (!(Number.isInteger(height) && Number.isInteger(width) && height >= 0 && width >= 0 && height * width <= LIMITS.pixels)) {
+    throw new Sam3Error("BAD_REQUEST", `an RLE size must be [height, width] of whole numbers >= 0 within ${LIMITS.pixels} pixels`);
+  }
+  if (typeof rle.counts !== "string" && !Array.isArray(rle.counts)) throw new Sam3Error("BAD_REQUEST", "RLE counts must be a string or an array of numbers");
   const counts = typeof rle.counts === "string" ? decodeRleCounts(rle.counts) : rle.counts;
   return rleCountsToMask(counts, height, width);
 }

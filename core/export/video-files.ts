@@ -1,11 +1,14 @@
-import { mkdir, open as openFile, writeFile } from "node:fs/promises";
+import { open as openFile, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { asSam3Error, Sam3Error } from "../errors";
 import { VideoWriter } from "../video/video-writer";
 import type { VideoSession } from "../video/session";
+import { checkStem } from "./files";
 import { frameToJson } from "./json";
 import { maskToPng } from "./mask-png";
 import { maskToPolygons } from "./polygons";
 import { renderOverlayRgb } from "./overlay";
+import { ensureFolder, partialName } from "./safe-write";
 
 export interface VideoExportOptions {
   /** `<stem>.overlay.mp4`: every frame with its objects drawn, ids and colours stable. */
@@ -21,36 +24,58 @@ export interface VideoExportOptions {
   onFrame?: (done: number, total: number) => void;
 }
 
-/** Writes a session's results to files; returns their paths (PNG sequences as their folders). */
+/** One output being written under a temporary name: `done` moves it into place. */
+interface PendingOutput {
+  name: string;
+  final: string;
+  partial: string;
+  /** Renamed into place (so a later failure must remove it). */
+  placed?: boolean;
+}
+
+/**
+ * Writes a session's results to files; returns their paths (PNG sequences as their folders). Everything is
+ * written under temporary names and renamed only when the whole export succeeded; a failure removes it all and
+ * throws a typed error (WRITE_FAILED for a full disk or an unwritable folder).
+ */
 export async function writeVideoResults(session: VideoSession, dir: string, stem: string, options: VideoExportOptions): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const { frames, width, height, fps } = session.source.info;
-  const written: string[] = [];
-  const jsonPath = join(dir, `${stem}.frames.jsonl`);
-  const json = options.json ? await openFile(jsonPath, "w") : undefined;
-  const polygonsPath = join(dir, `${stem}.polygons.jsonl`);
-  const polygons = options.polygons ? await openFile(polygonsPath, "w") : undefined;
-  const overlayPath = join(dir, `${stem}.overlay.mp4`);
-  const video = options.overlay ? await VideoWriter.open(overlayPath, { width, height, fps }) : undefined;
-  const pngDir = join(dir, `${stem}.masks`);
-  let pngsWritten = false;
+  checkStem(stem);
+  const masks = options.json || options.png || options.polygons;
+  // an overlay of a session without results still shows the video; mask files would be empty
+  if (masks && !session.outputs.hasResults()) throw new Sam3Error("BAD_REQUEST", "no results to export: add a prompt and propagate first");
+  const folder = await ensureFolder(dir);
+  const pending: PendingOutput[] = [];
+  const start = (name: string): PendingOutput => {
+    const output: PendingOutput = { name, final: join(folder, name), partial: partialName(join(folder, name)) };
+    pending.push(output);
+    return output;
+  };
+  const overlay = options.overlay ? start(`${stem}.overlay.mp4`) : undefined;
+  const json = options.json ? start(`${stem}.frames.jsonl`) : undefined;
+  const polygons = options.polygons ? start(`${stem}.polygons.jsonl`) : undefined;
+  const png = options.png ? start(`${stem}.masks`) : undefined;
+  let video: VideoWriter | undefined;
+  const files: FileHandle[] = [];
   try {
+    const jsonFile = json && files[files.push(await openFile(json.partial, "w")) - 1];
+    const polygonsFile = polygons && files[files.push(await openFile(polygons.partial, "w")) - 1];
+    if (png) await ensureFolder(png.partial);
+    const { frames, width, height, fps } = session.source.info;
+    // the writer makes its own temporary file and renames it on close
+    if (overlay) video = await VideoWriter.open(overlay.final, { width, height, fps });
     for (let t = 0; t < frames; t++) {
       const outputs = session.outputs.outputs(t);
-      if (json && outputs.out_obj_ids.length) await json.write(JSON.stringify(frameToJson({ frame_index: t, outputs })) + "\n");
-      if (polygons && outputs.out_obj_ids.length) {
+      const present = outputs.out_obj_ids.length > 0;
+      if (jsonFile && present) await jsonFile.write(JSON.stringify(frameToJson({ frame_index: t, outputs })) + "\n");
+      if (polygonsFile && present) {
         const objects = outputs.out_obj_ids.map((id, i) => ({ id, polygons: maskToPolygons(outputs.out_binary_masks[i], { tolerance: options.tolerance }) }));
-        await polygons.write(JSON.stringify({ frame_index: t, objects }) + "\n");
+        await polygonsFile.write(JSON.stringify({ frame_index: t, objects }) + "\n");
       }
-      if (options.png && outputs.out_obj_ids.length) {
-        pngsWritten = true;
-        await Promise.all(
-          outputs.out_obj_ids.map(async (id, i) => {
-            const folder = join(pngDir, `obj-${id}`);
-            await mkdir(folder, { recursive: true });
-            await writeFile(join(folder, `${String(t).padStart(6, "0")}.png`), await maskToPng(outputs.out_binary_masks[i]));
-          }),
-        );
+      if (png && present) {
+        for (const [i, id] of outputs.out_obj_ids.entries()) {
+          const objectFolder = await ensureFolder(join(png.partial, `obj-${id}`));
+          await writeFile(join(objectFolder, `${String(t).padStart(6, "0")}.png`), await maskToPng(outputs.out_binary_masks[i]));
+        }
       }
       if (video) {
         const objects = outputs.out_obj_ids.map((id, i) => ({
@@ -64,19 +89,24 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
       }
       options.onFrame?.(t + 1, frames);
     }
+    for (const file of files.splice(0)) await file.close();
     await video?.close();
+    if (overlay) overlay.placed = true;
+    for (const output of pending) if (output !== overlay) await moveIntoPlace(output);
   } catch (e) {
-    video?.abort();
-    throw e;
-  } finally {
-    await json?.close();
-    await polygons?.close();
+    await Promise.all(files.map((file) => file.close().catch(() => undefined)));
+    await video?.abort();
+    await Promise.all(pending.map((o) => rm(o.placed ? o.final : o.partial, { recursive: true, force: true }).catch(() => undefined)));
+    throw asSam3Error(e, "writing the video results");
   }
-  if (video) written.push(overlayPath);
-  if (json) written.push(jsonPath);
-  if (polygons) written.push(polygonsPath);
-  if (pngsWritten) written.push(pngDir);
-  return written;
+  return pending.map((o) => join(dir, o.name));
+}
+
+/** Renames a finished output into place; a PNG folder replaces the previous export's folder of that name. */
+async function moveIntoPlace(output: PendingOutput) {
+  await rm(output.final, { recursive: true, force: true });
+  await rename(output.partial, output.final);
+  output.placed = true;
 }
 
 const toPixelBox = ([x, y, w, h]: number[], width: number, height: number): [number, number, number, number] => [x * width, y * height, (x + w) * width, (y + h) * height];

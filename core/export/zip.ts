@@ -1,10 +1,20 @@
+import { Sam3Error } from "../errors";
+
+/** What a ZIP without its 64-bit extension can hold. */
+const MAX_ENTRIES = 0xffff;
+const MAX_BYTES = 0xffffffff;
+
 /** A ZIP archive of stored (uncompressed) files: enough for downloading a folder of PNGs, which do not deflate. */
 export function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
+  if (files.length > MAX_ENTRIES) throw new Sam3Error("LIMIT_EXCEEDED", `${files.length} files are more than a ZIP archive holds (${MAX_ENTRIES}): export fewer frames`);
+  const total = files.reduce((n, f) => n + f.data.length + 76 + 2 * Buffer.byteLength(f.name), 22);
+  if (total > MAX_BYTES) throw new Sam3Error("LIMIT_EXCEEDED", "the files are more than a ZIP archive holds (4 GiB): export fewer frames");
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const { name, data } of files) {
     const nameBytes = Buffer.from(name, "utf8");
+    if (nameBytes.length > MAX_ENTRIES) throw new Sam3Error("BAD_REQUEST", "a file name in the ZIP archive is longer than 65535 bytes");
     const crc = crc32(data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);

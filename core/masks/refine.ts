@@ -1,3 +1,4 @@
+import { Sam3Error } from "../errors";
 import { Mask, maskBox } from "./mask";
 
 export interface RefineOptions {
@@ -16,7 +17,7 @@ function copyMask(mask: Mask): Mask {
 
 function assertFineness(fineness: number): void {
   if (!(fineness >= 0 && fineness <= 1)) {
-    throw new RangeError(`mask fineness must be a number in [0, 1], got ${fineness}`);
+    throw new Sam3Error("BAD_OPTION", `mask fineness must be a number in [0, 1], got ${fineness}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { rename, rm, stat } from "node:fs/promises";
-import { Sam3Error } from "../errors";
+import { createReadStream } from "node:fs";
+import { open, rename, rm, stat } from "node:fs/promises";
+import { asSam3Error, Sam3Error } from "../errors";
 
 export interface DownloadOptions {
   /** Lower-case hex; the file is rejected (and its partial copy removed) when it does not match. */
@@ -48,25 +48,29 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
       throw new Sam3Error("DOWNLOAD_FAILED", `${url} has sha256 ${actual}, expected ${options.sha256}: the partial file was removed, fetch again`);
     }
   }
-  await rename(part, dest);
+  await rename(part, dest).catch((e: unknown) => Promise.reject(asSam3Error(e, "saving the download")));
 }
 
 async function writeBody(response: Response, part: string, append: boolean, start: number, total: number | undefined, options: DownloadOptions) {
-  const out = createWriteStream(part, { flags: append ? "a" : "w" });
+  // a file handle reports a full disk as a rejected write, never as an unhandled stream 'error' event
+  const out = await open(part, append ? "a" : "w").catch((e: unknown) => Promise.reject(asSam3Error(e, "saving the download")));
   let bytes = start;
   try {
     const reader = response.body!.getReader();
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!out.write(value)) await new Promise<void>((r) => out.once("drain", () => r()));
-      bytes += value.length;
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        throw new Sam3Error("DOWNLOAD_FAILED", `the transfer broke off after ${bytes} bytes (${causeOf(e)}); run the same command again to resume`, { cause: e });
+      }
+      if (chunk.done) break;
+      await out.write(chunk.value).catch((e: unknown) => Promise.reject(asSam3Error(e, "saving the download")));
+      bytes += chunk.value.length;
       options.onProgress?.(bytes, total);
     }
-  } catch (e) {
-    throw new Sam3Error("DOWNLOAD_FAILED", `the transfer broke off after ${bytes} bytes (${causeOf(e)}); run the same command again to resume`, { cause: e });
   } finally {
-    await new Promise<void>((r) => out.end(() => r()));
+    await out.close().catch(() => undefined);
   }
 }
 
@@ -76,7 +80,7 @@ export function sha256Of(file: string): Promise<string> {
     createReadStream(file)
       .on("data", (chunk) => hash.update(chunk))
       .on("end", () => resolve(hash.digest("hex")))
-      .on("error", reject);
+      .on("error", (e) => reject(asSam3Error(e, "checking the download")));
   });
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Sam3Error } from "../errors";
+import { ensureFolder, writeFileAtomic } from "../export/safe-write";
 import { MANIFEST_FILE } from "../pack/open";
 import { findPreset, presetDir, PRESETS, type Preset } from "../pack/presets";
 import { downloadFile, sha256Of } from "./download";
@@ -40,7 +40,7 @@ export async function fetchPreset(preset: Preset, options: FetchOptions = {}): P
     const dest = join(dir, file.path);
     // a finished file (checksum-verified when one is published) is not fetched again
     if (existsSync(dest) && (!file.sha256 || (await sha256Of(dest)) === file.sha256.toLowerCase())) continue;
-    await mkdir(dirname(dest), { recursive: true });
+    await ensureFolder(dirname(dest));
     await downloadFile(new URL(file.source, base).href, dest, {
       sha256: file.sha256,
       token,
@@ -48,7 +48,7 @@ export async function fetchPreset(preset: Preset, options: FetchOptions = {}): P
       onProgress: (bytes, total) => options.onProgress?.(file.path, bytes, total),
     });
   }
-  if (preset.manifest) await writeFile(join(dir, MANIFEST_FILE), JSON.stringify(preset.manifest, null, 2) + "\n");
+  if (preset.manifest) await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(preset.manifest, null, 2) + "\n");
   return dir;
 }
 

@@ -4,7 +4,9 @@ import * as ort from "onnxruntime-node";
 import { Sam3Error } from "../errors";
 import type { ModelPack } from "../pack/open";
 import type { Role } from "../pack/roles";
-import { DEVICE_HINTS, deviceUnavailableReason, type Device } from "./devices";
+import { LIMITS } from "../limits";
+import { DEVICE_HINTS, deviceUnavailableReason, parseDevice, type Device } from "./devices";
+import { checkRange } from "./options";
 import { SerialQueue } from "./serial-queue";
 
 export interface RuntimeOptions {
@@ -18,6 +20,13 @@ export interface RuntimeOptions {
 }
 
 export type Tensors = Record<string, ort.Tensor>;
+
+/** Thread counts are whole numbers up to LIMITS.threads (0 = onnxruntime's default): a huge one hangs the process. */
+export function checkRuntimeOptions(o: RuntimeOptions): void {
+  checkRange("intraOpThreads", o.intraOpThreads, 0, LIMITS.threads);
+  checkRange("interOpThreads", o.interOpThreads, 0, LIMITS.threads);
+  if (o.device !== undefined) parseDevice(String(o.device).slice(0, 40));
+}
 
 interface LoadedGraph {
   session: ort.InferenceSession;
@@ -43,6 +52,7 @@ export class Engine {
   readonly device: DeviceReport;
 
   constructor(readonly pack: ModelPack, private readonly options: RuntimeOptions = {}) {
+    checkRuntimeOptions(options);
     const requested = options.device ?? "cpu";
     const reason = deviceUnavailableReason(requested);
     this.device = { requested, active: reason ? "cpu" : requested, fallbackReason: reason };
@@ -61,7 +71,9 @@ export class Engine {
     const outputNames = Object.values(spec.outputs);
     const results = await graph.queue.run(() => {
       if (this.closed) throw new Sam3Error("CLOSED", "the model was closed while a request was waiting");
-      return graph.session.run(named, outputNames);
+      return graph.session.run(named, outputNames).catch((e: unknown) => {
+        throw new Sam3Error("INTERNAL", `the ${role} graph of ${this.pack.manifest.name} failed: ${this.hidePaths(firstLine(e))}`, { cause: e });
+      });
     });
     return Object.fromEntries(Object.entries(spec.outputs).map(([key, name]) => [key, results[name]]));
   }
@@ -100,7 +112,12 @@ export class Engine {
     const file = join(this.pack.dir, spec.file);
     // onnxruntime-node resolves external weight files against the working directory: hand them over explicitly
     const externalData = await Promise.all(
-      spec.data.map(async (data) => ({ path: relative(dirname(file), join(this.pack.dir, data)), data: await readFile(join(this.pack.dir, data)) })),
+      spec.data.map(async (data) => ({
+        path: relative(dirname(file), join(this.pack.dir, data)),
+        data: await readFile(join(this.pack.dir, data)).catch((e: NodeJS.ErrnoException) => {
+          throw new Sam3Error("PACK_INVALID", `model pack ${this.pack.manifest.name}: cannot read the weights file ${data} (${e.code ?? "unreadable"})`, { cause: e });
+        }),
+      })),
     );
     const options = (device: Device) => ({ ...this.sessionOptions(device), ...(externalData.length ? { externalData } : {}) });
     let device = this.device.active;
@@ -109,11 +126,13 @@ export class Engine {
       session = await ort.InferenceSession.create(file, options(device));
     } catch (e) {
       if (device === "cpu") {
-        throw new Sam3Error("PACK_INVALID", `role ${role} (${spec.file}): onnxruntime could not load it: ${(e as Error).message}`, { cause: e });
+        throw new Sam3Error("PACK_INVALID", `role ${role} (${spec.file}): onnxruntime could not load it: ${this.hidePaths(firstLine(e))}`, { cause: e });
       }
       this.markFallback(`${device} failed for ${role}: ${firstLine(e)}`);
       device = "cpu";
-      session = await ort.InferenceSession.create(file, options(device));
+      session = await ort.InferenceSession.create(file, options(device)).catch((e2: unknown) => {
+        throw new Sam3Error("PACK_INVALID", `role ${role} (${spec.file}): onnxruntime could not load it: ${this.hidePaths(firstLine(e2))}`, { cause: e2 });
+      });
     }
     const inputTypes = new Map(
       session.inputMetadata.map((m) => [m.name, m.isTensor ? String(m.type) : ""] as [string, string]),
@@ -130,6 +149,11 @@ export class Engine {
       // the vision encoders trigger a harmless shape-merge warning on load
       logSeverityLevel: 3,
     };
+  }
+
+  /** onnxruntime's messages quote file paths: name the pack instead of the server's folder. */
+  private hidePaths(message: string): string {
+    return message.split(this.pack.dir).join(this.pack.manifest.name);
   }
 
   private markFallback(reason: string) {

@@ -1,14 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, extname, join } from "node:path";
 import type { Confinement } from "../confine";
-import { Sam3Error } from "../errors";
+import { asSam3Error, Sam3Error } from "../errors";
+import { LIMITS } from "../limits";
+import { checkRange } from "../runtime/options";
 import { Sam3, type Sam3Options } from "../sam3";
-import { openFrameSource } from "./frame-source";
+import { openFrameSource, type FrameSource } from "./frame-source";
 import { MaskPromptTracker, type ObjectTracker } from "./object-tracker";
-import { parseRequest, propagateRequest, videoRequest, type StartSessionRequest, type VideoRequest } from "./requests";
-import { VIDEO_RULES, type VideoRules } from "./rules";
+import { parseRequest, propagateRequest, startSessionRequest, videoRequest, type StartSessionRequest, type VideoRequest } from "./requests";
+import { checkRules, VIDEO_RULES, type VideoRules } from "./rules";
 import { VideoSession, type FrameResult, type PropagationProgress } from "./session";
 
 export interface PredictorOptions extends Sam3Options {
@@ -61,6 +63,14 @@ export type VideoResponse<T extends VideoRequest["type"]> = Responses[T];
 
 const MINUTE = 60_000;
 
+/** A session slot and its frame-cache bytes, held from the start of start_session until it opens or fails. */
+interface Reservation {
+  id: string;
+  cacheBytes: number;
+  /** Its session opened (the slot is the session's now) or it was given back: either way it is spent. */
+  spent?: boolean;
+}
+
 /**
  * SAM 3's video predictor API (`handle_request` / `handle_stream_request` of the official code) over many
  * sessions, with a TTL, a session limit and a memory budget for decoded frames.
@@ -69,8 +79,11 @@ export class Sam3VideoPredictor {
   private readonly sessions = new Map<string, VideoSession>();
   /** What to undo when a session closes (temporary upload files). */
   private readonly cleanups = new Map<string, () => Promise<void>>();
-  /** Frame-cache bytes each session was granted. */
+  /** Frame-cache bytes each session (open or opening) was granted; a key here holds a session slot. */
   private readonly cacheGrants = new Map<string, number>();
+  /** How an upload's session names its source (the upload's own name, not the temporary file). */
+  private readonly labels = new Map<string, string>();
+  private closed = false;
   private readonly tracker: ObjectTracker;
   private readonly rules: VideoRules;
   private readonly sweeper: NodeJS.Timeout;
@@ -82,6 +95,7 @@ export class Sam3VideoPredictor {
   }
 
   static async open(options: PredictorOptions = {}): Promise<Sam3VideoPredictor> {
+    checkPredictorOptions(options);
     return new Sam3VideoPredictor(await Sam3.open(options), options);
   }
 
@@ -91,7 +105,7 @@ export class Sam3VideoPredictor {
     const respond = (value: Responses[keyof Responses]) => value as VideoResponse<R["type"]>;
     switch (req.type) {
       case "start_session":
-        return respond(await this.startSession(req));
+        return respond(await this.startSession(this.reserve(req), req));
       case "add_prompt":
         return respond(await this.session(req.session_id).addPrompt(req));
       case "remove_object":
@@ -123,16 +137,27 @@ export class Sam3VideoPredictor {
    * file that is deleted when the session closes.
    */
   async startSessionFromBytes(bytes: Uint8Array, fileName: string, request: Omit<StartSessionRequest, "type" | "resource_path"> = {}): Promise<SessionInfo> {
-    const folder = await mkdtemp(join(tmpdir(), "sam3-upload-"));
-    const path = join(folder, basename(fileName) || "video");
+    const label = basename(String(fileName)) || "video";
+    const req = parseRequest(startSessionRequest, { ...request, type: "start_session", resource_path: label });
+    await this.evictExpired();
+    const reservation = this.reserve(req);
+    let folder: string | undefined;
+    let path = "";
     try {
+      folder = await mkdtemp(join(tmpdir(), "sam3-upload-"));
+      // only the extension is kept: the name the caller gave never becomes part of a path
+      path = join(folder, `upload${safeExtension(label)}`);
       await writeFile(path, bytes);
-      const info = await this.startSession({ ...request, type: "start_session", resource_path: path });
-      this.cleanups.set(info.session_id, () => rm(folder, { recursive: true, force: true }));
+      const info = await this.startSession(reservation, { ...req, resource_path: path }, label);
+      const made = folder;
+      this.cleanups.set(info.session_id, () => rm(made, { recursive: true, force: true }));
       return info;
     } catch (e) {
-      await rm(folder, { recursive: true, force: true });
-      throw e;
+      this.release(reservation);
+      if (folder) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+      const error = asSam3Error(e, "opening the upload");
+      // the temporary file is named by the upload's own name
+      throw path && error.message.includes(path) ? new Sam3Error(error.code, error.message.split(path).join(label), { cause: e }) : error;
     }
   }
 
@@ -147,28 +172,59 @@ export class Sam3VideoPredictor {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.sweeper);
     await Promise.all([...this.sessions.keys()].map((id) => this.closeSession(id)));
     await this.sam.close();
   }
 
-  private async startSession(req: StartSessionRequest): Promise<SessionInfo> {
+  /**
+   * Takes a session slot and the frame-cache bytes at once, before anything is awaited, so concurrent starts
+   * cannot open more sessions than the limit or two sessions under one id.
+   */
+  private reserve(req: StartSessionRequest): Reservation {
+    if (this.closed) throw new Sam3Error("CLOSED", "the video predictor is closed");
     const id = req.session_id ?? randomUUID();
-    if (this.sessions.has(id)) throw new Sam3Error("BAD_REQUEST", `session "${id}" already exists`);
+    if (this.cacheGrants.has(id)) throw new Sam3Error("BAD_REQUEST", `session "${id}" already exists (or is being opened)`);
     const maxSessions = this.options.maxSessions ?? 8;
-    if (this.sessions.size >= maxSessions) {
-      throw new Sam3Error("LIMIT_EXCEEDED", `${maxSessions} sessions are open, the limit: close one (close_session) first`);
+    if (this.cacheGrants.size >= maxSessions) {
+      throw new Sam3Error("LIMIT_EXCEEDED", `${maxSessions} sessions are open, the limit (maxSessions): close one (close_session) first`);
     }
     const cacheBytes = req.cache_bytes ?? this.options.sessionCacheBytes ?? 256 * 2 ** 20;
     const budget = this.options.totalCacheBytes ?? 2 * 2 ** 30;
     const committed = [...this.cacheGrants.values()].reduce((a, b) => a + b, 0);
     if (committed + cacheBytes > budget) {
-      throw new Sam3Error("LIMIT_EXCEEDED", `a ${mib(cacheBytes)} frame cache would exceed the ${mib(budget)} budget (${mib(committed)} in use): close a session or ask for a smaller cache_bytes`);
+      throw new Sam3Error("LIMIT_EXCEEDED", `a ${mib(cacheBytes)} frame cache would exceed the ${mib(budget)} budget (totalCacheBytes, ${mib(committed)} in use): close a session or ask for a smaller cache_bytes`);
     }
-    const source = await openFrameSource(req.resource_path, { maxSide: req.max_side, stride: req.stride, cacheBytes, confine: this.options.confine });
+    this.cacheGrants.set(id, cacheBytes);
+    return { id, cacheBytes };
+  }
+
+  /** Gives back a reservation whose session did not open (once: a later start may hold the same id by then). */
+  private release(reservation: Reservation) {
+    if (reservation.spent) return;
+    reservation.spent = true;
+    this.cacheGrants.delete(reservation.id);
+  }
+
+  private async startSession(reservation: Reservation, req: StartSessionRequest, label?: string): Promise<SessionInfo> {
+    const { id, cacheBytes } = reservation;
+    let source: FrameSource | undefined;
+    try {
+      source = await openFrameSource(req.resource_path, { maxSide: req.max_side, stride: req.stride, cacheBytes, confine: this.options.confine, label });
+      if (source.info.frames > LIMITS.framesPerSession) {
+        throw new Sam3Error("LIMIT_EXCEEDED", `${label ?? req.resource_path} has ${source.info.frames} frames, more than the limit of ${LIMITS.framesPerSession} (framesPerSession): use stride or cut the video`);
+      }
+      if (this.closed) throw new Sam3Error("CLOSED", "the video predictor was closed while the session was opening");
+    } catch (e) {
+      this.release(reservation);
+      await source?.close().catch(() => undefined);
+      throw e;
+    }
+    reservation.spent = true;
     const session = new VideoSession(id, source, this.sam, this.tracker, this.rules);
     this.sessions.set(id, session);
-    this.cacheGrants.set(id, cacheBytes);
+    if (label !== undefined) this.labels.set(id, label);
     return this.info(session);
   }
 
@@ -177,6 +233,7 @@ export class Sam3VideoPredictor {
     if (!session) return;
     this.sessions.delete(id);
     this.cacheGrants.delete(id);
+    this.labels.delete(id);
     session.cancel();
     await session.source.close();
     await this.cleanups.get(id)?.();
@@ -196,7 +253,7 @@ export class Sam3VideoPredictor {
     const { info } = s.source;
     return {
       session_id: s.id,
-      resource_path: s.source.path,
+      resource_path: this.labels.get(s.id) ?? s.source.path,
       frames: info.frames,
       width: info.width,
       height: info.height,
@@ -212,4 +269,15 @@ export class Sam3VideoPredictor {
   }
 }
 
+function checkPredictorOptions(o: PredictorOptions) {
+  checkRange("maxSessions", o.maxSessions, 1, 10_000);
+  checkRange("sessionTtlMs", o.sessionTtlMs, 1, 2 ** 31 - 1);
+  checkRange("sessionCacheBytes", o.sessionCacheBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkRange("totalCacheBytes", o.totalCacheBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkRules(o.rules);
+}
+
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+
+/** A file extension (which tells decoders the container) reduced to safe characters. */
+const safeExtension = (name: string) => extname(name).toLowerCase().replace(/[^.a-z0-9]/g, "").slice(0, 16);

@@ -1,3 +1,6 @@
+import { Sam3Error } from "../errors";
+import { checkRange } from "../runtime/options";
+
 /** The official SAM 3 video predictor's thresholds (SAM3.md section 5), in one place. */
 export const VIDEO_RULES = Object.freeze({
   /** Detector: keep detections scoring above this on every frame. */
@@ -26,3 +29,12 @@ export const VIDEO_RULES = Object.freeze({
 });
 
 export type VideoRules = Record<keyof typeof VIDEO_RULES, number>;
+
+/** Every override names a known rule and is a finite number >= 0 (reconditionEvery at least 1 frame). */
+export function checkRules(overrides: Partial<VideoRules> = {}): void {
+  if (typeof overrides !== "object" || overrides === null) throw new Sam3Error("BAD_OPTION", "rules must be an object of thresholds");
+  for (const [name, value] of Object.entries(overrides)) {
+    if (!(name in VIDEO_RULES)) throw new Sam3Error("BAD_OPTION", `unknown rule ${name.slice(0, 40)} (known: ${Object.keys(VIDEO_RULES).join(", ")})`);
+    checkRange(`rules.${name}`, value, name === "reconditionEvery" ? 1 : 0, Number.MAX_SAFE_INTEGER, false);
+  }
+}

@@ -1,7 +1,8 @@
 import { Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
 import { maskIoU, type Box, type Mask } from "../masks/mask";
-import type { BoxPrompt, PointPrompt } from "../prompts";
+import { LIMITS } from "../limits";
+import { checkBox, checkLimit, checkPoint, type BoxPrompt, type PointPrompt } from "../prompts";
 import type { Sam3 } from "../sam3";
 import { associateDetections, HotStartFilter, occludedTracks, type TrackMask } from "./association";
 import type { FrameSource } from "./frame-source";
@@ -91,26 +92,35 @@ export class VideoSession {
     return this.objects.get(id)?.label;
   }
 
+  /** Validates the whole request first and changes the session only once the model has answered. */
   async addPrompt(request: AddPromptRequest): Promise<FrameResult> {
     this.checkIdle();
     const t = this.checkFrame(request.frame_index);
+    const { width, height } = this.source.info;
     const points = (request.points ?? []).map(([x, y], i): PointPrompt => ({ ...this.toPixels(x, y, request.coordinates), positive: (request.point_labels?.[i] ?? 1) === 1 }));
     if (request.point_labels && request.point_labels.length !== points.length) {
       throw new Sam3Error("BAD_REQUEST", `${points.length} points but ${request.point_labels.length} point_labels`);
+    }
+    if (request.bounding_box_labels && request.bounding_box_labels.length !== (request.bounding_boxes?.length ?? 0)) {
+      throw new Sam3Error("BAD_REQUEST", `${request.bounding_boxes?.length ?? 0} bounding_boxes but ${request.bounding_box_labels.length} bounding_box_labels`);
     }
     const boxes = (request.bounding_boxes ?? []).map(([x, y, w, h], i): BoxPrompt => {
       const a = this.toPixels(x, y, request.coordinates);
       const b = this.toPixels(x + w, y + h, request.coordinates);
       return { box: [a.x, a.y, b.x, b.y], positive: (request.bounding_box_labels?.[i] ?? 1) === 1 };
     });
-    const frame = await this.source.readFrame(t);
+    for (const p of points) checkPoint(p, width, height);
+    for (const b of boxes) checkBox(b, width, height);
     if (request.obj_id !== undefined) {
       if (request.text !== undefined) throw new Sam3Error("BAD_REQUEST", "obj_id goes with points or a box, not with text (text finds every instance)");
-      await this.clickObject(frame, t, request.obj_id, points, boxes);
+      const clicks = this.checkClicks(t, request.obj_id, points, boxes);
+      await this.clickObject(await this.source.readFrame(t), t, request.obj_id, clicks);
     } else if (points.length) {
       throw new Sam3Error("BAD_REQUEST", "points need an obj_id: the object they add or refine");
     } else if (request.text !== undefined || boxes.length) {
-      await this.setConcept(frame, t, request.text, boxes);
+      const texts = request.text === undefined ? ["visual"] : [request.text].flat().map((s) => s.trim());
+      if (texts.some((s) => !s)) throw new Sam3Error("BAD_PROMPT", "the text prompt is empty");
+      await this.setConcept(await this.source.readFrame(t), { texts, boxes, frame: t });
     } else {
       throw new Sam3Error("BAD_REQUEST", "add_prompt needs text, points with an obj_id, or bounding_boxes");
     }
@@ -171,30 +181,37 @@ export class VideoSession {
     }
   }
 
-  private async setConcept(frame: RgbImage, t: number, text: string | string[] | undefined, boxes: BoxPrompt[]) {
+  private async setConcept(frame: RgbImage, concept: Concept) {
+    const detections = (await this.detect(frame, concept)).slice(0, LIMITS.objectsPerSession);
     // a new concept starts the session over, as in the official predictor
     this.clearPrompts();
-    const texts = text === undefined ? ["visual"] : [text].flat().map((s) => s.trim());
-    if (texts.some((s) => !s)) throw new Sam3Error("BAD_PROMPT", "the text prompt is empty");
-    this.concept = { texts, boxes, frame: t };
-    for (const detection of await this.detect(frame)) {
+    this.concept = concept;
+    for (const detection of detections) {
       const id = this.newObject({ origin: "detector", label: detection.label });
       this.seeds.set(id, detection);
-      this.outputs.set(t, id, detection.mask, detection.score);
+      this.outputs.set(concept.frame, id, detection.mask, detection.score);
     }
   }
 
-  private async clickObject(frame: RgbImage, t: number, id: number, points: PointPrompt[], boxes: BoxPrompt[]) {
+  /** The clicks an object will have on frame t with these added, refused before anything is stored. */
+  private checkClicks(t: number, id: number, points: PointPrompt[], boxes: BoxPrompt[]): Clicks {
     if (boxes.length > 1) throw new Sam3Error("BAD_REQUEST", "one box per object: give obj_id with a single box");
     if (this.removed.has(id)) throw new Sam3Error("BAD_REQUEST", `object ${id} was removed; ids are never reused, pick a new one`);
+    if (!this.objects.has(id)) checkLimit("objectsPerSession", this.objects.size + 1, "objects in one session");
+    // clicks on one frame accumulate, as refinement does in SAM's interactive tools
+    const previous = this.clicks.get(id)?.get(t);
+    const clicks: Clicks = { points: [...(previous?.points ?? []), ...points], box: boxes[0] ?? previous?.box };
+    checkLimit("pointsPerPrompt", clicks.points.length, "points on one object and frame");
+    if (!clicks.points.length && !clicks.box) throw new Sam3Error("BAD_REQUEST", `object ${id} needs points or a box on frame ${t}`);
+    return clicks;
+  }
+
+  private async clickObject(frame: RgbImage, t: number, id: number, clicks: Clicks) {
+    const result = await this.tracker.fromPrompt(frame, clicks);
     if (!this.objects.has(id)) this.newObject({ origin: "points" }, id);
     let perFrame = this.clicks.get(id);
     if (!perFrame) this.clicks.set(id, (perFrame = new Map()));
-    // clicks on one frame accumulate, as refinement does in SAM's interactive tools
-    const previous = perFrame.get(t);
-    const clicks: Clicks = { points: [...(previous?.points ?? []), ...points], box: boxes[0] ?? previous?.box };
     perFrame.set(t, clicks);
-    const result = await this.tracker.fromPrompt(frame, clicks);
     if (result.present) this.outputs.set(t, id, result.mask, result.score);
     else this.outputs.clear(t, id);
     this.touched.set(id, Math.min(t, this.touched.get(id) ?? t));
@@ -249,6 +266,8 @@ export class VideoSession {
       }
     }
     for (const d of births) {
+      // past the session's object limit new instances are not tracked
+      if (this.objects.size >= LIMITS.objectsPerSession) break;
       const detection = detections[d];
       const id = this.newObject({ origin: "detector", label: detection.label });
       hotStart.born(id);
@@ -257,8 +276,8 @@ export class VideoSession {
     }
   }
 
-  private async detect(frame: RgbImage): Promise<Detection[]> {
-    const { texts, boxes } = this.concept!;
+  private async detect(frame: RgbImage, concept = this.concept!): Promise<Detection[]> {
+    const { texts, boxes } = concept;
     const found: Detection[] = [];
     for (const text of texts) {
       const result = await this.sam.segment(frame, { text, boxes }, { threshold: this.rules.detectionThreshold, nms: this.rules.detectionNms, minRegionArea: this.rules.minRegionArea });

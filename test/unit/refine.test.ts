@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { seededRandom } from "../support/masks";
 import { Mask, emptyMask, maskArea, maskBox } from "../../core/masks/mask";
 import { fineRadius, refineMask, removeSmallRegions, smoothMask } from "../../core/masks/refine";
+import { Sam3Error } from "../../core/errors";
 
 function setPixels(mask: Mask, pixels: Array<[number, number]>, value = 1): Mask {
   for (const [x, y] of pixels) mask.data[y * mask.width + x] = value;
@@ -144,11 +145,11 @@ describe("smoothMask", () => {
 
   it("rejects fineness outside [0, 1] or NaN with a RangeError naming the value", () => {
     const mask = emptyMask(10, 10);
-    expect(() => smoothMask(mask, -0.1)).toThrow(RangeError);
+    expect(() => smoothMask(mask, -0.1)).toThrow(Sam3Error);
     expect(() => smoothMask(mask, 1.5)).toThrow(/1\.5.*\[0, 1\]|\[0, 1\].*1\.5/);
     expect(() => smoothMask(mask, Number.NaN)).toThrow(/NaN/);
-    expect(() => fineRadius(2, 10, 10)).toThrow(RangeError);
-    expect(() => refineMask(mask, { fineness: -1 })).toThrow(RangeError);
+    expect(() => fineRadius(2, 10, 10)).toThrow(Sam3Error);
+    expect(() => refineMask(mask, { fineness: -1 })).toThrow(Sam3Error);
   });
 });
 

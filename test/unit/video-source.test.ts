@@ -391,13 +391,12 @@ describe("ffmpeg processes", () => {
     await source.close();
   });
 
-  it("VideoWriter reports ffmpeg's failure, refuses bad frames and extensions, and abort removes the file", async () => {
+  it("VideoWriter reports an unwritable output, refuses bad frames and extensions, and abort removes the file", async () => {
     const clip = CLIPS.mkv;
     const unwritable = join(dir, "no-such-dir", "out.mp4");
-    const failing = await VideoWriter.open(unwritable, clip);
-    const error = await rejection(failing.write(drawFrame(clip, 0)).then(() => failing.close()));
-    expect(error.code).toBe("FFMPEG_FAILED");
-    expect(error.message).toContain("No such file or directory");
+    const error = await rejection(VideoWriter.open(unwritable, clip).then((w) => w.write(drawFrame(clip, 0)).then(() => w.close())));
+    expect(error.code).toBe("WRITE_FAILED");
+    expect(error.message).toBe("writing out.mp4 failed: a folder of the path does not exist");
 
     expect((await rejection(VideoWriter.open(join(dir, "out.gif"), clip))).code).toBe("BAD_OPTION");
     const aborted = join(dir, "aborted.mp4");
