@@ -1,9 +1,11 @@
 import type { Stats } from "node:fs";
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { extname, resolve } from "node:path";
+import sharp from "sharp";
 import type { Confinement } from "../confine";
 import { Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
+import { LIMITS } from "../limits";
 import { FrameCache } from "./frame-cache";
 import type { DecodeSettings, FrameDecoder } from "./frame-decoder";
 import { openFrameFolder, openStills } from "./still-frames";
@@ -59,37 +61,59 @@ const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".tif", ".ti
 
 /** Opens a video file, a folder of JPEG / PNG frames or a single image as a sequence of RGB frames. */
 export async function openFrameSource(path: string, options: FrameSourceOptions = {}): Promise<FrameSource> {
-  const settings = checkOptions(options);
-  const file = options.confine ? options.confine.resolve(path) : resolve(path);
+  const settings = checkOptions(path, options);
+  const { label } = settings;
   let stats: Stats;
+  let file: string;
   try {
+    // the real path is what every later check and read sees, so no link can change under them
+    file = options.confine ? options.confine.resolve(path) : await realpath(resolve(path));
     stats = await stat(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Sam3Error("BAD_VIDEO", code === "ENOENT" ? `video not found: ${path}` : `cannot read ${path}: ${(e as Error).message}`);
+    if (!code) throw e;
+    throw new Sam3Error("BAD_VIDEO", code === "ENOENT" ? `video not found: ${label}` : `cannot read ${label} (${code})`);
+  }
+  if (!stats.isDirectory() && !stats.isFile()) {
+    throw new Sam3Error("BAD_VIDEO", `${label} is not a regular file (a pipe, device or socket): give a video file, an image or a folder of frames`);
   }
   const decoder = stats.isDirectory() ? await openFrameFolder(file, settings) : await openFile(file, stats, settings);
-  return new DecodingFrameSource(path, decoder, settings.cacheBytes);
+  return new DecodingFrameSource(path, label, decoder, settings.cacheBytes);
 }
 
-function checkOptions({ maxSide, stride, cacheBytes }: FrameSourceOptions): DecodeSettings {
+function checkOptions(path: string, { maxSide, stride, cacheBytes, confine, label, maxPixels }: FrameSourceOptions): DecodeSettings {
   if (maxSide !== undefined && !(Number.isInteger(maxSide) && maxSide > 0)) throw new Sam3Error("BAD_OPTION", `maxSide must be a positive integer, got ${maxSide}`);
   if (stride !== undefined && !(Number.isInteger(stride) && stride > 0)) throw new Sam3Error("BAD_OPTION", `stride must be a positive integer, got ${stride}`);
   if (cacheBytes !== undefined && !(Number.isFinite(cacheBytes) && cacheBytes >= 0)) throw new Sam3Error("BAD_OPTION", `cacheBytes must be a number >= 0, got ${cacheBytes}`);
-  return { maxSide: maxSide ?? Infinity, stride: stride ?? 1, cacheBytes: cacheBytes ?? DEFAULT_CACHE_BYTES };
+  if (maxPixels !== undefined && !(Number.isSafeInteger(maxPixels) && maxPixels > 0)) throw new Sam3Error("BAD_OPTION", `maxPixels must be a positive integer, got ${maxPixels}`);
+  return {
+    maxSide: maxSide ?? Infinity,
+    stride: stride ?? 1,
+    cacheBytes: cacheBytes ?? DEFAULT_CACHE_BYTES,
+    label: label || path,
+    maxPixels: maxPixels ?? LIMITS.pixels,
+    confine,
+  };
 }
 
 async function openFile(file: string, stats: Stats, settings: DecodeSettings): Promise<FrameDecoder> {
   const extension = extname(file).toLowerCase();
-  if (IMAGE_EXTENSIONS.has(extension)) return openStills("image", file, [file], settings);
+  const image = [{ file, shown: settings.label }];
+  if (IMAGE_EXTENSIONS.has(extension)) return openStills("image", image, settings);
   if (VIDEO_EXTENSIONS.has(extension)) return openVideo(file, stats, settings);
-  // an unknown extension: the content decides, images first because sharp only reads the header
-  try {
-    return await openStills("image", file, [file], settings);
-  } catch {
-    return openVideo(file, stats, settings);
-  }
+  // an unknown extension: the content decides. What sharp recognises is an image, also when it then fails to
+  // decode: a broken image is refused as one, never handed to ffmpeg
+  return (await isImage(file)) ? openStills("image", image, settings) : openVideo(file, stats, settings);
 }
+
+/** Whether sharp recognises the file's header as an image format (it reads the header only). */
+const isImage = (file: string) =>
+  sharp(file)
+    .metadata()
+    .then(
+      () => true,
+      () => false,
+    );
 
 /** A decode in progress: frames [first, first + count). */
 interface Chunk {
@@ -105,6 +129,7 @@ class DecodingFrameSource implements FrameSource {
 
   constructor(
     readonly path: string,
+    private readonly label: string,
     private readonly decoder: FrameDecoder,
     cacheBytes: number,
   ) {
@@ -123,7 +148,7 @@ class DecodingFrameSource implements FrameSource {
     if (this.closed) throw this.closedError();
     const { frames } = this.info;
     if (!Number.isInteger(index) || index < 0 || index >= frames) {
-      throw new Sam3Error("BAD_REQUEST", `frame ${index} is out of range: ${this.path} has frames 0..${frames - 1}`);
+      throw new Sam3Error("BAD_REQUEST", `frame ${index} is out of range: ${this.label} has frames 0..${frames - 1}`);
     }
     const cached = this.cache.get(index);
     if (cached) return cached;
@@ -169,6 +194,6 @@ class DecodingFrameSource implements FrameSource {
   }
 
   private closedError(): Sam3Error {
-    return new Sam3Error("CLOSED", `the frame source ${this.path} is closed`);
+    return new Sam3Error("CLOSED", `the frame source ${this.label} is closed`);
   }
 }
