@@ -26,16 +26,17 @@ const MAX_DEPTH = 32;
  * so a pack can be checked at open time without loading multi-GB graphs or creating sessions.
  */
 export function readOnnxSignature(file: string): OnnxSignature {
-  return withGraph(file, (reader, graph) => {
-    const inputs: string[] = [];
-    const outputs: string[] = [];
+  const inputs: string[] = [];
+  const outputs: string[] = [];
+  withGraph(file, (reader, graph) => {
     forEachField(reader, graph.start, graph.end, (field, start, end) => {
       if (field !== GRAPH.input && field !== GRAPH.output) return;
       const name = findField(reader, start, end, VALUE_INFO_NAME);
       if (name) (field === GRAPH.input ? inputs : outputs).push(reader.text(name.start, name.end));
     });
-    return { inputs, outputs };
+    return [];
   });
+  return { inputs, outputs };
 }
 
 /**
@@ -43,7 +44,7 @@ export function readOnnxSignature(file: string): OnnxSignature {
  * the initializers, constants and subgraphs: onnxruntime would open each of them.
  */
 export function readExternalDataFiles(file: string): string[] {
-  return withGraph(file, (reader, graph) => {
+  const all = withGraph(file, (reader, graph) => {
     const found = new Set<string>();
     const tensor = (start: number, end: number) =>
       forEachField(reader, start, end, (field, s, e) => {
@@ -77,15 +78,23 @@ export function readExternalDataFiles(file: string): string[] {
     walkGraph(graph.start, graph.end, 0);
     return [...found];
   });
+  return [...new Set(all)];
 }
 
-function withGraph<T>(file: string, read: (reader: FileReader, graph: { start: number; end: number }) => T): T {
+/**
+ * Runs `read` on every graph field of the model: protobuf merges repeated occurrences of a message field, so
+ * onnxruntime sees them all as one graph and a check must too.
+ */
+function withGraph<T>(file: string, read: (reader: FileReader, graph: { start: number; end: number }) => T[]): T[] {
   const fd = openSync(file, "r");
   try {
     const reader = new FileReader(fd);
-    const graph = findField(reader, 0, reader.size, MODEL_GRAPH);
-    if (!graph) throw invalid("no graph in the model file");
-    return read(reader, graph);
+    const graphs: { start: number; end: number }[] = [];
+    forEachField(reader, 0, reader.size, (field, start, end) => {
+      if (field === MODEL_GRAPH) graphs.push({ start, end });
+    });
+    if (graphs.length === 0) throw invalid("no graph in the model file");
+    return graphs.flatMap((graph) => read(reader, graph));
   } finally {
     closeSync(fd);
   }

@@ -1,9 +1,9 @@
 import type { Stats } from "node:fs";
-import { realpath, stat } from "node:fs/promises";
+import { open, realpath, stat } from "node:fs/promises";
 import { extname, resolve } from "node:path";
 import sharp from "sharp";
 import type { Confinement } from "../confine";
-import { Sam3Error } from "../errors";
+import { Sam3Error, isSam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
 import { LIMITS } from "../limits";
 import { FrameCache } from "./frame-cache";
@@ -70,8 +70,8 @@ export async function openFrameSource(path: string, options: FrameSourceOptions 
     file = options.confine ? options.confine.resolve(path) : await realpath(resolve(path));
     stats = await stat(file);
   } catch (e) {
+    if (isSam3Error(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (!code) throw e;
     throw new Sam3Error("BAD_VIDEO", code === "ENOENT" ? `video not found: ${label}` : `cannot read ${label} (${code})`);
   }
   if (!stats.isDirectory() && !stats.isFile()) {
@@ -101,19 +101,35 @@ async function openFile(file: string, stats: Stats, settings: DecodeSettings): P
   const image = [{ file, shown: settings.label }];
   if (IMAGE_EXTENSIONS.has(extension)) return openStills("image", image, settings);
   if (VIDEO_EXTENSIONS.has(extension)) return openVideo(file, stats, settings);
-  // an unknown extension: the content decides. What sharp recognises is an image, also when it then fails to
-  // decode: a broken image is refused as one, never handed to ffmpeg
+  // an unknown extension: the content decides. What starts like an image, or what sharp recognises, is an image,
+  // also when it then fails to decode: a broken image is refused as one, never handed to ffmpeg
   return (await isImage(file)) ? openStills("image", image, settings) : openVideo(file, stats, settings);
 }
 
-/** Whether sharp recognises the file's header as an image format (it reads the header only). */
-const isImage = (file: string) =>
-  sharp(file)
+/** The first bytes of the image formats read (GIF is left to sharp's judgement: as a file of its own it is a video). */
+const IMAGE_SIGNATURES = [[0xff, 0xd8, 0xff], [0x89, 0x50, 0x4e, 0x47], [0x49, 0x49, 0x2a, 0x00], [0x4d, 0x4d, 0x00, 0x2a]];
+/** ISO base media brands of HEIF and AVIF images (an MP4 has the same box with other brands). */
+const IMAGE_BRANDS = new Set(["heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis"]);
+
+async function isImage(file: string): Promise<boolean> {
+  const head = Buffer.alloc(16);
+  const handle = await open(file, "r");
+  try {
+    await handle.read(head, 0, head.length, 0);
+  } finally {
+    await handle.close();
+  }
+  const starts = (signature: number[]) => signature.every((b, i) => head[i] === b);
+  if (IMAGE_SIGNATURES.some(starts)) return true;
+  if (head.toString("latin1", 0, 4) === "RIFF" && head.toString("latin1", 8, 12) === "WEBP") return true;
+  if (head.toString("latin1", 4, 8) === "ftyp" && IMAGE_BRANDS.has(head.toString("latin1", 8, 12))) return true;
+  return sharp(file)
     .metadata()
     .then(
       () => true,
       () => false,
     );
+}
 
 /** A decode in progress: frames [first, first + count). */
 interface Chunk {
