@@ -87,7 +87,7 @@ function readManifest(dir: string, ref: string): Manifest {
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw packError(ref, `has an invalid ${MANIFEST_FILE}: ${issue.path.join(".")}: ${issue.message}`);
+    throw packError(ref, `has an invalid ${MANIFEST_FILE}: ${issue.path.join(".") || "the whole file"}: ${issue.message}`);
   }
   return parsed.data;
 }

@@ -9,7 +9,9 @@ import { decodeImage } from "../../core/image/decode";
 import { LIMITS } from "../../core/limits";
 import { findFfmpeg } from "../../core/video/ffmpeg";
 import { openFrameSource, type FrameSource, type FrameSourceOptions } from "../../core/video/frame-source";
+import { Sam3 } from "../../core/sam3";
 import { concatList, flatJpeg, hlsPlaylist, mjpegAvi } from "./media-files";
+import { hostilePacks } from "./pack-files";
 
 /**
  * ffmpeg and frame sources on hostile input, with the real ffmpeg binaries (the bundled 4.1 and the system one,
@@ -45,6 +47,35 @@ beforeAll(() => {
   // names that would be protocols or protocol options if ffmpeg read them as URLs: here they are plain files
   writeFileSync(at("concat:plain.avi|plain.avi"), mjpegAvi(Array(SMALL_VIDEO_FRAMES).fill(small), 64, 48));
   writeFileSync(at("subfile,,start,0,end,100,,:plain.avi"), mjpegAvi(Array(SMALL_VIDEO_FRAMES).fill(small), 64, 48));
+  // frames far above the pixel limit in 4.5 MB; the same behind headers that say 64x48; small frames
+  const big = flatJpeg(16000, 16000);
+  writeFileSync(at("bomb.avi"), mjpegAvi([big, big, big], 16000, 16000));
+  writeFileSync(at("liar.avi"), mjpegAvi([big, big, big], 64, 48));
+  const tiny = flatJpeg(320, 240);
+  writeFileSync(at("fine.avi"), mjpegAvi([tiny, tiny], 320, 240));
+  writeFileSync(at("claims-long.avi"), mjpegAvi([small, small], 64, 48, 30, 10 * LIMITS.framesPerSession));
+  // frame folders: one with a link out, one that is a link out, one with hidden and hard-to-see names
+  mkdirSync(at("frames-escape"));
+  writeFileSync(join(at("frames-escape"), "frame1.jpg"), small);
+  symlinkSync(join(outside, "secret.jpg"), join(at("frames-escape"), "frame2.jpg"));
+  mkdirSync(join(outside, "frames"));
+  writeFileSync(join(outside, "frames", "frame1.jpg"), small);
+  symlinkSync(join(outside, "frames"), at("frames-link"));
+  symlinkSync(join(outside, "secret.jpg"), at("image-link.jpg"));
+  mkdirSync(at("frames-names"));
+  for (const name of ["frame1.jpg", "frame3.jpg", ".frame0.jpg", "..frame2.jpg", "frame..4.jpg", "frame\n5.jpg", "frame\u00856.jpg"]) writeFileSync(join(at("frames-names"), name), small);
+  symlinkSync(join(at("frames-names"), "frame1.jpg"), join(at("frames-names"), "frame2.jpg"));
+  symlinkSync(join(at("frames-names"), "missing.jpg"), join(at("frames-names"), "frame9.jpg"));
+  // broken images, by extension and by content, alone and as a folder's first frame
+  const truncated = small.subarray(0, small.length >> 1);
+  for (const name of ["cut.jpg", "cut-unknown.bin", "cut"]) writeFileSync(at(name), truncated);
+  writeFileSync(at("not-a.png"), SECRET);
+  writeFileSync(at("plain.jpg"), small);
+  mkdirSync(at("frames-cut"));
+  writeFileSync(join(at("frames-cut"), "frame1.jpg"), truncated);
+  writeFileSync(join(at("frames-cut"), "frame2.jpg"), small);
+  execFileSync("mkfifo", [at("pipe.jpg")]);
+  writeFileSync(at("drawing.svg"), `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="8" height="8"><image xlink:href="file://${join(outside, "secret.jpg")}" width="8" height="8"/></svg>`);
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -52,7 +83,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 async function failure(promise: Promise<unknown>): Promise<Sam3Error> {
   const outcome = await promise.then(
     async (value) => {
-      await (value as FrameSource | undefined)?.close?.();
+      await (value as FrameSource | Sam3 | undefined)?.close?.();
       return new Error("it opened");
     },
     (e: unknown) => e,
@@ -180,9 +211,7 @@ describe.each(BINARIES)("$name", ({ path: binary }) => {
   });
 
   it("refuses 16000x16000 MJPEG frames from the headers, fast and in little memory", async () => {
-    const big = flatJpeg(16000, 16000);
     const file = at("bomb.avi");
-    writeFileSync(file, mjpegAvi([big, big, big], 16000, 16000));
     const bytes = statSync(file).size;
     const before = process.resourceUsage().maxRSS;
     const started = performance.now();
@@ -198,14 +227,11 @@ describe.each(BINARIES)("$name", ({ path: binary }) => {
     expect(growthKb).toBeLessThan(200 * 1024);
     expect(ms).toBeLessThan(10_000);
     // a container header that lies about the size: the decoder's pixel cap still stops the first frame
-    writeFileSync(at("liar.avi"), mjpegAvi([big, big, big], 64, 48));
     const lying = await sampleChildRss(() => openFrameSource(at("liar.avi")));
     expect(lying.outcome).toBeInstanceOf(Sam3Error);
     expect(["LIMIT_EXCEEDED", "BAD_VIDEO"]).toContain((lying.outcome as Sam3Error).code);
     expect(lying.peakKb).toBeLessThan(200 * 1024);
-    // the same frames pass under a limit above their size: the refusal is the limit, not the file
-    const tiny = flatJpeg(320, 240);
-    writeFileSync(at("fine.avi"), mjpegAvi([tiny, tiny], 320, 240));
+    // small frames obey a caller's limit too, and pass at their exact size: the refusal is the limit, not the file
     const e = await failure(openFrameSource(at("fine.avi"), { maxPixels: 320 * 240 - 1 }));
     expect(e.code).toBe("LIMIT_EXCEEDED");
     const fine = await openFrameSource(at("fine.avi"), { maxPixels: 320 * 240 });
@@ -214,14 +240,12 @@ describe.each(BINARIES)("$name", ({ path: binary }) => {
   });
 
   it("refuses a video of more frames than a source may serve: from its headers, else from the count", async () => {
-    const tiny = flatJpeg(16, 16);
-    writeFileSync(at("claims-long.avi"), mjpegAvi([tiny, tiny], 16, 16, 30, 10 * LIMITS.framesPerSession));
     const started = performance.now();
     const early = await failure(openFrameSource(at("claims-long.avi")));
     expect(early.code).toBe("LIMIT_EXCEEDED");
     expect(performance.now() - started).toBeLessThan(2_000);
     // one frame over: the header's estimate is within its margin, the probe's count is not
-    if (!existsSync(at("long.avi"))) writeFileSync(at("long.avi"), mjpegAvi(Array(LIMITS.framesPerSession + 1).fill(tiny), 16, 16, 30));
+    if (!existsSync(at("long.avi"))) writeFileSync(at("long.avi"), mjpegAvi(Array(LIMITS.framesPerSession + 1).fill(flatJpeg(16, 16)), 16, 16, 30));
     const e = await failure(openFrameSource(at("long.avi")));
     expect(e.code).toBe("LIMIT_EXCEEDED");
     expect(e.message).toMatch(/frames/);
@@ -243,13 +267,9 @@ describe.each(BINARIES)("$name", ({ path: binary }) => {
 
 describe("frame folders and images", () => {
   const confine = () => new Confinement([allowed]);
-  const png = (name: string) => writeFileSync(name, small);
 
   it("refuses a frame that links outside the allowed folders, naming the entry and not its target", async () => {
     const folder = at("frames-escape");
-    mkdirSync(folder);
-    png(join(folder, "frame1.jpg"));
-    symlinkSync(join(outside, "secret.jpg"), join(folder, "frame2.jpg"));
     const e = await failure(openFrameSource(folder, { confine: confine() }));
     expect(e.code).toBe("PATH_NOT_ALLOWED");
     expect(e.message).toContain("frame2.jpg");
@@ -262,11 +282,6 @@ describe("frame folders and images", () => {
   });
 
   it("refuses a frame folder that is itself a link outside, and a single image linked outside", async () => {
-    const outsideFrames = join(outside, "frames");
-    mkdirSync(outsideFrames);
-    png(join(outsideFrames, "frame1.jpg"));
-    symlinkSync(outsideFrames, at("frames-link"));
-    symlinkSync(join(outside, "secret.jpg"), at("image-link.jpg"));
     for (const name of ["frames-link", "image-link.jpg"]) {
       const e = await failure(openFrameSource(at(name), { confine: confine() }));
       expect(e.code).toBe("PATH_NOT_ALLOWED");
@@ -275,20 +290,12 @@ describe("frame folders and images", () => {
   });
 
   it("reads links within the folder, and skips hidden and hard-to-see names", async () => {
-    const folder = at("frames-names");
-    mkdirSync(folder);
-    for (const name of ["frame1.jpg", "frame3.jpg", ".frame0.jpg", "..frame2.jpg", "frame..4.jpg", "frame\n5.jpg", "frame\u00856.jpg"]) png(join(folder, name));
-    symlinkSync(join(folder, "frame1.jpg"), join(folder, "frame2.jpg"));
-    symlinkSync(join(folder, "missing.jpg"), join(folder, "frame9.jpg"));
-    const source = await openFrameSource(folder, { confine: confine() });
+    const source = await openFrameSource(at("frames-names"), { confine: confine() });
     expect(source.info.frames).toBe(3);
     await source.close();
   });
 
   it("refuses a truncated or corrupt image at open, never probing it as a video", async () => {
-    const truncated = Buffer.from(small.subarray(0, small.length >> 1));
-    for (const name of ["cut.jpg", "cut-unknown.bin", "cut"]) writeFileSync(at(name), truncated);
-    writeFileSync(at("not-a.png"), SECRET);
     for (const name of ["cut.jpg", "cut-unknown.bin", "cut", "not-a.png"]) {
       const e = await failure(openFrameSource(at(name), { confine: confine() }));
       expect(e.code).toBe("BAD_VIDEO");
@@ -296,16 +303,11 @@ describe("frame folders and images", () => {
     }
     const e = await failure(openFrameSource(at("cut-unknown.bin")));
     expect(e.message).toMatch(/truncated or corrupt/);
-    const folder = at("frames-cut");
-    mkdirSync(folder);
-    writeFileSync(join(folder, "frame1.jpg"), truncated);
-    png(join(folder, "frame2.jpg"));
-    expect((await failure(openFrameSource(folder))).code).toBe("BAD_VIDEO");
+    expect((await failure(openFrameSource(at("frames-cut")))).code).toBe("BAD_VIDEO");
   });
 
   it("refuses folders, pipes and devices as images at once, without hanging", async () => {
-    const fifo = join(root, "pipe.jpg");
-    execFileSync("mkfifo", [fifo]);
+    const fifo = at("pipe.jpg");
     const started = performance.now();
     for (const path of [allowed, fifo, "/dev/zero"]) {
       const e = await decodeImage(path).then(() => undefined, (error: unknown) => error as Sam3Error);
@@ -316,9 +318,72 @@ describe("frame folders and images", () => {
   });
 
   it("refuses SVG, which can refer to other files", async () => {
-    writeFileSync(at("drawing.svg"), `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="8" height="8"><image xlink:href="file://${join(outside, "secret.jpg")}" width="8" height="8"/></svg>`);
     const e = await decodeImage(at("drawing.svg")).then(() => undefined, (error: unknown) => error as Sam3Error);
     expect(e?.code).toBe("BAD_IMAGE");
     expect(e?.message).toMatch(/not an image format that can be read/);
+  });
+});
+
+/**
+ * The bad-input corpus, test/security/corpus/media.json: an array of
+ *   { name, face: "frames" | "segment" | "open", path?, rawPath?, confine?, maxPixels?, pack?, prompt?, code }
+ * `path` is relative to the allowed folder built above (`rawPath` is passed as written); `confine` confines to
+ * that folder; `pack` is an id of pack-files.ts's hostilePacks. "frames" opens a frame source, "segment" runs
+ * Sam3.segment (a click unless `prompt` says otherwise) on the pack or the bundled one, "open" opens the pack.
+ * Every case must fail with `code`, and the process must still work afterwards.
+ */
+interface CorpusCase {
+  name: string;
+  face: "frames" | "segment" | "open";
+  path?: string;
+  rawPath?: string;
+  confine?: boolean;
+  maxPixels?: number;
+  pack?: string;
+  prompt?: Parameters<Sam3["segment"]>[1];
+  code: string;
+}
+
+describe("bad-input corpus", () => {
+  const corpus = JSON.parse(readFileSync(join(__dirname, "corpus", "media.json"), "utf8")) as CorpusCase[];
+  let packs: Record<string, string>;
+  const handles = new Map<string, Sam3>();
+  beforeAll(() => {
+    packs = hostilePacks(join(root, "packs"));
+  });
+  afterAll(async () => {
+    for (const sam of handles.values()) await sam.close();
+  });
+
+  async function sam(pack: string | undefined, confined: boolean): Promise<Sam3> {
+    const key = `${pack}|${confined}`;
+    if (!handles.has(key)) handles.set(key, await Sam3.open({ model: pack ? packs[pack] : undefined, confine: confined ? new Confinement([allowed]) : undefined }));
+    return handles.get(key)!;
+  }
+
+  async function run(c: CorpusCase): Promise<unknown> {
+    // as written, not normalised: a path the user gave may be named in errors, a resolved one may not
+    const path = c.rawPath ?? `${allowed}/${c.path}`;
+    const confine = c.confine ? new Confinement([allowed]) : undefined;
+    if (c.face === "frames") return openFrameSource(path, { confine, maxPixels: c.maxPixels });
+    if (c.face === "open") return Sam3.open({ model: packs[c.pack!] });
+    return (await sam(c.pack, !!c.confine)).segment(path, c.prompt ?? { points: [{ x: 10, y: 10 }] });
+  }
+
+  it("has at least 15 cases", () => expect(corpus.length).toBeGreaterThanOrEqual(15));
+
+  it.each(corpus.map((c) => [c.name, c] as const))("%s", async (_name, c) => {
+    const e = await failure(run(c) as Promise<unknown>);
+    expect(e.code).toBe(c.code);
+    expect(e.message).not.toContain("SECRET");
+    expect(e.message).not.toContain(outside);
+  });
+
+  it("leaves the process working: a plain video, an image and the bundled pack still run", async () => {
+    const source = await openFrameSource(at("plain.avi"), { confine: new Confinement([allowed]) });
+    expect(source.info.frames).toBe(SMALL_VIDEO_FRAMES);
+    await source.close();
+    const result = await (await sam(undefined, true)).segment(at("plain.jpg"), { points: [{ x: 10, y: 10 }] });
+    expect(result.image).toEqual({ width: 64, height: 48 });
   });
 });
