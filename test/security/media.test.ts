@@ -42,6 +42,9 @@ beforeAll(() => {
   for (const name of ["hls-relative.m3u8", "hls-relative.mp4"]) writeFileSync(at(name), hlsPlaylist("../outside/secret.avi"));
   writeFileSync(at("hls-file-url.mp4"), hlsPlaylist(`file://${join(outside, "secret.avi")}`));
   writeFileSync(at("hls-http.mp4"), hlsPlaylist("http://127.0.0.1:9/secret.avi"));
+  // a segment that is a named pipe: opening it blocks until a writer comes, so a quick refusal proves it was never opened
+  execFileSync("mkfifo", [join(outside, "pipe-segment.ts")]);
+  writeFileSync(at("hls-pipe.mp4"), hlsPlaylist(join(outside, "pipe-segment.ts")));
   symlinkSync(join(outside, "secret.avi"), at("link.avi"));
   for (const name of ["concat.txt", "concat.mp4", "concat.ffconcat"]) writeFileSync(at(name), concatList("link.avi"));
   // names that would be protocols or protocol options if ffmpeg read them as URLs: here they are plain files
@@ -192,6 +195,13 @@ describe.each(BINARIES)("$name", ({ path: binary }) => {
       expect(e.message).toMatch(/playlist|list of files/);
       expectNoLeak(e);
     }
+  });
+
+  it("refuses a playlist before ffmpeg opens any file it names", async () => {
+    const started = performance.now();
+    const e = await failure(openFrameSource(at("hls-pipe.mp4"), { confine: confine() }));
+    expect(e.code).toBe("BAD_VIDEO");
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it("refuses playlists of file: and http: URLs without opening them", async () => {
