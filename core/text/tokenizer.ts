@@ -34,7 +34,12 @@ export class TextTokenizer {
   }
 
   encode(text: string): EncodedText {
-    let ids = this.tokenizer.encode(text).ids;
+    let ids: number[];
+    try {
+      ids = this.tokenizer.encode(text).ids;
+    } catch (e) {
+      throw tokenizerError("cannot encode text", e);
+    }
     const truncated = ids.length > this.contextLength;
     if (truncated) ids = [...ids.slice(0, this.contextLength - 1), ids[ids.length - 1]];
     const inputIds = new BigInt64Array(this.contextLength).fill(BigInt(this.pad));

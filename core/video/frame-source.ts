@@ -67,7 +67,7 @@ export async function openFrameSource(path: string, options: FrameSourceOptions 
   let file: string;
   try {
     // the real path is what every later check and read sees, so no link can change under them
-    file = options.confine ? options.confine.resolve(path) : await realpath(resolve(path));
+    file = options.confine ? resolveConfined(options.confine, path, label) : await realpath(resolve(path));
     stats = await stat(file);
   } catch (e) {
     if (isSam3Error(e)) throw e;
@@ -79,6 +79,16 @@ export async function openFrameSource(path: string, options: FrameSourceOptions 
   }
   const decoder = stats.isDirectory() ? await openFrameFolder(file, settings) : await openFile(file, stats, settings);
   return new DecodingFrameSource(path, label, decoder, settings.cacheBytes);
+}
+
+/** The confinement's answer, its errors naming the source by its label (an upload's temporary path stays unsaid). */
+function resolveConfined(confine: Confinement, path: string, label: string): string {
+  try {
+    return confine.resolve(path);
+  } catch (e) {
+    if (isSam3Error(e) && label !== path) throw new Sam3Error(e.code, e.message.split(path).join(label), { cause: e });
+    throw e;
+  }
 }
 
 function checkOptions(path: string, { maxSide, stride, cacheBytes, confine, label, maxPixels }: FrameSourceOptions): DecodeSettings {

@@ -272,6 +272,14 @@ describe.each(BINARIES)("$name", ({ path: binary }) => {
     expect(e.message).toContain("holiday.mp4");
     expect(e.message).not.toContain(root);
     expectNoLeak(e);
+    // also when the confinement refuses it, and when its frames are too large
+    const refused = await failure(openFrameSource(upload, { label: "holiday.mp4", confine: confine() }));
+    expect(refused.code).toBe("PATH_NOT_ALLOWED");
+    expect(refused.message).toContain("holiday.mp4");
+    expect(refused.message).not.toContain(root);
+    const large = await failure(openFrameSource(at("bomb.avi"), { label: "big.avi" }));
+    expect(large.message).toContain("big.avi");
+    expect(large.message).not.toContain(root);
   });
 });
 
