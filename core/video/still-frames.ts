@@ -68,7 +68,15 @@ function checkFrameCount(files: number, { label, stride }: DecodeSettings): void
  * read; its size (EXIF orientation applied) is the size every frame must have.
  */
 export async function openStills(kind: "frames" | "image", files: StillFile[], settings: DecodeSettings): Promise<FrameDecoder> {
-  const [first, format] = await Promise.all([readStill(files[0], settings), sharp(files[0].file).metadata().then((m) => m.format, () => undefined)]);
+  const header = await sharp(files[0].file)
+    .metadata()
+    .catch(() => undefined);
+  // as for video frames, the limit is a bound (LIMIT_EXCEEDED), checked from the header before decoding
+  if (header?.width && header.height && header.width * header.height > settings.maxPixels) {
+    throw new Sam3Error("LIMIT_EXCEEDED", `${files[0].shown} is ${header.width}x${header.height}, over the limit of ${settings.maxPixels.toLocaleString("en")} pixels a frame: downscale it first`);
+  }
+  const first = await readStill(files[0], settings);
+  const format = header?.format;
   const sourceWidth = first.image.width;
   const sourceHeight = first.image.height;
   const { width, height } = outputSize(sourceWidth, sourceHeight, settings.maxSide);

@@ -54,6 +54,7 @@ beforeAll(() => {
   const big = flatJpeg(16000, 16000);
   writeFileSync(at("bomb.avi"), mjpegAvi([big, big, big], 16000, 16000));
   writeFileSync(at("liar.avi"), mjpegAvi([big, big, big], 64, 48));
+  writeFileSync(at("big.jpg"), big);
   const tiny = flatJpeg(320, 240);
   writeFileSync(at("fine.avi"), mjpegAvi([tiny, tiny], 320, 240));
   writeFileSync(at("claims-long.avi"), mjpegAvi([small, small], 64, 48, 30, 10 * LIMITS.framesPerSession));
@@ -247,6 +248,8 @@ describe.each(BINARIES)("$name", ({ path: binary }) => {
     const fine = await openFrameSource(at("fine.avi"), { maxPixels: 320 * 240 });
     expect(fine.info.frames).toBe(2);
     await fine.close();
+    // and images and frame folders the same way
+    for (const path of [at("plain.jpg"), at("frames-names")]) expect((await failure(openFrameSource(path, { maxPixels: 64 * 48 - 1 }))).code).toBe("LIMIT_EXCEEDED");
   });
 
   it("refuses a video of more frames than a source may serve: from its headers, else from the count", async () => {
