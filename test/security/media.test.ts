@@ -7,7 +7,7 @@ import { Confinement } from "../../core/confine";
 import { Sam3Error } from "../../core/errors";
 import { decodeImage } from "../../core/image/decode";
 import { LIMITS } from "../../core/limits";
-import { findFfmpeg } from "../../core/video/ffmpeg";
+import { findFfmpeg, sanitizeLogLine } from "../../core/video/ffmpeg";
 import { openFrameSource, type FrameSource, type FrameSourceOptions } from "../../core/video/frame-source";
 import { Sam3 } from "../../core/sam3";
 import { concatList, flatJpeg, hlsPlaylist, mjpegAvi } from "./media-files";
@@ -286,6 +286,15 @@ describe.each(BINARIES)("$name", ({ path: binary }) => {
   });
 });
 
+describe("ffmpeg's log in errors", () => {
+  it("keeps paths, URLs, quoted names and control characters out of a quoted line", () => {
+    expect(sanitizeLogLine(`file:${join(outside, "secret.avi")}: Invalid data found when processing input`)).toBe("… Invalid data found when processing input");
+    expect(sanitizeLogLine(`[hls @ 0x55d0c0] Opening '${join(outside, "secret.avi")}' for reading`)).toBe("Opening '…' for reading");
+    expect(sanitizeLogLine("[http @ 0x1] http://10.0.0.1/x: Connection refused\u001b[0m")).toBe("… Connection refused [0m");
+    expect(sanitizeLogLine("x".repeat(500)).length).toBeLessThanOrEqual(161);
+  });
+});
+
 describe("frame folders and images", () => {
   const confine = () => new Confinement([allowed]);
 
@@ -315,6 +324,19 @@ describe("frame folders and images", () => {
     expect(source.info.frames).toBe(3);
     await source.close();
   });
+
+  it("refuses a frame folder of more frames than a source may serve, before reading one", async () => {
+    const folder = join(root, "frames-many");
+    mkdirSync(folder);
+    writeFileSync(join(folder, "frame0.jpg"), small);
+    for (let i = 1; i <= LIMITS.framesPerSession; i++) symlinkSync("frame0.jpg", join(folder, `frame${i}.jpg`));
+    const started = performance.now();
+    const e = await failure(openFrameSource(folder));
+    expect(e.code).toBe("LIMIT_EXCEEDED");
+    // counted from the names alone: no entry is resolved or decoded first
+    expect(performance.now() - started).toBeLessThan(3000);
+    rmSync(folder, { recursive: true, force: true });
+  }, 180_000);
 
   it("refuses a truncated or corrupt image at open, never probing it as a video", async () => {
     for (const name of ["cut.jpg", "cut-unknown.bin", "cut", "not-a.png"]) {
