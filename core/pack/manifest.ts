@@ -1,32 +1,40 @@
 import { z } from "zod";
+import { LIMITS } from "../limits";
 import { OPTIONAL_INPUTS, ROLES, type Role } from "./roles";
 
-const tensorMap = z.record(z.string(), z.string().min(1));
+// bounds a real pack stays far inside: anything beyond is a broken or hostile manifest, refused before use
+const MAX_IMAGE_SIZE = 4096;
+const MAX_CONTEXT_LENGTH = 1024;
+const MAX_DATA_FILES = 256;
+const name = (max: number) => z.string().min(1).max(max);
+const packPath = name(1024);
+
+const tensorMap = z.record(z.string().max(256), name(256));
 
 const graphSchema = z.object({
   /** Path of the .onnx file, relative to the pack directory. */
-  file: z.string().min(1),
+  file: packPath,
   /** External weight files the graph needs beside it (e.g. `vision_encoder.onnx_data`). */
-  data: z.array(z.string().min(1)).default([]),
+  data: z.array(packPath).max(MAX_DATA_FILES).default([]),
   /** Logical tensor name -> the graph's tensor name. */
   inputs: tensorMap,
   outputs: tensorMap,
 });
 
 export const manifestSchema = z.object({
-  name: z.string().min(1),
-  description: z.string().default(""),
+  name: name(200),
+  description: z.string().max(4000).default(""),
   /** Square input size S of both vision encoders. */
-  imageSize: z.number().int().positive(),
+  imageSize: z.number().int().positive().max(MAX_IMAGE_SIZE),
   normalize: z
-    .object({ mean: z.array(z.number()).length(3), std: z.array(z.number()).length(3) })
+    .object({ mean: z.array(z.number().finite()).length(3), std: z.array(z.number().finite().positive()).length(3) })
     .default({ mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }),
-  tokenizer: z.object({ file: z.string().min(1), contextLength: z.number().int().positive().default(32) }),
+  tokenizer: z.object({ file: packPath, contextLength: z.number().int().min(2).max(MAX_CONTEXT_LENGTH).default(32) }),
   thresholds: z
     .object({
       detection: z.number().min(0).max(1).default(0.5),
       mask: z.number().min(0).max(1).default(0.5),
-      minRegionArea: z.number().int().min(0).default(16),
+      minRegionArea: z.number().int().min(0).max(LIMITS.pixels).default(16),
     })
     .default({}),
   roles: z.object(

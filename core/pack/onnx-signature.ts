@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { Sam3Error } from "../errors";
 
 /** Input and output tensor names of an ONNX graph. */
 export interface OnnxSignature {
@@ -6,34 +7,100 @@ export interface OnnxSignature {
   outputs: string[];
 }
 
-// protobuf field numbers (onnx.proto): ModelProto.graph, GraphProto.input / output, ValueInfoProto.name
-const MODEL_GRAPH = 7;
-const GRAPH_INPUT = 11;
-const GRAPH_OUTPUT = 12;
+// protobuf field numbers (onnx.proto)
+const MODEL_GRAPH = 7; // ModelProto.graph
+const GRAPH = { node: 1, initializer: 5, input: 11, output: 12, sparseInitializer: 15 };
+const NODE_ATTRIBUTE = 5;
+const ATTRIBUTE = { tensor: 5, graph: 6, tensors: 10, graphs: 11, sparseTensor: 22, sparseTensors: 23 };
+const SPARSE = { values: 1, indices: 2 };
+const TENSOR_EXTERNAL_DATA = 13;
+const ENTRY = { key: 1, value: 2 };
 const VALUE_INFO_NAME = 1;
+/** Tensor names and external file names are short; a longer one is not read into memory. */
+const MAX_TEXT_BYTES = 4096;
+/** Graphs nest inside node attributes (If, Loop, Scan); deeper than this is no real model. */
+const MAX_DEPTH = 32;
 
 /**
  * Reads a graph's tensor names by walking the protobuf headers with positional reads, skipping the weights,
  * so a pack can be checked at open time without loading multi-GB graphs or creating sessions.
  */
 export function readOnnxSignature(file: string): OnnxSignature {
+  const inputs: string[] = [];
+  const outputs: string[] = [];
+  withGraph(file, (reader, graph) => {
+    forEachField(reader, graph.start, graph.end, (field, start, end) => {
+      if (field !== GRAPH.input && field !== GRAPH.output) return;
+      const name = findField(reader, start, end, VALUE_INFO_NAME);
+      if (name) (field === GRAPH.input ? inputs : outputs).push(reader.text(name.start, name.end));
+    });
+    return [];
+  });
+  return { inputs, outputs };
+}
+
+/**
+ * The external weight files a graph's tensors name (their `location`, relative to the graph's folder), from
+ * the initializers, constants and subgraphs: onnxruntime would open each of them.
+ */
+export function readExternalDataFiles(file: string): string[] {
+  const all = withGraph(file, (reader, graph) => {
+    const found = new Set<string>();
+    const tensor = (start: number, end: number) =>
+      forEachField(reader, start, end, (field, s, e) => {
+        if (field !== TENSOR_EXTERNAL_DATA) return;
+        const key = findField(reader, s, e, ENTRY.key);
+        const value = findField(reader, s, e, ENTRY.value);
+        if (key && value && reader.text(key.start, key.end) === "location") found.add(reader.text(value.start, value.end));
+      });
+    const sparse = (start: number, end: number) =>
+      forEachField(reader, start, end, (field, s, e) => {
+        if (field === SPARSE.values || field === SPARSE.indices) tensor(s, e);
+      });
+    const walkGraph = (start: number, end: number, depth: number): void => {
+      if (depth > MAX_DEPTH) throw invalid("subgraphs nest too deep");
+      forEachField(reader, start, end, (field, s, e) => {
+        if (field === GRAPH.initializer) tensor(s, e);
+        else if (field === GRAPH.sparseInitializer) sparse(s, e);
+        else if (field === GRAPH.node) {
+          forEachField(reader, s, e, (f, as, ae) => {
+            if (f === NODE_ATTRIBUTE) attribute(as, ae, depth);
+          });
+        }
+      });
+    };
+    const attribute = (start: number, end: number, depth: number) =>
+      forEachField(reader, start, end, (field, s, e) => {
+        if (field === ATTRIBUTE.tensor || field === ATTRIBUTE.tensors) tensor(s, e);
+        else if (field === ATTRIBUTE.sparseTensor || field === ATTRIBUTE.sparseTensors) sparse(s, e);
+        else if (field === ATTRIBUTE.graph || field === ATTRIBUTE.graphs) walkGraph(s, e, depth + 1);
+      });
+    walkGraph(graph.start, graph.end, 0);
+    return [...found];
+  });
+  return [...new Set(all)];
+}
+
+/**
+ * Runs `read` on every graph field of the model: protobuf merges repeated occurrences of a message field, so
+ * onnxruntime sees them all as one graph and a check must too.
+ */
+function withGraph<T>(file: string, read: (reader: FileReader, graph: { start: number; end: number }) => T[]): T[] {
   const fd = openSync(file, "r");
   try {
     const reader = new FileReader(fd);
-    const graph = findField(reader, 0, reader.size(), MODEL_GRAPH);
-    if (!graph) throw new Error("no graph in the model file");
-    const inputs: string[] = [];
-    const outputs: string[] = [];
-    forEachField(reader, graph.start, graph.end, (field, start, end) => {
-      if (field !== GRAPH_INPUT && field !== GRAPH_OUTPUT) return;
-      const name = findField(reader, start, end, VALUE_INFO_NAME);
-      if (name) (field === GRAPH_INPUT ? inputs : outputs).push(reader.text(name.start, name.end));
+    const graphs: { start: number; end: number }[] = [];
+    forEachField(reader, 0, reader.size, (field, start, end) => {
+      if (field === MODEL_GRAPH) graphs.push({ start, end });
     });
-    return { inputs, outputs };
+    if (graphs.length === 0) throw invalid("no graph in the model file");
+    return graphs.flatMap((graph) => read(reader, graph));
   } finally {
     closeSync(fd);
   }
 }
+
+const invalid = (reason: string) => new Sam3Error("PACK_INVALID", reason);
 
 function findField(reader: FileReader, start: number, end: number, wanted: number) {
   let found: { start: number; end: number } | undefined;
@@ -61,14 +128,16 @@ function forEachField(reader: FileReader, start: number, end: number, visit: (fi
         break;
       case 2: {
         const [length, body] = reader.varint(afterKey);
+        // checked before the visit: a length past its message would make the visit read outside it
+        if (body + length > end) throw invalid("truncated ONNX file");
         visit(field, body, body + length);
         pos = body + length;
         break;
       }
       default:
-        throw new Error(`not an ONNX protobuf (wire type ${key & 7} at byte ${pos})`);
+        throw invalid(`not an ONNX protobuf (wire type ${key & 7} at byte ${pos})`);
     }
-    if (pos > end) throw new Error("truncated ONNX file");
+    if (pos > end) throw invalid("truncated ONNX file");
   }
 }
 
@@ -77,17 +146,17 @@ class FileReader {
   private window = Buffer.alloc(1 << 16);
   private windowStart = 0;
   private windowLength = 0;
-  constructor(private readonly fd: number) {}
+  readonly size: number;
 
-  size(): number {
-    return fstatSync(this.fd).size;
+  constructor(private readonly fd: number) {
+    this.size = fstatSync(fd).size;
   }
 
   byte(pos: number): number {
     if (pos < this.windowStart || pos >= this.windowStart + this.windowLength) {
       this.windowStart = pos;
       this.windowLength = readSync(this.fd, this.window, 0, this.window.length, pos);
-      if (this.windowLength === 0) throw new Error("truncated ONNX file");
+      if (this.windowLength === 0) throw invalid("truncated ONNX file");
     }
     return this.window[pos - this.windowStart];
   }
@@ -95,17 +164,20 @@ class FileReader {
   varint(pos: number): [number, number] {
     let value = 0;
     let scale = 1;
-    for (;;) {
+    // a 64-bit varint has at most 10 bytes
+    for (let i = 0; i < 10; i++) {
       const b = this.byte(pos++);
       value += (b & 0x7f) * scale;
       if (b < 0x80) return [value, pos];
       scale *= 128;
     }
+    throw invalid("not an ONNX protobuf (a number runs past 10 bytes)");
   }
 
   text(start: number, end: number): string {
+    if (end - start > MAX_TEXT_BYTES) throw invalid("not an ONNX graph (a name is longer than 4 kB)");
     const bytes = Buffer.alloc(end - start);
-    readSync(this.fd, bytes, 0, bytes.length, start);
+    if (readSync(this.fd, bytes, 0, bytes.length, start) < bytes.length) throw invalid("truncated ONNX file");
     return bytes.toString("utf8");
   }
 }

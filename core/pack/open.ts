@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { Sam3Error } from "../errors";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { resolveInside } from "../confine";
+import { Sam3Error, isSam3Error } from "../errors";
 import { manifestSchema, roleTensors, type GraphSpec, type Manifest } from "./manifest";
-import { readOnnxSignature } from "./onnx-signature";
+import { readExternalDataFiles, readOnnxSignature } from "./onnx-signature";
 import { DEFAULT_PRESET, detectLayout, findPreset, presetDir, PRESETS } from "./presets";
 import { ROLE_NAMES, type Role } from "./roles";
 
@@ -16,24 +17,38 @@ export interface ModelPack {
 }
 
 export const MANIFEST_FILE = "manifest.json";
+/** A manifest is a few kB; one this large is refused before it is read. */
+const MAX_MANIFEST_BYTES = 1 << 20;
 
-/** Opens a pack by folder or preset name and checks every file and tensor its manifest names. */
+/**
+ * Opens a pack by folder or preset name and checks every file and tensor its manifest names. Every file must
+ * resolve (links followed) inside the pack folder; the manifest returned names each by its real path relative
+ * to `dir`, so what is opened later is what was checked here. Errors name the pack as `ref` gives it.
+ */
 export function openPack(ref: string = DEFAULT_PRESET): ModelPack {
+  try {
+    return checkPack(ref);
+  } catch (e) {
+    if (isSam3Error(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Sam3Error("PACK_INVALID", `model pack ${ref} cannot be read${code ? ` (${code})` : ""}`, { cause: e });
+  }
+}
+
+function checkPack(ref: string): ModelPack {
   const dir = resolvePackDir(ref);
-  const manifest = readManifest(dir);
+  const manifest = readManifest(dir, ref);
   for (const role of ROLE_NAMES) {
     const graph = manifest.roles[role];
-    if (graph) manifest.roles[role] = checkGraph(dir, role, graph);
+    if (graph) manifest.roles[role] = checkGraph(dir, ref, role, graph);
   }
   const has = (role: Role) => manifest.roles[role] !== undefined;
   const canDetect = has("visionEncoder") && has("textEncoder") && (has("detectorDecoder") || has("detectorDecoderBoxes"));
   const canTrack = has("trackerVisionEncoder") && has("trackerDecoder");
   if (!canDetect && !canTrack) {
-    throw packError(dir, "has neither a complete detector (vision + text encoders + decoder) nor a complete tracker (encoder + decoder)");
+    throw packError(ref, "has neither a complete detector (vision + text encoders + decoder) nor a complete tracker (encoder + decoder)");
   }
-  if (canDetect && !existsSync(join(dir, manifest.tokenizer.file))) {
-    throw packError(dir, `is missing its tokenizer file ${manifest.tokenizer.file}`);
-  }
+  if (canDetect) manifest.tokenizer.file = packFile(dir, ref, manifest.tokenizer.file, "the tokenizer file");
   return { dir, manifest, canDetect, canTrack };
 }
 
@@ -44,57 +59,78 @@ function resolvePackDir(ref: string): string {
     if (!existsSync(dir)) {
       throw new Sam3Error("PACK_INVALID", `model preset "${ref}" is not installed: put its files in ${dir} (or set SAM3_MODELS_DIR)`);
     }
-    return dir;
+    return realpathSync(dir);
   }
   const dir = resolve(ref);
-  if (existsSync(dir) && statSync(dir).isDirectory()) return dir;
+  if (existsSync(dir) && statSync(dir).isDirectory()) return realpathSync(dir);
   throw new Sam3Error(
     "UNKNOWN_PRESET",
     `"${ref}" is neither a model pack folder nor a known preset (known: ${PRESETS.map((p) => p.name).join(", ")})`,
   );
 }
 
-function readManifest(dir: string): Manifest {
-  const file = join(dir, MANIFEST_FILE);
-  if (!existsSync(file)) {
+function readManifest(dir: string, ref: string): Manifest {
+  if (!existsSync(join(dir, MANIFEST_FILE))) {
     const layout = detectLayout(dir);
     if (layout?.manifest) return structuredClone(layout.manifest);
-    throw packError(dir, `has no ${MANIFEST_FILE} and does not match a known export layout`);
+    throw packError(ref, `has no ${MANIFEST_FILE} and does not match a known export layout`);
   }
+  const file = join(dir, packFile(dir, ref, MANIFEST_FILE, "the manifest file"));
+  if (statSync(file).size > MAX_MANIFEST_BYTES) throw packError(ref, `has a ${MANIFEST_FILE} over ${MAX_MANIFEST_BYTES >> 20} MiB, which is no manifest`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw packError(dir, `has an unreadable ${MANIFEST_FILE}: ${(e as Error).message}`);
+  } catch {
+    // the parser's message quotes the text around the error: it is not repeated
+    throw packError(ref, `has an unreadable ${MANIFEST_FILE}: it is not valid JSON`);
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw packError(dir, `has an invalid ${MANIFEST_FILE}: ${issue.path.join(".")}: ${issue.message}`);
+    throw packError(ref, `has an invalid ${MANIFEST_FILE}: ${issue.path.join(".") || "the whole file"}: ${issue.message}`);
   }
   return parsed.data;
 }
 
-function checkGraph(dir: string, role: Role, graph: GraphSpec): GraphSpec {
-  const where = `role ${role} (${graph.file})`;
-  for (const file of [graph.file, ...graph.data]) {
-    if (!existsSync(join(dir, file))) throw packError(dir, `${where}: file ${file} is missing`);
+/**
+ * A file the manifest names, as its real path relative to the pack folder: refused when it, or a link on the way,
+ * leads outside the folder, and when it is missing or not a regular file (a pipe would block the read).
+ */
+function packFile(dir: string, ref: string, file: string, what: string): string {
+  let real: string;
+  try {
+    real = resolveInside(dir, file, `${what} ${file}`);
+  } catch (e) {
+    if (!isSam3Error(e)) throw e;
+    if (e.code === "PACK_INVALID") throw new Sam3Error("PACK_INVALID", `model pack ${ref}: ${what} ${file} is missing`);
+    throw new Sam3Error(e.code, `model pack ${ref}: ${what} ${file} points outside the pack folder; every file a pack names must be inside it`);
   }
+  if (!statSync(real).isFile()) throw new Sam3Error("PACK_INVALID", `model pack ${ref}: ${what} ${file} is not a regular file`);
+  return relative(dir, real);
+}
+
+function checkGraph(dir: string, ref: string, role: Role, spec: GraphSpec): GraphSpec {
+  const where = `role ${role} (${spec.file})`;
+  const graph = { ...spec, file: packFile(dir, ref, spec.file, `${where}: file`), data: spec.data.map((f) => packFile(dir, ref, f, `${where}: file`)) };
   let signature;
+  let external;
   try {
     signature = readOnnxSignature(join(dir, graph.file));
+    external = readExternalDataFiles(join(dir, graph.file));
   } catch (e) {
-    throw packError(dir, `${where}: not a readable ONNX graph: ${(e as Error).message}`);
+    throw packError(ref, `${where}: not a readable ONNX graph${isSam3Error(e) ? `: ${e.message}` : ""}`);
   }
+  // onnxruntime opens the weight files a graph names itself: they must stay inside the pack too
+  for (const location of external) packFile(dir, ref, isAbsolute(location) ? location : join(dirname(graph.file), location), `${where}: external weights`);
   const wanted = roleTensors(role);
   const check = (kind: "input" | "output", names: Record<string, string>, required: readonly string[], actual: string[]) => {
     for (const key of required) {
-      if (!names[key]) throw packError(dir, `${where}: the manifest maps no ${kind} tensor for "${key}"`);
+      if (!names[key]) throw packError(ref, `${where}: the manifest maps no ${kind} tensor for "${key}"`);
     }
     for (const key of required) {
       const name = names[key];
       if (name && !actual.includes(name)) {
-        throw packError(dir, `${where}: ${kind} tensor "${name}" (${key}) is not in the graph, which has ${actual.join(", ")}`);
+        throw packError(ref, `${where}: ${kind} tensor "${name}" (${key}) is not in the graph, which has ${listNames(actual)}`);
       }
     }
   };
@@ -105,4 +141,10 @@ function checkGraph(dir: string, role: Role, graph: GraphSpec): GraphSpec {
   return { ...graph, inputs };
 }
 
-const packError = (dir: string, what: string) => new Sam3Error("PACK_INVALID", `model pack ${dir} ${what}`);
+/** The graph's tensor names when they look like names; a file that is no real graph has its bytes kept out of errors. */
+function listNames(names: string[]): string {
+  const plain = names.length <= 32 && names.every((n) => /^[\w.:/-]{1,128}$/.test(n));
+  return plain ? names.join(", ") : `${names.length} tensors whose names are not shown`;
+}
+
+const packError = (ref: string, what: string) => new Sam3Error("PACK_INVALID", `model pack ${ref} ${what}`);

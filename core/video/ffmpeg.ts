@@ -1,6 +1,6 @@
 import { execFileSync, type ExecFileSyncOptionsWithStringEncoding } from "node:child_process";
 import { accessSync, chmodSync, constants, readFileSync, statSync } from "node:fs";
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import ffmpeg, { type FfmpegCommand } from "fluent-ffmpeg";
 import { Sam3Error } from "../errors";
 
@@ -51,6 +51,40 @@ export function ffmpegCommand(): FfmpegCommand {
   return probe ? command.setFfprobePath(probe) : command;
 }
 
+/**
+ * Demuxers of real single-file containers and raw streams. Playlists (hls), lists of files (concat), image
+ * sequences (image2), filters (lavfi), devices and other readers that open further files or URLs are not among them.
+ */
+export const INPUT_FORMATS = ["mov", "matroska", "avi", "mpeg", "mpegts", "mpegvideo", "asf", "flv", "ogg", "gif", "h264", "hevc", "m4v", "mjpeg", "ivf", "yuv4mpegpipe"];
+/** ffmpeg's max_pixels option stops at INT_MAX. */
+const FFMPEG_MAX_PIXELS = 2 ** 31 - 1;
+
+/**
+ * Arguments that open one local file and nothing else: the file protocol on an absolute path (so no prefix in a
+ * name is taken for a protocol), only the demuxers above, no other protocol for anything the file refers to, and
+ * decoders that refuse frames above maxPixels before allocating them.
+ */
+export function inputArgs(file: string, maxPixels: number): { input: string; options: string[] } {
+  return {
+    input: `file:${resolve(file)}`,
+    options: ["-protocol_whitelist", "file,pipe", "-format_whitelist", INPUT_FORMATS.join(","), "-max_pixels", String(Math.min(maxPixels, FFMPEG_MAX_PIXELS))],
+  };
+}
+
+/**
+ * One ffmpeg log line fit to quote in an error: no context tag, quoted strings, paths or URLs (they may name
+ * server files or carry bytes of the input), no control characters, and short.
+ */
+export function sanitizeLogLine(line: string): string {
+  const clean = line
+    .replace(/^(\[[^\]]*@ 0x[0-9a-f]+\]\s*)+/i, "")
+    .replace(/'[^']*'|"[^"]*"/g, "'…'")
+    .replace(/\S*[/\\]\S*|\b[a-z][\w+.-]*:\S+/gi, "…")
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, " ")
+    .trim();
+  return clean.length > 160 ? `${clean.slice(0, 160)}…` : clean;
+}
+
 let syncOption: { path: string; args: string[] } | undefined;
 
 /**
@@ -94,7 +128,7 @@ export function startFfmpeg(command: FfmpegCommand, what: string, onStderr?: (li
         if (killRequested) command.kill("SIGKILL");
       })
       .on("stderr", (line: string) => {
-        if (line.trim()) lastLine = line.trim();
+        if (line.trim()) lastLine = sanitizeLogLine(line);
         onStderr?.(line);
       })
       .on("end", () => {

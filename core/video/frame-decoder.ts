@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Stats } from "node:fs";
+import type { Confinement } from "../confine";
 import type { RgbImage } from "../image/decode";
 import type { VideoInfo } from "./frame-source";
 
@@ -19,6 +20,12 @@ export interface DecodeSettings {
   maxSide: number;
   stride: number;
   cacheBytes: number;
+  /** How errors name the source: never its resolved or temporary path. */
+  label: string;
+  /** Frames above this many pixels are refused before one is decoded. */
+  maxPixels: number;
+  /** The folders every file read must resolve into; unconfined when absent. */
+  confine?: Confinement;
 }
 
 /** The size frames are served at: the source size, shrunk so that its longer side is at most maxSide. */

@@ -5,7 +5,8 @@ import type { Stats } from "node:fs";
 import { Writable } from "node:stream";
 import { Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
-import { describeFfmpeg, ffmpegCommand, passthroughSyncArgs, startFfmpeg, type FfmpegRun } from "./ffmpeg";
+import { LIMITS } from "../limits";
+import { describeFfmpeg, ffmpegCommand, inputArgs, passthroughSyncArgs, startFfmpeg, type FfmpegRun } from "./ffmpeg";
 import { fileKey, outputSize, type DecodeSettings, type FrameDecoder } from "./frame-decoder";
 import type { VideoInfo } from "./frame-source";
 import { probeVideo } from "./video-probe";
@@ -16,7 +17,8 @@ const CHUNK_FRAMES = 16;
 const chunkFramesFor = (frameBytes: number, cacheBytes: number) => Math.max(1, Math.min(CHUNK_FRAMES, Math.floor(cacheBytes / frameBytes)));
 
 export async function openVideo(file: string, stats: Stats, settings: DecodeSettings): Promise<FrameDecoder> {
-  const probe = await probeVideo(file);
+  const { label, maxPixels, stride } = settings;
+  const probe = await probeVideo(file, { label, maxPixels, maxFrames: LIMITS.framesPerSession * stride });
   const { width, height } = outputSize(probe.width, probe.height, settings.maxSide);
   const info: VideoInfo = {
     kind: "video",
@@ -31,6 +33,8 @@ export async function openVideo(file: string, stats: Stats, settings: DecodeSett
   };
   return new VideoDecoder(info, {
     file,
+    label,
+    maxPixels,
     frameTimes: probe.frameTimes,
     stride: settings.stride,
     chunkFrames: chunkFramesFor(width * height * 3, settings.cacheBytes),
@@ -41,6 +45,9 @@ export async function openVideo(file: string, stats: Stats, settings: DecodeSett
 
 interface VideoPlan {
   file: string;
+  /** How errors name the file. */
+  label: string;
+  maxPixels: number;
   frameTimes: Float64Array;
   stride: number;
   chunkFrames: number;
@@ -68,13 +75,14 @@ class VideoDecoder implements FrameDecoder {
    * time base, whose tick can be a whole frame (AVI), and a halfway seek would then be a coin toss.
    */
   async decode(first: number, count: number): Promise<RgbImage[]> {
-    const { file, frameTimes, stride, keyBase } = this.plan;
+    const { file, label, maxPixels, frameTimes, stride, keyBase } = this.plan;
     const { width, height, sourceWidth, sourceHeight } = this.info;
     const sourceFirst = first * stride;
     const downscaled = width !== sourceWidth || height !== sourceHeight;
     const filters = [...(stride > 1 ? [`select=not(mod(n\\,${stride}))`] : []), `scale=${width}:${height}${downscaled ? ":flags=area" : ""}`];
     const sink = new FrameSink(width * height * 3, count);
-    const command = ffmpegCommand().input(file);
+    const { input, options } = inputArgs(file, maxPixels);
+    const command = ffmpegCommand().input(input).inputOptions(options);
     if (sourceFirst > 0) {
       const [before, at] = [frameTimes[sourceFirst - 1], frameTimes[sourceFirst]];
       command.inputOptions("-ss", (at - (at - before) / 3).toFixed(6));
@@ -83,7 +91,7 @@ class VideoDecoder implements FrameDecoder {
       .outputOptions("-nostdin", "-nostats", "-loglevel", "error", "-map", "0:v:0", "-vf", filters.join(","), ...passthroughSyncArgs())
       .outputOptions("-frames:v", String(count), "-pix_fmt", "rgb24", "-f", "rawvideo")
       .output(sink);
-    const run = startFfmpeg(command, `decoding frames ${first}..${first + count - 1} of ${file}`);
+    const run = startFfmpeg(command, `decoding frames ${first}..${first + count - 1} of ${label}`);
     this.running.add(run);
     try {
       await Promise.all([run.finished, once(sink, "finish")]);
@@ -91,7 +99,7 @@ class VideoDecoder implements FrameDecoder {
       this.running.delete(run);
     }
     if (sink.frames.length < count) {
-      throw new Sam3Error("FFMPEG_FAILED", `decoding frames ${first}..${first + count - 1} of ${file}: ffmpeg returned ${sink.frames.length} of ${count} frames`);
+      throw new Sam3Error("FFMPEG_FAILED", `decoding frames ${first}..${first + count - 1} of ${label}: ffmpeg returned ${sink.frames.length} of ${count} frames`);
     }
     return sink.frames.map((data, k) => ({ width, height, data, key: `${keyBase}:${(first + k) * stride}` }));
   }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,13 +11,22 @@ const ORIGINAL = join(REPO, "models", "sam3-tiny-336");
 const scratch = mkdtempSync(join(tmpdir(), "sam3-pack-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** A file of the pack in another folder: a hard link where the file system allows, else a copy (a symbolic link would lead out of the pack). */
+function linkOrCopy(from: string, to: string) {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
+}
+
 let variants = 0;
-/** A copy of the 336 pack made of links to its files, with an edited manifest and some files left out. */
+/** A copy of the 336 pack made of hard links to its files, with an edited manifest and some files left out. */
 function variant(edit: (manifest: any) => void = () => {}, leaveOut: string[] = []): string {
   const dir = join(scratch, `v${variants++}`);
   mkdirSync(join(dir, "onnx"), { recursive: true });
   for (const name of ["tokenizer.json", ...readdirSync(join(ORIGINAL, "onnx")).map((f) => `onnx/${f}`)]) {
-    if (!leaveOut.includes(name)) symlinkSync(join(ORIGINAL, name), join(dir, name));
+    if (!leaveOut.includes(name)) linkOrCopy(join(ORIGINAL, name), join(dir, name));
   }
   const manifest = JSON.parse(readFileSync(join(ORIGINAL, "manifest.json"), "utf8"));
   edit(manifest);
@@ -114,8 +123,8 @@ describe("model packs", () => {
     // the community tracker's file names, holding graphs with this project's tensor names
     const dir = join(scratch, "community");
     mkdirSync(join(dir, "onnx"), { recursive: true });
-    symlinkSync(join(ORIGINAL, "onnx", "tracker_vision_encoder.onnx"), join(dir, "onnx", "vision_encoder.onnx"));
-    symlinkSync(join(ORIGINAL, "onnx", "tracker_decoder.onnx"), join(dir, "onnx", "prompt_encoder_mask_decoder.onnx"));
+    linkOrCopy(join(ORIGINAL, "onnx", "tracker_vision_encoder.onnx"), join(dir, "onnx", "vision_encoder.onnx"));
+    linkOrCopy(join(ORIGINAL, "onnx", "tracker_decoder.onnx"), join(dir, "onnx", "prompt_encoder_mask_decoder.onnx"));
     for (const f of ["vision_encoder.onnx_data", "prompt_encoder_mask_decoder.onnx_data"]) writeFileSync(join(dir, "onnx", f), "");
     const e = failure(dir);
     expect(e.message).toContain("trackerVisionEncoder");
