@@ -54,7 +54,7 @@ export async function propagateToFile(
   try {
     for await (const frame of predictor.handleStreamRequest({ type: "propagate_in_video", ...request })) {
       const json = frameToJson(frame);
-      if (!out.write(JSON.stringify(json) + "\n")) await drained(out);
+      if (!failure && !out.write(JSON.stringify(json) + "\n")) await drained(out);
       if (failure) break;
       for (const o of json.objects) {
         const s = stats.get(o.id) ?? { frames: 0, first: frame.frame_index, last: frame.frame_index, area: 0, score: 0 };
@@ -100,9 +100,10 @@ export async function propagateToFile(
 /** Waits until a stream takes more data, or has failed. */
 const drained = (out: WriteStream) =>
   new Promise<void>((resolve) => {
+    if (out.destroyed) return resolve();
     const done = () => {
-      out.off("drain", done).off("error", done);
+      out.off("drain", done).off("error", done).off("close", done);
       resolve();
     };
-    out.on("drain", done).on("error", done);
+    out.on("drain", done).on("error", done).on("close", done);
   });

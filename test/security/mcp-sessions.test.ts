@@ -55,7 +55,7 @@ describe("video sessions belong to the MCP session that opened them (HTTP)", () 
 
     const mine = (await call(a.client, "list_sessions", {})).structuredContent.sessions;
     expect(mine.map((s: { session_id: string; object_ids: number[] }) => [s.session_id, s.object_ids])).toEqual([[id, [1]]]);
-    expect(JSON.parse((await a.client.readResource({ uri: `sam3://sessions/${id}/frames/0` })).contents[0].text as string).objects).toHaveLength(1);
+    expect(JSON.parse(((await a.client.readResource({ uri: `sam3://sessions/${id}/frames/0` })).contents[0] as { text: string }).text).objects).toHaveLength(1);
 
     await a.transport.terminateSession();
     await a.client.close();
