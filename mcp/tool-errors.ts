@@ -1,5 +1,5 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { asSam3Error, isSam3Error, type Sam3Error } from "../core/errors";
 import type { MediaPaths } from "./media-paths";
 
@@ -36,7 +36,9 @@ export function guardResource<A extends unknown[], R>(paths: MediaPaths, handler
     try {
       return await handler(...args);
     } catch (e) {
-      throw new McpError(ErrorCode.InvalidParams, describe(typed(e, "reading the resource", log), paths));
+      const error = typed(e, "reading the resource", log);
+      // the SDK sends a thrown error's code and message as they are (an McpError would prefix its message)
+      throw Object.assign(new Error(describe(error, paths)), { code: error.code === "INTERNAL" ? ErrorCode.InternalError : ErrorCode.InvalidParams });
     }
   };
 }

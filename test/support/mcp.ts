@@ -12,7 +12,7 @@ import { REPO } from "./reference";
 
 /** The examples folder as the only media root, and a fresh output folder. */
 export function testServerOptions(extra: McpServerOptions = {}): McpServerOptions {
-  return { roots: [join(REPO, "examples")], outputDir: mkdtempSync(join(tmpdir(), "sam3-mcp-out-")), ...extra };
+  return { roots: [join(REPO, "examples")], ...extra, outputDir: extra.outputDir ?? mkdtempSync(join(tmpdir(), "sam3-mcp-out-")) };
 }
 
 /** A client connected in memory to a server over one shared context. */
