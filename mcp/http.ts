@@ -18,6 +18,26 @@ export interface HttpOptions {
   maxBodyBytes: number;
   /** Serve a non-loopback address without a token anyway (anyone who reaches it can read the allowed folders). */
   insecureNoToken?: boolean;
+  /** An MCP session unused this long is closed with its video sessions (default 30 minutes). */
+  sessionIdleMs?: number;
+}
+
+interface Connection {
+  transport: StreamableHTTPServerTransport;
+  lastUsed: number;
+  /** Requests (and open event streams) in progress: a session is idle only without any. */
+  active: number;
+}
+
+/** Serves one request of a known session, keeping its idle clock stopped meanwhile. */
+async function serveKnown(connection: Connection, req: IncomingMessage, res: ServerResponse, body?: unknown) {
+  connection.active++;
+  try {
+    await connection.transport.handleRequest(req, res, body);
+  } finally {
+    connection.active--;
+    connection.lastUsed = Date.now();
+  }
 }
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
@@ -35,7 +55,13 @@ export async function serveHttp(ctx: McpContext, options: HttpOptions): Promise<
     throw new Sam3Error("BAD_OPTION", `refusing to serve ${options.host} without a token: anyone who reaches it could read the allowed folders; give --token (or SAM3_MCP_TOKEN), bind to 127.0.0.1, or pass --insecure-no-token`);
   }
   const hosts = allowedHostNames(options);
-  const connections = new Map<string, StreamableHTTPServerTransport>();
+  const connections = new Map<string, Connection>();
+  const idleMs = options.sessionIdleMs ?? 30 * 60_000;
+  // a client that goes without ending its session must not hold its video sessions for ever
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const { transport, lastUsed, active } of connections.values()) if (!active && now - lastUsed > idleMs) void transport.close().catch(() => undefined);
+  }, Math.min(idleMs, 60_000)).unref();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const refusal = refuse(req, hosts, options.token);
@@ -46,18 +72,18 @@ export async function serveHttp(ctx: McpContext, options: HttpOptions): Promise<
     const known = typeof id === "string" ? connections.get(id) : undefined;
     if (req.method === "GET" || req.method === "DELETE") {
       if (!known) return reply(res, 404, "unknown or missing MCP session id");
-      return known.handleRequest(req, res);
+      return serveKnown(known, req, res);
     }
     if (req.method !== "POST") return reply(res, 405, `${req.method} is not served: use POST, GET or DELETE`, { allow: "GET, POST, DELETE" });
     const body = await readJsonBody(req, options.maxBodyBytes);
     if ("status" in body) return reply(res, body.status, body.message);
-    if (known) return known.handleRequest(req, res, body.json);
+    if (known) return serveKnown(known, req, res, body.json);
     if (id !== undefined) return reply(res, 404, `unknown MCP session ${String(id)}: initialize again`);
     if (!isInitializeRequest(body.json)) return reply(res, 400, "the first request of a session must be initialize");
     const server = createSam3McpServer(ctx);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sessionId) => void connections.set(sessionId, transport),
+      onsessioninitialized: (sessionId) => void connections.set(sessionId, { transport, lastUsed: Date.now(), active: 0 }),
       onsessionclosed: (sessionId) => void connections.delete(sessionId),
     });
     transport.onclose = () => {
@@ -88,7 +114,8 @@ export async function serveHttp(ctx: McpContext, options: HttpOptions): Promise<
     server,
     url: `http://${host}:${port}/mcp`,
     close: async () => {
-      await Promise.all([...connections.values()].map((t) => t.close().catch(() => undefined)));
+      clearInterval(sweeper);
+      await Promise.all([...connections.values()].map((c) => c.transport.close().catch(() => undefined)));
       connections.clear();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

@@ -3,7 +3,7 @@ import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { McpContext } from "../../mcp/context";
 import { serveHttp } from "../../mcp/http";
-import { connectHttp, connectInMemory, firstText, testServerOptions } from "../support/mcp";
+import { connectHttp, connectInMemory, firstText, rawHttp, testServerOptions } from "../support/mcp";
 
 type Result = { isError?: boolean; structuredContent?: any; content: unknown[] };
 const call = (client: Client, name: string, args: Record<string, unknown>) => client.callTool({ name, arguments: args }) as Promise<Result>;
@@ -63,6 +63,53 @@ describe("video sessions belong to the MCP session that opened them (HTTP)", () 
     await eventually(async () => (await predictor.handleRequest({ type: "list_sessions" })).sessions.length === 0);
     await b.transport.terminateSession();
     await b.client.close();
+  });
+});
+
+describe("an MCP session left without being ended (HTTP)", () => {
+  const options = testServerOptions();
+  const ctx = new McpContext(options);
+  let http: Awaited<ReturnType<typeof serveHttp>>;
+  const open = async () => (await (await ctx.predictor()).handleRequest({ type: "list_sessions" })).sessions.length;
+
+  beforeAll(async () => {
+    http = await serveHttp(ctx, { host: "127.0.0.1", port: 0, maxBodyBytes: ctx.maxMessageBytes, sessionIdleMs: 300 });
+  });
+  afterAll(async () => {
+    await http.close();
+    await ctx.close();
+    rmSync(options.outputDir!, { recursive: true, force: true });
+  });
+
+  it("is closed with its video sessions once its client has gone quiet", async () => {
+    const a = await connectHttp(http.url);
+    await call(a.client, "start_session", { video_path: "media/shapes.mp4" });
+    expect(await open()).toBe(1);
+    // the client vanishes without ending its session (no DELETE)
+    await a.client.close();
+    await eventually(async () => (await open()) === 0);
+  });
+
+  it("is not closed while a call runs longer than the idle time", async () => {
+    // raw requests: no event stream is held open between calls, only the call itself
+    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" };
+    const post = async (message: object) => {
+      const reply = await rawHttp(http.url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", ...message }) });
+      if (reply.headers["mcp-session-id"]) headers["mcp-session-id"] = String(reply.headers["mcp-session-id"]);
+      const data = reply.body.split("\n").find((l) => l.startsWith("data: "));
+      return data ? JSON.parse(data.slice(6)) : undefined;
+    };
+    const tool = async (id: number, name: string, args: object) => (await post({ id, method: "tools/call", params: { name, arguments: args } })).result;
+    await post({ id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+    await post({ method: "notifications/initialized" });
+    const session_id = (await tool(2, "start_session", { video_path: "media/shapes.mp4" })).structuredContent.session_id;
+    await tool(3, "add_prompt", { session_id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
+    const started = Date.now();
+    const run = await tool(4, "propagate_in_video", { session_id });
+    expect(run.isError, JSON.stringify(run.content)).toBeFalsy();
+    expect(run.structuredContent.frames).toBe(24);
+    expect(Date.now() - started).toBeGreaterThan(600);
+    await eventually(async () => (await open()) === 0);
   });
 });
 
