@@ -27,7 +27,7 @@ export interface McpServerOptions {
   log?: (message: string) => void;
 }
 
-export const DEFAULT_MAX_BASE64_BYTES = 20 * 2 ** 20;
+const DEFAULT_MAX_BASE64_BYTES = 20 * 2 ** 20;
 /** Room in one message for everything besides the base64 image: the JSON-RPC envelope and the other arguments. */
 const MESSAGE_OVERHEAD_BYTES = 2 ** 20;
 

@@ -102,6 +102,7 @@ async function main() {
       if (e.code === "EADDRINUSE" || e.code === "EADDRNOTAVAIL" || e.code === "EACCES") throw new Sam3Error("BAD_OPTION", `cannot listen on ${values.host ?? "127.0.0.1"}:${port} (${e.code})`);
       throw e;
     });
+    if (values["insecure-no-token"] && !values.token && !process.env.SAM3_MCP_TOKEN) log("warning: no token: anyone who can reach this address can use the server and read its allowed folders");
     log(`listening on ${http.url}`);
     const stop = async () => {
       await http.close();
