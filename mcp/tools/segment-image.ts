@@ -62,10 +62,11 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
         const sam = await ctx.sam();
         const result = await sam.segment(image, prompt, { threshold: args.threshold, fineness: args.fineness });
         const json = segmentationToJson(result);
-        const structured = { ...json, warnings: result.warnings };
+        const warnings = result.warnings.map((w) => ctx.paths.scrub(w));
+        const structured = { ...json, warnings };
         const summary = `${json.objects.length} object(s) in the ${json.image.width}x${json.image.height} image` +
           (json.objects.length ? `; best score ${json.objects[0].score.toFixed(3)}` : "") +
-          (result.warnings.length ? `. ${result.warnings.join(". ")}` : "");
+          (warnings.length ? `. ${warnings.join(". ")}` : "");
         const content: ({ type: "text"; text: string } | { type: "image"; data: string; mimeType: string })[] = [{ type: "text", text: summary }];
         if (args.overlay) content.push(await overlayBlock(image, result.objects.map((o) => ({ ...o, label: args.text }))));
         return { content, structuredContent: structured };

@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { frameToJson } from "../../core/export/json";
+import type { SessionInfo } from "../../core/video/predictor";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";
@@ -17,6 +18,8 @@ const text = (t: string) => ({ type: "text" as const, text: t });
  * reset/close/list. Each touches only the client's own sessions; the model-running ones wait for a free slot.
  */
 export function registerVideoSessionTools(server: McpServer, ctx: McpContext, sessions: ClientSessions) {
+  // a decoder's message may name the file by its real path
+  const shown = (info: SessionInfo): SessionInfo => (info.decode_error ? { ...info, decode_error: ctx.paths.scrub(info.decode_error) } : info);
   const guard = <A extends unknown[], R>(name: string, handler: (...args: A) => Promise<R>) => guardTool(ctx.paths, name, handler, ctx.log);
 
   server.registerTool(
@@ -34,12 +37,13 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     guard("start_session", async ({ video_path, max_side, stride }, extra) => {
-      const info = await ctx.jobs.run(async () => {
+      const opened = await ctx.jobs.run(async () => {
         const predictor = await ctx.predictor();
-        const opened = await predictor.handleRequest({ type: "start_session", resource_path: video_path, max_side, stride });
-        await sessions.add(opened.session_id);
-        return opened;
+        const started = await predictor.handleRequest({ type: "start_session", resource_path: video_path, max_side, stride });
+        await sessions.add(started.session_id);
+        return started;
       }, jobOptions(extra));
+      const info = shown(opened);
       const note = info.decode_error ? ` Warning: ${info.decode_error}; the ${info.frames} frames that decoded are usable.` : "";
       return { content: [text(`Session ${info.session_id}: ${info.frames} frames, ${info.width}x${info.height} at ${info.fps} fps.${note}`)], structuredContent: { ...info } };
     }),
@@ -157,7 +161,7 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guard("list_sessions", async () => {
-      const mine = await sessions.list();
+      const mine = (await sessions.list()).map(shown);
       return { content: [text(mine.length ? mine.map((s) => `${s.session_id}: ${s.frames} frames, objects ${s.object_ids.join(", ") || "none"}`).join("\n") : "No open sessions.")], structuredContent: { sessions: mine } };
     }),
   );
