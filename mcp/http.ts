@@ -42,7 +42,7 @@ async function serveKnown(connection: Connection, req: IncomingMessage, res: Ser
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
 
-export const isLoopback = (host: string) => host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+const isLoopback = (host: string) => host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /**
  * Streamable HTTP at /mcp: a session id per client (issued at initialize, required after), one MCP server per
@@ -132,7 +132,7 @@ function allowedHostNames({ host, allowedHosts = [] }: HttpOptions): Set<string>
 const bracketed = (address: string) => (address.includes(":") && !address.startsWith("[") ? `[${address}]` : address);
 
 /** The host name of a Host header value without its port ("[::1]:3333" -> "[::1]"). */
-export function hostName(header: string): string {
+function hostName(header: string): string {
   const value = header.trim().toLowerCase();
   if (value.startsWith("[")) return value.slice(0, value.indexOf("]") + 1);
   return value.split(":")[0];

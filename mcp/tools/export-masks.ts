@@ -1,4 +1,5 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { rmdir } from "node:fs/promises";
 import { extname } from "node:path";
 import { z } from "zod";
 import { Sam3Error } from "../../core/errors";
@@ -36,7 +37,11 @@ export function registerExportMasks(server: McpServer, ctx: McpContext, sessions
         if (session.outputs.bytes() === 0) throw new Sam3Error("BAD_REQUEST", "the session has no results to export yet: add_prompt and propagate_in_video first");
         const folder = await ctx.paths.jobFolder(`${session_id}-export-${Date.now()}`);
         const has = (f: string) => formats.includes(f as never);
-        const written = await writeVideoResults(session, folder, "masks", { json: has("json"), png: has("png"), polygons: has("polygons"), overlay: has("overlay"), tolerance });
+        const written = await writeVideoResults(session, folder, "masks", { json: has("json"), png: has("png"), polygons: has("polygons"), overlay: has("overlay"), tolerance }).catch(async (e) => {
+          // the export removes what it wrote; the folder made for it goes too
+          await rmdir(folder).catch(() => undefined);
+          throw e;
+        });
         const all = (await Promise.all(written.map(listFiles))).flat();
         const files = all.slice(0, MAX_LINKS).map((f) => ({ uri: ctx.paths.outputUri(f), name: f.slice(folder.length + 1), mimeType: MIME[extname(f)] ?? "application/octet-stream" }));
         const more = all.length > MAX_LINKS ? ` (the first ${MAX_LINKS} are linked)` : "";
