@@ -14,7 +14,7 @@ const realPathOr = (path: string) => {
   }
 };
 
-export const OUTPUT_URI = "sam3://outputs/";
+const OUTPUT_URI = "sam3://outputs/";
 
 /**
  * The only places the server touches: media is read from the roots (every file resolved through links and

@@ -9,7 +9,7 @@ const END_BYTES = 1024;
  * Splits a byte stream into lines of at most `maxBytes` without copying it over and over; a longer line is
  * dropped as it arrives, keeping only its two ends, so one huge message cannot exhaust memory.
  */
-export class LineSplitter {
+class LineSplitter {
   private chunks: Buffer[] = [];
   private size = 0;
   private dropped?: { head: Buffer; tail: Buffer; bytes: number };
