@@ -20,6 +20,8 @@ export interface HttpOptions {
   insecureNoToken?: boolean;
   /** An MCP session unused this long is closed with its video sessions (default 30 minutes). */
   sessionIdleMs?: number;
+  /** MCP sessions open at once at most (default 256): each holds a server object until it ends or idles out. */
+  maxClients?: number;
 }
 
 interface Connection {
@@ -80,6 +82,8 @@ export async function serveHttp(ctx: McpContext, options: HttpOptions): Promise<
     if (known) return serveKnown(known, req, res, body.json);
     if (id !== undefined) return reply(res, 404, `unknown MCP session ${String(id)}: initialize again`);
     if (!isInitializeRequest(body.json)) return reply(res, 400, "the first request of a session must be initialize");
+    const maxClients = options.maxClients ?? 256;
+    if (connections.size >= maxClients) return reply(res, 503, `LIMIT_EXCEEDED: ${maxClients} MCP sessions are open, the limit; end one (DELETE /mcp) or try again later`);
     const server = createSam3McpServer(ctx);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),

@@ -113,6 +113,27 @@ describe("an MCP session left without being ended (HTTP)", () => {
   });
 });
 
+describe("MCP sessions at once (HTTP)", () => {
+  it("refuses an initialize past the limit with 503 JSON until a session ends", async () => {
+    const options = testServerOptions();
+    const ctx = new McpContext(options);
+    const http = await serveHttp(ctx, { host: "127.0.0.1", port: 0, maxBodyBytes: ctx.maxMessageBytes, maxClients: 2 });
+    try {
+      const [a, b] = [await connectHttp(http.url), await connectHttp(http.url)];
+      await expect(connectHttp(http.url)).rejects.toThrow(/LIMIT_EXCEEDED: 2 MCP sessions are open/);
+      await a.transport.terminateSession();
+      await a.client.close();
+      const c = await connectHttp(http.url);
+      expect((await c.client.listTools()).tools).toHaveLength(10);
+      await Promise.all([b, c].map(async (x) => (await x.transport.terminateSession(), await x.client.close())));
+    } finally {
+      await http.close();
+      await ctx.close();
+      rmSync(options.outputDir!, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("session limits under concurrency", () => {
   it("16 concurrent start_session calls with max 8 open exactly 8; the rest are refused with LIMIT_EXCEEDED", async () => {
     // as many jobs as calls: the job queue must not be what keeps the sessions under the limit
