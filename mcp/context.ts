@@ -1,6 +1,7 @@
 import { Sam3 } from "../core/sam3";
 import type { Device } from "../core/runtime/devices";
 import { Sam3VideoPredictor } from "../core/video/predictor";
+import { ClientSessions } from "./client-sessions";
 import { JobLimiter } from "./job-limiter";
 import { MediaPaths } from "./media-paths";
 
@@ -14,26 +15,41 @@ export interface McpServerOptions {
   threads?: number;
   /** Open video sessions at most. */
   maxSessions?: number;
-  /** Segmentation / tracking calls running at once at most. */
+  /** Model-running tool calls at once at most. */
   maxJobs?: number;
+  /** Model-running tool calls waiting for a free slot at most (default 256). */
+  maxQueue?: number;
+  /** How long a call may wait for a free slot (default 10 minutes). */
+  queueTimeoutMs?: number;
   /** Largest decoded base64 image accepted, in bytes. */
   maxBase64Bytes?: number;
   /** Told about device fallbacks and the like (stderr for the stdio server: stdout carries the protocol). */
   log?: (message: string) => void;
 }
 
+const DEFAULT_MAX_BASE64_BYTES = 20 * 2 ** 20;
+/** Room in one message for everything besides the base64 image: the JSON-RPC envelope and the other arguments. */
+const MESSAGE_OVERHEAD_BYTES = 2 ** 20;
+
 /** What every connection of one server process shares: the model, the video sessions, the paths and the job cap. */
 export class McpContext {
   readonly paths: MediaPaths;
   readonly jobs: JobLimiter;
   readonly maxBase64Bytes: number;
+  readonly log?: (message: string) => void;
   private image?: Promise<Sam3>;
   private video?: Promise<Sam3VideoPredictor>;
 
   constructor(private readonly options: McpServerOptions = {}) {
     this.paths = new MediaPaths(options.roots?.length ? options.roots : [process.cwd()], options.outputDir ?? "sam3-output");
-    this.jobs = new JobLimiter(options.maxJobs ?? 2);
-    this.maxBase64Bytes = options.maxBase64Bytes ?? 20 * 2 ** 20;
+    this.jobs = new JobLimiter({ running: options.maxJobs ?? 2, waiting: options.maxQueue ?? 256, waitMs: options.queueTimeoutMs ?? 10 * 60_000 });
+    this.maxBase64Bytes = options.maxBase64Bytes ?? DEFAULT_MAX_BASE64_BYTES;
+    this.log = options.log;
+  }
+
+  /** The largest message (stdio line or HTTP body) the server reads: a base64 image at the limit, and the rest. */
+  get maxMessageBytes(): number {
+    return Math.ceil(this.maxBase64Bytes / 3) * 4 + MESSAGE_OVERHEAD_BYTES;
   }
 
   /** The image engine, loaded on first use so the handshake stays fast. */
@@ -49,6 +65,11 @@ export class McpContext {
     return this.video;
   }
 
+  /** The record of one client's video sessions. */
+  clientSessions(): ClientSessions {
+    return new ClientSessions(() => this.predictor());
+  }
+
   async close(): Promise<void> {
     const closing = [this.image?.then((s) => s.close()), this.video?.then((p) => p.close())];
     this.image = this.video = undefined;
@@ -56,6 +77,6 @@ export class McpContext {
   }
 
   private engineOptions() {
-    return { model: this.options.model, device: this.options.device, intraOpThreads: this.options.threads, onWarning: this.options.log };
+    return { model: this.options.model, device: this.options.device, intraOpThreads: this.options.threads, onWarning: this.options.log, confine: this.paths.confine };
   }
 }

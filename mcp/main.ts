@@ -1,70 +1,108 @@
 #!/usr/bin/env node
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { parseArgs } from "node:util";
-import { isSam3Error } from "../core/errors";
+import { isSam3Error, Sam3Error } from "../core/errors";
 import { parseDevice } from "../core/runtime/devices";
 import { McpContext } from "./context";
 import { serveHttp } from "./http";
 import { createSam3McpServer } from "./server";
+import { LineStdioTransport } from "./stdio";
 
 const USAGE = `sam3-mcp [options]    SAM 3 segmentation tools for MCP clients
 
   (default)               serve over stdio
   --http                  serve Streamable HTTP at http://HOST:PORT/mcp instead
-  --host H                HTTP address to bind (default 127.0.0.1)
+  --host H                HTTP address to bind (default 127.0.0.1; another needs --token)
   --port P                HTTP port (default 3333; 0 picks a free one)
-  --allowed-host NAME     another Host header to accept (repeatable; DNS-rebinding protection)
+  --allowed-host NAME     another Host / Origin name to accept besides loopback and the bound address (repeatable)
   --token T               require "Authorization: Bearer T" (or set SAM3_MCP_TOKEN)
+  --insecure-no-token     serve a non-loopback address without a token anyway
   --root DIR              a folder media may be read from (repeatable; default: the working directory)
   --out DIR               where results are written (default ./sam3-output)
   --model DIR|PRESET      model pack (default the bundled sam3-tiny-336, random weights)
   --device D              cpu | webgpu | cuda | tensorrt | coreml | dml
   --threads N             CPU threads per operator
   --max-sessions N        open video sessions at most (default 8)
-  --max-jobs N            segmentation calls at once (default 2)
-  --max-base64-mb N       largest inline image (default 20)`;
+  --max-jobs N            model-running calls at once (default 2)
+  --max-queue N           calls waiting for the model at most (default 256)
+  --queue-timeout S       seconds a call may wait for the model (default 600)
+  --max-base64-mb N       largest inline image; messages may be this much base64 and 1 MiB more (default 20)`;
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/** A whole number option within bounds, or undefined when not given. */
+function count(name: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
 
 async function main() {
-  const { values } = parseArgs({
-    options: {
-      http: { type: "boolean" },
-      host: { type: "string" },
-      port: { type: "string" },
-      "allowed-host": { type: "string", multiple: true },
-      token: { type: "string" },
-      root: { type: "string", multiple: true },
-      out: { type: "string" },
-      model: { type: "string" },
-      device: { type: "string" },
-      threads: { type: "string" },
-      "max-sessions": { type: "string" },
-      "max-jobs": { type: "string" },
-      "max-base64-mb": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        http: { type: "boolean" },
+        host: { type: "string" },
+        port: { type: "string" },
+        "allowed-host": { type: "string", multiple: true },
+        token: { type: "string" },
+        "insecure-no-token": { type: "boolean" },
+        root: { type: "string", multiple: true },
+        out: { type: "string" },
+        model: { type: "string" },
+        device: { type: "string" },
+        threads: { type: "string" },
+        "max-sessions": { type: "string" },
+        "max-jobs": { type: "string" },
+        "max-queue": { type: "string" },
+        "queue-timeout": { type: "string" },
+        "max-base64-mb": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see --help)`);
+  }
   if (values.help) return void process.stdout.write(USAGE + "\n");
-  const count = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   // stdout carries the protocol over stdio: everything human goes to stderr
   const log = (message: string) => process.stderr.write(`sam3-mcp: ${message}\n`);
-  const ctx = new McpContext({
-    roots: values.root,
-    outputDir: values.out,
-    model: values.model,
-    device: values.device ? parseDevice(values.device) : undefined,
-    threads: count(values.threads),
-    maxSessions: count(values["max-sessions"]),
-    maxJobs: count(values["max-jobs"]),
-    maxBase64Bytes: values["max-base64-mb"] ? Number(values["max-base64-mb"]) * 2 ** 20 : undefined,
-    log,
-  });
+  const port = count("port", values.port, 0, 65535) ?? 3333;
+  const base64Mb = count("max-base64-mb", values["max-base64-mb"], 1, 2048);
+  const queueTimeout = count("queue-timeout", values["queue-timeout"], 1);
+  let ctx: McpContext;
+  try {
+    ctx = new McpContext({
+      roots: values.root,
+      outputDir: values.out,
+      model: values.model,
+      device: values.device ? parseDevice(values.device) : undefined,
+      threads: count("threads", values.threads, 1, 256),
+      maxSessions: count("max-sessions", values["max-sessions"], 1),
+      maxJobs: count("max-jobs", values["max-jobs"], 1),
+      maxQueue: count("max-queue", values["max-queue"], 0),
+      queueTimeoutMs: queueTimeout === undefined ? undefined : queueTimeout * 1000,
+      maxBase64Bytes: base64Mb === undefined ? undefined : base64Mb * 2 ** 20,
+      log,
+    });
+  } catch (e) {
+    throw isSam3Error(e) ? new UsageError(e.message) : e;
+  }
   if (values.http) {
     const http = await serveHttp(ctx, {
       host: values.host ?? "127.0.0.1",
-      port: count(values.port) ?? 3333,
+      port,
       token: values.token ?? process.env.SAM3_MCP_TOKEN,
       allowedHosts: values["allowed-host"],
+      maxBodyBytes: ctx.maxMessageBytes,
+      insecureNoToken: values["insecure-no-token"],
+    }).catch((e: NodeJS.ErrnoException) => {
+      if (isSam3Error(e)) throw new UsageError(e.message);
+      if (e.code === "EADDRINUSE" || e.code === "EADDRNOTAVAIL" || e.code === "EACCES") throw new Sam3Error("BAD_OPTION", `cannot listen on ${values.host ?? "127.0.0.1"}:${port} (${e.code})`);
+      throw e;
     });
+    if (values["insecure-no-token"] && !values.token && !process.env.SAM3_MCP_TOKEN) log("warning: no token: anyone who can reach this address can use the server and read its allowed folders");
     log(`listening on ${http.url}`);
     const stop = async () => {
       await http.close();
@@ -75,7 +113,7 @@ async function main() {
     process.once("SIGTERM", stop);
   } else {
     const server = createSam3McpServer(ctx);
-    await server.connect(new StdioServerTransport());
+    await server.connect(new LineStdioTransport(ctx.maxMessageBytes));
     process.stdin.once("end", async () => {
       await server.close();
       await ctx.close();
@@ -84,6 +122,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stderr.write(`sam3-mcp: error: ${isSam3Error(e) || e?.code?.startsWith?.("ERR_PARSE_ARGS") ? e.message : (e?.stack ?? e)}\n`);
-  process.exitCode = 1;
+  process.stderr.write(`sam3-mcp: error: ${e instanceof UsageError || isSam3Error(e) ? e.message : `unexpected failure: ${(e as Error)?.message ?? e}`}\n`);
+  process.exitCode = e instanceof UsageError ? 2 : 1;
 });

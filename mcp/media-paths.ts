@@ -1,60 +1,88 @@
-import { realpathSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { realpathSync, statSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { Confinement, isInside } from "../core/confine";
 import { Sam3Error } from "../core/errors";
+import { ensureFolder } from "../core/export/safe-write";
+import { PACKAGE_ROOT } from "../core/paths";
+
+const realPathOr = (path: string) => {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+};
+
+const OUTPUT_URI = "sam3://outputs/";
 
 /**
- * The only places the server touches: media is read from the roots, results are written to the output folder.
- * Every path is resolved through symbolic links before it is checked, so no `..`, link or absolute path escapes.
+ * The only places the server touches: media is read from the roots (every file resolved through links and
+ * checked by the confinement), results are written to the output folder and named to clients by URI only.
  */
 export class MediaPaths {
-  readonly roots: string[];
+  readonly confine: Confinement;
   readonly outputDir: string;
 
   constructor(roots: string[], outputDir: string) {
-    this.roots = roots.map((r) => realpathSync(resolve(r)));
+    this.confine = new Confinement(roots);
     this.outputDir = resolve(outputDir);
   }
 
-  /** An existing file or folder under a root (relative paths are taken from the first root). */
+  /** The real path of an existing file or folder under a root (relative paths start in the first root). */
   readable(path: string): string {
-    const wanted = isAbsolute(path) ? path : join(this.roots[0], path);
-    let real: string;
-    try {
-      real = realpathSync(wanted);
-    } catch {
-      throw new Sam3Error("BAD_REQUEST", `${path} does not exist (paths are relative to ${this.roots[0]})`);
-    }
-    if (!this.roots.some((root) => inside(root, real))) {
-      throw new Sam3Error("BAD_REQUEST", `${path} is outside the folders this server may read (${this.roots.join(", ")})`);
-    }
-    return real;
+    return this.confine.resolve(path);
   }
 
   /** A fresh folder for one job's results, inside the output folder. */
   async jobFolder(name: string): Promise<string> {
-    const folder = join(this.outputDir, name.replace(/[^A-Za-z0-9._-]/g, "_"));
-    await mkdir(folder, { recursive: true });
-    return folder;
+    return ensureFolder(join(this.outputDir, name.replace(/[^A-Za-z0-9._-]/g, "_")));
   }
 
-  /** A file of the output folder named by a resource URI's path part. */
-  output(relativePath: string): string {
-    const real = (() => {
-      try {
-        return realpathSync(join(this.outputDir, relativePath));
-      } catch {
-        throw new Sam3Error("BAD_REQUEST", `no output file ${relativePath}`);
-      }
-    })();
-    if (!inside(realpathSync(this.outputDir), real)) throw new Sam3Error("BAD_REQUEST", `${relativePath} is outside the output folder`);
+  /** A finished file of the output folder named by a resource URI's (encoded) path part; partial files are hidden. */
+  output(encodedPath: string): string {
+    let wanted: string;
+    try {
+      wanted = decodeURIComponent(encodedPath);
+    } catch {
+      throw new Sam3Error("BAD_REQUEST", `${encodedPath} is not a valid output file URI`);
+    }
+    const parts = wanted.split(/[/\\]/);
+    const outside = () => new Sam3Error("PATH_NOT_ALLOWED", `${wanted} is outside the output folder`);
+    if (isAbsolute(wanted) || parts.includes("..")) throw outside();
+    const missing = () => new Sam3Error("BAD_REQUEST", `no output file ${wanted}`);
+    if (parts.some((part) => part.startsWith("."))) throw missing();
+    let folder: string;
+    let real: string;
+    try {
+      folder = realpathSync(this.outputDir);
+      real = realpathSync(join(folder, wanted));
+    } catch {
+      throw missing();
+    }
+    if (!isInside(folder, real)) throw outside();
+    if (!statSync(real).isFile()) throw missing();
     return real;
   }
 
   /** The URI a client reads an output file back with. */
   outputUri(file: string): string {
-    return `sam3://outputs/${relative(this.outputDir, file).split(sep).map(encodeURIComponent).join("/")}`;
+    return OUTPUT_URI + relative(this.outputDir, file).split(sep).map(encodeURIComponent).join("/");
+  }
+
+  /** A message with the server's own folders taken out, so no absolute server path reaches a client. */
+  scrub(message: string): string {
+    const output = [this.outputDir, realPathOr(this.outputDir)];
+    const places: [string, string][] = [
+      ...output.flatMap((dir): [string, string][] => [[dir + sep, OUTPUT_URI], [dir, OUTPUT_URI]]),
+      ...this.confine.roots.flatMap((root): [string, string][] => [[root + sep, ""], [root, "."]]),
+      [PACKAGE_ROOT, "<sam3-flow>"],
+      [realPathOr(tmpdir()), "<tmp>"],
+      [tmpdir(), "<tmp>"],
+      [homedir(), "~"],
+    ];
+    // the longest first, so a root inside the package folder is named as a root
+    places.sort(([a], [b]) => b.length - a.length);
+    return places.reduce((text, [from, to]) => (from.length > 1 ? text.split(from).join(to) : text), message);
   }
 }
-
-const inside = (root: string, path: string) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);

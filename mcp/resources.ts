@@ -3,39 +3,41 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { Sam3Error } from "../core/errors";
 import { frameToJson } from "../core/export/json";
+import type { ClientSessions } from "./client-sessions";
 import type { McpContext } from "./context";
+import { guardResource } from "./tool-errors";
 
 const TEXT_TYPES: Record<string, string> = { ".json": "application/json", ".jsonl": "application/jsonl" };
 const BINARY_TYPES: Record<string, string> = { ".png": "image/png", ".mp4": "video/mp4" };
 
-/** Results too large for a tool answer, served back by URI. */
-export function registerResources(server: McpServer, ctx: McpContext) {
+/** Results too large for a tool answer, served back by URI: the client's own sessions and the output folder's files. */
+export function registerResources(server: McpServer, ctx: McpContext, sessions: ClientSessions) {
   server.registerResource(
     "session-frame",
     new ResourceTemplate("sam3://sessions/{session_id}/frames/{frame}", { list: undefined }),
     { title: "One frame's objects", description: "A session frame's objects (id, score, normalised box, area, COCO RLE mask) as JSON.", mimeType: "application/json" },
-    async (uri, { session_id, frame }) => {
-      const predictor = await ctx.predictor();
-      const session = predictor.session(String(session_id));
+    guardResource(ctx.paths, async (uri, { session_id, frame }) => {
+      sessions.check(String(session_id));
+      const session = (await ctx.predictor()).session(String(session_id));
       const index = Number(frame);
       if (!Number.isInteger(index) || index < 0 || index >= session.source.info.frames) {
         throw new Sam3Error("BAD_REQUEST", `frame ${frame} is out of range: the video has frames 0..${session.source.info.frames - 1}`);
       }
       const json = frameToJson({ frame_index: index, outputs: session.outputs.outputs(index) });
       return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(json) }] };
-    },
+    }, ctx.log),
   );
 
   server.registerResource(
     "output-file",
     new ResourceTemplate("sam3://outputs/{+path}", { list: undefined }),
     { title: "A result file", description: "A file this server wrote to its output folder (JSON lines, PNG, MP4)." },
-    async (uri, { path }) => {
-      const file = ctx.paths.output(decodeURIComponent(String(path)));
+    guardResource(ctx.paths, async (uri, { path }) => {
+      const file = ctx.paths.output(String(path));
       const extension = extname(file);
       const data = await readFile(file);
       if (BINARY_TYPES[extension]) return { contents: [{ uri: uri.href, mimeType: BINARY_TYPES[extension], blob: data.toString("base64") }] };
       return { contents: [{ uri: uri.href, mimeType: TEXT_TYPES[extension] ?? "text/plain", text: data.toString("utf8") }] };
-    },
+    }, ctx.log),
   );
 }

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../core/paths";
 import type { McpContext } from "./context";
+import { codeSdkToolErrors } from "./tool-errors";
 import { registerResources } from "./resources";
 import { registerExportMasks } from "./tools/export-masks";
 import { registerSegmentImage } from "./tools/segment-image";
@@ -11,7 +12,10 @@ import { registerVideoSessionTools } from "./tools/video-sessions";
 
 const PACKAGE_VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
 
-/** One MCP server (one per connection over HTTP) on the process's shared SAM 3 context. */
+/**
+ * One MCP server (one per connection over HTTP) on the process's shared SAM 3 context. Its client sees only the
+ * video sessions it opened, and they close when it disconnects.
+ */
 export function createSam3McpServer(ctx: McpContext): McpServer {
   const server = new McpServer(
     { name: "sam3-flow", title: "SAM 3 segmentation", version: PACKAGE_VERSION },
@@ -22,10 +26,13 @@ export function createSam3McpServer(ctx: McpContext): McpServer {
         "SAM 3 segments images and videos. segment_image: every instance of a text concept, or one object from clicks / a box. segment_video: the same tracked through a video in one call. For interactive video work: start_session, add_prompt, propagate_in_video, remove_object, export_masks, close_session. Paths are relative to the server's allowed folders; coordinates are pixels unless coordinates is \"relative\". Masks come as COCO RLE.",
     },
   );
+  codeSdkToolErrors(server);
+  const sessions = ctx.clientSessions();
+  server.server.onclose = () => void sessions.closeAll();
   registerSegmentImage(server, ctx);
-  registerSegmentVideo(server, ctx);
-  registerVideoSessionTools(server, ctx);
-  registerExportMasks(server, ctx);
-  registerResources(server, ctx);
+  registerSegmentVideo(server, ctx, sessions);
+  registerVideoSessionTools(server, ctx, sessions);
+  registerExportMasks(server, ctx, sessions);
+  registerResources(server, ctx, sessions);
   return server;
 }

@@ -1,16 +1,14 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { rename, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
+import { finished } from "node:stream/promises";
+import { asSam3Error } from "../../core/errors";
 import { frameToJson } from "../../core/export/json";
+import { partialName } from "../../core/export/safe-write";
 import type { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { PropagateRequest } from "../../core/video/requests";
 import type { McpContext } from "../context";
-
-/** What a tool handler is given to talk back: its cancellation signal and a way to notify progress. */
-export interface ToolExtra {
-  signal: AbortSignal;
-  _meta?: { progressToken?: string | number };
-  sendNotification: (notification: { method: "notifications/progress"; params: { progressToken: string | number; progress: number; total?: number; message?: string } }) => Promise<void>;
-}
+import type { ToolExtra } from "./tool-extra";
 
 export interface ObjectSummary {
   id: number;
@@ -32,7 +30,8 @@ export interface PropagationReport {
 
 /**
  * Runs a propagation for a tool: per-frame results go to a JSON-lines file (too large for a message), progress
- * goes to the client when it asked for it, and the client's cancellation stops the run within a frame.
+ * goes to the client when it asked for it, and the client's cancellation stops the run within a frame. The file
+ * is written under a hidden name and renamed when complete; a write failure stops the run with WRITE_FAILED.
  */
 export async function propagateToFile(
   ctx: McpContext,
@@ -43,7 +42,10 @@ export async function propagateToFile(
   const session = predictor.session(request.session_id);
   const folder = await ctx.paths.jobFolder(`${request.session_id}-${Date.now()}`);
   const file = join(folder, "frames.jsonl");
-  const out = createWriteStream(file);
+  const partial = partialName(file);
+  const out = createWriteStream(partial);
+  let failure: unknown;
+  out.on("error", (e) => (failure ??= e));
   const stats = new Map<number, { frames: number; first: number; last: number; area: number; score: number }>();
   const cancel = () => void predictor.handleRequest({ type: "cancel_propagation", session_id: request.session_id });
   extra.signal.addEventListener("abort", cancel);
@@ -52,7 +54,8 @@ export async function propagateToFile(
   try {
     for await (const frame of predictor.handleStreamRequest({ type: "propagate_in_video", ...request })) {
       const json = frameToJson(frame);
-      if (!out.write(JSON.stringify(json) + "\n")) await new Promise<void>((r) => out.once("drain", () => r()));
+      if (!failure && !out.write(JSON.stringify(json) + "\n")) await drained(out);
+      if (failure) break;
       for (const o of json.objects) {
         const s = stats.get(o.id) ?? { frames: 0, first: frame.frame_index, last: frame.frame_index, area: 0, score: 0 };
         s.frames++;
@@ -68,9 +71,17 @@ export async function propagateToFile(
         await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: done, total, message: `frame ${frame.frame_index} (${done}/${total})` } });
       }
     }
+    out.end();
+    await finished(out).catch((e) => (failure ??= e));
+    if (failure) throw failure;
+    await rename(partial, file);
+  } catch (e) {
+    out.destroy();
+    await rm(partial, { force: true });
+    await rmdir(folder).catch(() => undefined);
+    throw asSam3Error(e, "writing the per-frame results");
   } finally {
     extra.signal.removeEventListener("abort", cancel);
-    await new Promise<void>((r) => out.end(() => r()));
   }
   const objects = [...stats]
     .sort(([a], [b]) => a - b)
@@ -85,3 +96,14 @@ export async function propagateToFile(
     }));
   return { frames, cancelled: session.progress.cancelled || extra.signal.aborted, objects, file };
 }
+
+/** Waits until a stream takes more data, or has failed. */
+const drained = (out: WriteStream) =>
+  new Promise<void>((resolve) => {
+    if (out.destroyed) return resolve();
+    const done = () => {
+      out.off("drain", done).off("error", done).off("close", done);
+      resolve();
+    };
+    out.on("drain", done).on("error", done).on("close", done);
+  });

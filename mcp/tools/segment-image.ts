@@ -6,6 +6,8 @@ import { renderOverlay } from "../../core/export/overlay";
 import { Sam3Error } from "../../core/errors";
 import { decodeImage, type RgbImage } from "../../core/image/decode";
 import type { McpContext } from "../context";
+import { guardTool } from "../tool-errors";
+import { jobOptions } from "./tool-extra";
 import { box, coordinates, imageObject, point } from "../schemas";
 
 /** Overlay images sent back inline are shrunk to this longer side, and to JPEG if still too heavy. */
@@ -47,9 +49,10 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
       outputSchema: output,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async (args) =>
-      ctx.jobs.run(async () => {
-        const image = await decodeImage(readImage(args, ctx));
+    guardTool(ctx.paths, "segment_image", async (args, extra) => {
+      const input = readImage(args, ctx);
+      return ctx.jobs.run(async () => {
+        const image = await decodeImage(input);
         const scale = args.coordinates === "relative" ? { x: image.width, y: image.height } : { x: 1, y: 1 };
         const prompt = {
           text: args.text,
@@ -59,14 +62,16 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
         const sam = await ctx.sam();
         const result = await sam.segment(image, prompt, { threshold: args.threshold, fineness: args.fineness });
         const json = segmentationToJson(result);
-        const structured = { ...json, warnings: result.warnings };
+        const warnings = result.warnings.map((w) => ctx.paths.scrub(w));
+        const structured = { ...json, warnings };
         const summary = `${json.objects.length} object(s) in the ${json.image.width}x${json.image.height} image` +
           (json.objects.length ? `; best score ${json.objects[0].score.toFixed(3)}` : "") +
-          (result.warnings.length ? `. ${result.warnings.join(". ")}` : "");
+          (warnings.length ? `. ${warnings.join(". ")}` : "");
         const content: ({ type: "text"; text: string } | { type: "image"; data: string; mimeType: string })[] = [{ type: "text", text: summary }];
         if (args.overlay) content.push(await overlayBlock(image, result.objects.map((o) => ({ ...o, label: args.text }))));
         return { content, structuredContent: structured };
-      }),
+      }, jobOptions(extra));
+    }, ctx.log),
   );
 }
 
@@ -75,7 +80,7 @@ function readImage(args: { image_path?: string; image_base64?: string }, ctx: Mc
   if (args.image_path) return ctx.paths.readable(args.image_path);
   const data = args.image_base64!.replace(/^data:[^,]*,/, "");
   if ((data.length * 3) / 4 > ctx.maxBase64Bytes) {
-    throw new Sam3Error("BAD_IMAGE", `image_base64 is larger than the ${Math.round(ctx.maxBase64Bytes / 2 ** 20)} MiB this server accepts; save it to a file and pass image_path`);
+    throw new Sam3Error("LIMIT_EXCEEDED", `image_base64 is larger than the ${Math.round(ctx.maxBase64Bytes / 2 ** 20)} MiB this server accepts; save it to a file and pass image_path`);
   }
   return Buffer.from(data, "base64");
 }

@@ -3,13 +3,16 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import { Sam3Error } from "../../core/errors";
 import { writeVideoResults } from "../../core/export/video-files";
+import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, objectSummary } from "../schemas";
-import { propagateToFile, type ToolExtra } from "./propagation";
+import { guardTool } from "../tool-errors";
+import { propagateToFile } from "./propagation";
+import { jobOptions, type ToolExtra } from "./tool-extra";
 import { promptFields, toPredictorPrompt } from "./video-prompts";
 
 /** One call from a video and a prompt to tracks: opens a session, prompts frame 0 (or the one given), tracks, closes. */
-export function registerSegmentVideo(server: McpServer, ctx: McpContext) {
+export function registerSegmentVideo(server: McpServer, ctx: McpContext, sessions: ClientSessions) {
   server.registerTool(
     "segment_video",
     {
@@ -32,13 +35,14 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext) {
       outputSchema: { frames: z.number(), cancelled: z.boolean(), width: z.number(), height: z.number(), fps: z.number(), objects: z.array(objectSummary), files: z.array(fileLink) },
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
-    async (args, extra) =>
-      ctx.jobs.run(async () => {
-        if (args.text === undefined && !args.points?.length && !args.boxes?.length) throw new Sam3Error("BAD_REQUEST", "give text, points or boxes: what to track");
+    guardTool(ctx.paths, "segment_video", async (args, extra) => {
+      if (args.text === undefined && !args.points?.length && !args.boxes?.length) throw new Sam3Error("BAD_REQUEST", "give text, points or boxes: what to track");
+      return ctx.jobs.run(async () => {
         const predictor = await ctx.predictor();
-        const info = await predictor.handleRequest({ type: "start_session", resource_path: ctx.paths.readable(args.video_path), max_side: args.max_side });
+        const info = await predictor.handleRequest({ type: "start_session", resource_path: args.video_path, max_side: args.max_side });
         const session_id = info.session_id;
         try {
+          await sessions.add(session_id);
           const withObject = args.text === undefined && args.obj_id === undefined ? { ...args, obj_id: 1 } : args;
           await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: args.frame_index, ...toPredictorPrompt(withObject) });
           const report = await propagateToFile(ctx, predictor, { session_id, propagation_direction: args.direction, start_frame_index: args.frame_index, max_frame_num_to_track: args.max_frames }, extra as unknown as ToolExtra);
@@ -54,8 +58,10 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext) {
             structuredContent: { frames: report.frames, cancelled: report.cancelled, width: info.width, height: info.height, fps: info.fps, objects: report.objects, files },
           };
         } finally {
+          sessions.forget(session_id);
           await predictor.handleRequest({ type: "close_session", session_id });
         }
-      }),
+      }, jobOptions(extra));
+    }, ctx.log),
   );
 }

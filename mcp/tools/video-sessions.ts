@@ -1,16 +1,27 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { frameToJson } from "../../core/export/json";
+import type { SessionInfo } from "../../core/video/predictor";
+import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";
-import { propagateToFile, type ToolExtra } from "./propagation";
+import { guardTool } from "../tool-errors";
+import { propagateToFile } from "./propagation";
+import { jobOptions, type ToolExtra } from "./tool-extra";
 import { promptFields, toPredictorPrompt } from "./video-prompts";
 
 const sessionId = z.string().describe("From start_session.");
 const text = (t: string) => ({ type: "text" as const, text: t });
 
-/** The video predictor's requests as tools: start_session, add_prompt, propagate_in_video, remove_object, reset/close/list. */
-export function registerVideoSessionTools(server: McpServer, ctx: McpContext) {
+/**
+ * The video predictor's requests as tools: start_session, add_prompt, propagate_in_video, remove_object,
+ * reset/close/list. Each touches only the client's own sessions; the model-running ones wait for a free slot.
+ */
+export function registerVideoSessionTools(server: McpServer, ctx: McpContext, sessions: ClientSessions) {
+  // a decoder's message may name the file by its real path
+  const shown = (info: SessionInfo): SessionInfo => (info.decode_error ? { ...info, decode_error: ctx.paths.scrub(info.decode_error) } : info);
+  const guard = <A extends unknown[], R>(name: string, handler: (...args: A) => Promise<R>) => guardTool(ctx.paths, name, handler, ctx.log);
+
   server.registerTool(
     "start_session",
     {
@@ -25,12 +36,17 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext) {
       outputSchema: sessionInfo.shape,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    async ({ video_path, max_side, stride }) => {
-      const predictor = await ctx.predictor();
-      const info = await predictor.handleRequest({ type: "start_session", resource_path: ctx.paths.readable(video_path), max_side, stride });
+    guard("start_session", async ({ video_path, max_side, stride }, extra) => {
+      const opened = await ctx.jobs.run(async () => {
+        const predictor = await ctx.predictor();
+        const started = await predictor.handleRequest({ type: "start_session", resource_path: video_path, max_side, stride });
+        await sessions.add(started.session_id);
+        return started;
+      }, jobOptions(extra));
+      const info = shown(opened);
       const note = info.decode_error ? ` Warning: ${info.decode_error}; the ${info.frames} frames that decoded are usable.` : "";
       return { content: [text(`Session ${info.session_id}: ${info.frames} frames, ${info.width}x${info.height} at ${info.fps} fps.${note}`)], structuredContent: { ...info } };
-    },
+    }),
   );
 
   server.registerTool(
@@ -43,12 +59,12 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext) {
       outputSchema: { frame_index: z.number(), objects: z.array(frameObject) },
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
-    async ({ session_id, frame_index, ...prompt }) => {
-      const predictor = await ctx.predictor();
-      const result = await predictor.handleRequest({ type: "add_prompt", session_id, frame_index, ...toPredictorPrompt(prompt) });
+    guard("add_prompt", async ({ session_id, frame_index, ...prompt }, extra) => {
+      sessions.check(session_id);
+      const result = await ctx.jobs.run(async () => (await ctx.predictor()).handleRequest({ type: "add_prompt", session_id, frame_index, ...toPredictorPrompt(prompt) }), jobOptions(extra));
       const json = frameToJson(result);
       return { content: [text(`Frame ${frame_index}: objects ${json.objects.map((o) => o.id).join(", ") || "none"}.`)], structuredContent: { ...json } };
-    },
+    }),
   );
 
   server.registerTool(
@@ -66,8 +82,9 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext) {
       outputSchema: { frames: z.number(), cancelled: z.boolean(), objects: z.array(objectSummary), results: fileLink },
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
-    async (args, extra) =>
-      ctx.jobs.run(async () => {
+    guard("propagate_in_video", async (args, extra) => {
+      sessions.check(args.session_id);
+      return ctx.jobs.run(async () => {
         const predictor = await ctx.predictor();
         const report = await propagateToFile(ctx, predictor, args, extra as unknown as ToolExtra);
         const results = { uri: ctx.paths.outputUri(report.file), name: "frames.jsonl", mimeType: "application/jsonl" };
@@ -77,7 +94,8 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext) {
           content: [text(summary), { type: "resource_link" as const, ...results, description: "one JSON line per frame: objects with COCO RLE masks" }],
           structuredContent: { frames: report.frames, cancelled: report.cancelled, objects: report.objects, results },
         };
-      }),
+      }, jobOptions(extra));
+    }),
   );
 
   server.registerTool(
@@ -89,12 +107,13 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext) {
       outputSchema: { session_id: z.string(), obj_id: z.number(), object_ids: z.array(z.number()) },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
-    async ({ session_id, obj_id }) => {
+    guard("remove_object", async ({ session_id, obj_id }) => {
+      sessions.check(session_id);
       const predictor = await ctx.predictor();
       await predictor.handleRequest({ type: "remove_object", session_id, obj_id });
       const { object_ids } = await predictor.handleRequest({ type: "get_session", session_id });
       return { content: [text(`Removed object ${obj_id}; objects left: ${object_ids.join(", ") || "none"}.`)], structuredContent: { session_id, obj_id, object_ids } };
-    },
+    }),
   );
 
   server.registerTool(
@@ -106,10 +125,11 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext) {
       outputSchema: { session_id: z.string() },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    async ({ session_id }) => {
+    guard("reset_session", async ({ session_id }) => {
+      sessions.check(session_id);
       await (await ctx.predictor()).handleRequest({ type: "reset_session", session_id });
       return { content: [text(`Session ${session_id} reset.`)], structuredContent: { session_id } };
-    },
+    }),
   );
 
   server.registerTool(
@@ -121,10 +141,14 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext) {
       outputSchema: { session_id: z.string() },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    async ({ session_id }) => {
-      await (await ctx.predictor()).handleRequest({ type: "close_session", session_id });
+    guard("close_session", async ({ session_id }) => {
+      // another client's session is left alone, answered like an unknown one
+      if (sessions.owns(session_id)) {
+        await (await ctx.predictor()).handleRequest({ type: "close_session", session_id });
+        sessions.forget(session_id);
+      }
       return { content: [text(`Session ${session_id} closed.`)], structuredContent: { session_id } };
-    },
+    }),
   );
 
   server.registerTool(
@@ -136,9 +160,9 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext) {
       outputSchema: { sessions: z.array(sessionInfo) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async () => {
-      const { sessions } = await (await ctx.predictor()).handleRequest({ type: "list_sessions" });
-      return { content: [text(sessions.length ? sessions.map((s) => `${s.session_id}: ${s.frames} frames, objects ${s.object_ids.join(", ") || "none"}`).join("\n") : "No open sessions.")], structuredContent: { sessions } };
-    },
+    guard("list_sessions", async () => {
+      const mine = (await sessions.list()).map(shown);
+      return { content: [text(mine.length ? mine.map((s) => `${s.session_id}: ${s.frames} frames, objects ${s.object_ids.join(", ") || "none"}`).join("\n") : "No open sessions.")], structuredContent: { sessions: mine } };
+    }),
   );
 }

@@ -178,21 +178,26 @@ describe("MCP tools over an in-memory transport", () => {
     }
   });
 
-  it("refuses work over the session and job limits with a clear error", async () => {
+  it("refuses sessions over the limit, queues jobs over the job limit, and refuses past a full queue", async () => {
     const limited = new McpContext(testServerOptions({ maxSessions: 1, maxJobs: 1 }));
     const c = await connectInMemory(limited);
+    const full = new McpContext(testServerOptions({ maxJobs: 1, maxQueue: 0 }));
+    const d = await connectInMemory(full);
+    const segment = (client: Client) => client.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", text: "x", overlay: false } }) as Promise<Result>;
     try {
       const first = (await c.callTool({ name: "start_session", arguments: { video_path: "media/shapes.mp4" } })) as Result;
       const second = (await c.callTool({ name: "start_session", arguments: { video_path: "media/shapes.mp4" } })) as Result;
       expect(second.isError).toBe(true);
-      expect(firstText(second)).toMatch(/1 sessions are open, the limit/);
+      expect(firstText(second)).toMatch(/^LIMIT_EXCEEDED: 1 sessions are open, the limit/);
       await c.callTool({ name: "close_session", arguments: { session_id: first.structuredContent.session_id } });
-      const jobs = (await Promise.all([0, 1].map(() => c.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", text: "x", overlay: false } })))) as Result[];
-      expect(jobs.filter((r) => r.isError).map(firstText)).toEqual([expect.stringMatching(/1 segmentation jobs are already running/)]);
+      const queued = await Promise.all([0, 1, 2].map(() => segment(c)));
+      expect(queued.filter((r) => r.isError)).toEqual([]);
+      const refused = await Promise.all([0, 1].map(() => segment(d)));
+      expect(refused.filter((r) => r.isError).map(firstText)).toEqual([expect.stringMatching(/^LIMIT_EXCEEDED: 0 calls are already waiting/)]);
     } finally {
-      await c.close();
-      await limited.close();
-      rmSync(limited.paths.outputDir, { recursive: true, force: true });
+      await Promise.all([c.close(), d.close()]);
+      await Promise.all([limited.close(), full.close()]);
+      for (const ctx of [limited, full]) rmSync(ctx.paths.outputDir, { recursive: true, force: true });
     }
   });
 });

@@ -3,28 +3,14 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { firstText, MCP_MAIN, startHttpServer, stopServer, testServerOptions } from "../support/mcp";
+import { firstText, MCP_MAIN, rawHttp as raw, startHttpServer, stopServer, testServerOptions } from "../support/mcp";
 import { REPO } from "../support/reference";
 
 const TOKEN = "test-token-123";
 
 type Result = { isError?: boolean; structuredContent?: any; content: any[] };
-
-/** A raw HTTP exchange, to send what a well-behaved client never would (a foreign Host header, no token). */
-function raw(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method, headers: init.headers }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on("error", reject);
-    req.end(init.body);
-  });
-}
 
 const initialize = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
 const jsonHeaders = { "content-type": "application/json", accept: "application/json, text/event-stream" };

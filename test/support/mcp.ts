@@ -1,6 +1,8 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { request } from "node:http";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +12,7 @@ import { REPO } from "./reference";
 
 /** The examples folder as the only media root, and a fresh output folder. */
 export function testServerOptions(extra: McpServerOptions = {}): McpServerOptions {
-  return { roots: [join(REPO, "examples")], outputDir: mkdtempSync(join(tmpdir(), "sam3-mcp-out-")), ...extra };
+  return { roots: [join(REPO, "examples")], ...extra, outputDir: extra.outputDir ?? mkdtempSync(join(tmpdir(), "sam3-mcp-out-")) };
 }
 
 /** A client connected in memory to a server over one shared context. */
@@ -20,6 +22,35 @@ export async function connectInMemory(ctx: McpContext): Promise<Client> {
   const client = new Client({ name: "sam3-tests", version: "1.0.0" });
   await client.connect(clientSide);
   return client;
+}
+
+/** A client connected over Streamable HTTP, with a bearer token when given. */
+export async function connectHttp(url: string, token?: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : undefined);
+  const client = new Client({ name: "sam3-tests", version: "1.0.0" });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** A raw HTTP exchange, to send what a well-behaved client never would (a foreign Host or Origin, no token, a huge body). */
+export function rawHttp(url: string, init: { method: string; headers: Record<string, string>; body?: string | Buffer }): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method, headers: init.headers }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    // the server may answer and close before a refused body is all sent
+    req.on("error", (e: NodeJS.ErrnoException) => (e.code === "EPIPE" || e.code === "ECONNRESET" ? undefined : reject(e)));
+    req.end(init.body);
+  });
+}
+
+/** Runs sam3-mcp with arguments that should stop it at startup; resolves with its exit status and stderr. */
+export function runMcpToExit(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [MCP_MAIN, ...args], { timeout: 30_000 }, (_error, _stdout, stderr) => resolve({ code: child.exitCode, stderr }));
+  });
 }
 
 /** The text of a tool result's first content block. */
