@@ -3,7 +3,7 @@ export type Sam3ErrorCode =
   | "BAD_IMAGE" // unreadable, truncated, empty or too large image
   | "BAD_PROMPT" // empty prompt, point outside the image, inverted box, too many points
   | "BAD_OPTION" // an option out of range
-  | "PACK_INVALID" // model pack missing a file, a role or a tensor, or naming a file outside itself
+  | "PACK_INVALID" // model pack missing a file, a role or a tensor, or a malformed manifest
   | "UNKNOWN_PRESET"
   | "BAD_VIDEO" // unreadable or truncated video, empty frame folder, a playlist or other refused container
   | "FFMPEG_FAILED" // ffmpeg missing, killed or failing
@@ -11,7 +11,9 @@ export type Sam3ErrorCode =
   | "UNKNOWN_SESSION"
   | "UNKNOWN_OBJECT"
   | "LIMIT_EXCEEDED" // too many sessions, points, objects, frames, pixels or bytes
-  | "PATH_NOT_ALLOWED" // a path (or a link inside it) that leads outside the allowed folders
+  | "PATH_NOT_ALLOWED" // a path (or a link inside it) that leads outside the allowed folders or the model pack
+  | "UNAUTHORIZED" // a server request without the right token
+  | "FORBIDDEN" // a server request from a foreign Host or another site's page
   | "WRITE_FAILED" // an output that cannot be written: disk full, no permission, not a folder
   | "TIMEOUT" // waited too long for a free slot, or the work ran past its time limit
   | "DOWNLOAD_FAILED" // offline, refused (401/403/404), or a file whose checksum does not match

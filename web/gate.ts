@@ -70,7 +70,7 @@ export class Gate {
     const match = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d+))?$/i.exec(header ?? "");
     const port = match?.[2] ?? "80";
     if (!match || !this.hosts.has(match[1].toLowerCase()) || Number(port) !== this.options.port) {
-      throw new WebError(403, "BAD_REQUEST", "this Host is not one this server answers to; open it by its own address (or start it with --allowed-host NAME)");
+      throw new WebError(403, "FORBIDDEN", "this Host is not one this server answers to; open it by its own address (or start it with --allowed-host NAME)");
     }
   }
 
@@ -84,16 +84,16 @@ export class Gate {
     }
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
     if (bearer !== undefined ? this.matches(bearer) : this.matches(cookie(req, this.tokenCookie))) return undefined;
-    throw new WebError(401, "BAD_REQUEST", "this server needs its token: open the URL that sam3 ui printed (with ?token=...), or send Authorization: Bearer TOKEN");
+    throw new WebError(401, "UNAUTHORIZED", "this server needs its token: open the URL that sam3 ui printed (with ?token=...), or send Authorization: Bearer TOKEN");
   }
 
   private checkSameOrigin(req: IncomingMessage) {
     const origin = req.headers.origin;
     if (origin !== undefined && origin.toLowerCase() !== `http://${req.headers.host}`.toLowerCase()) {
-      throw new WebError(403, "BAD_REQUEST", "a request from another site is refused: use the page this server serves");
+      throw new WebError(403, "FORBIDDEN", "a request from another site is refused: use the page this server serves");
     }
     if (req.headers["sec-fetch-site"] === "cross-site" || req.headers["sec-fetch-site"] === "same-site") {
-      throw new WebError(403, "BAD_REQUEST", "a request from another site is refused: use the page this server serves");
+      throw new WebError(403, "FORBIDDEN", "a request from another site is refused: use the page this server serves");
     }
     // a body a cross-site form could send is refused too, whatever the Origin says (old browsers omit it)
     const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();

@@ -119,7 +119,7 @@ describe("web UI: who may talk to it", () => {
     for (const headers of [{}, { authorization: "Bearer wrong-token-123" }, { cookie: `sam3_ui_token_${port}=wrong-token-123` }] as Record<string, string>[]) {
       const res = await call("GET", "/api/info", { auth: false, headers });
       expect(res.status).toBe(401);
-      expect(res.json?.code).toBe("BAD_REQUEST");
+      expect(res.json?.code).toBe("UNAUTHORIZED");
     }
     expect((await call("GET", "/", { auth: false })).status).toBe(401);
     expect((await call("GET", `/api/info?token=not-${token}`, { auth: false })).status).toBe(401);
@@ -142,7 +142,7 @@ describe("web UI: who may talk to it", () => {
     for (const host of ["evil.example", `evil.example:${port}`, `127.0.0.1:${port + 1}`, `localhost.evil.example:${port}`, `127.0.0.1.nip.io:${port}`]) {
       const res = await call("GET", "/api/info", { headers: { host } });
       expect(res.status, host).toBe(403);
-      expect(res.json?.code).toBe("BAD_REQUEST");
+      expect(res.json?.code).toBe("FORBIDDEN");
     }
     // no Host at all (HTTP/1.0)
     const raw = await new Promise<string>((resolve, reject) => {
