@@ -15,7 +15,7 @@ export = (RED: NodeAPI) =>
     return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const { value: input, name, configured } = nodeInput(RED, msg, config);
-      const options = { max_side: numberFrom(msg.maxSide, config.maxSide, "maxSide", "index"), stride: numberFrom(msg.stride, config.stride, "stride", "index") };
+      const options = { max_side: numberFrom(msg.maxSide, config.maxSide, "maxSide"), stride: numberFrom(msg.stride, config.stride, "stride") };
       const bytes = Buffer.isBuffer(input) || input instanceof Uint8Array ? input : undefined;
       const path = typeof input === "string" && input ? input : undefined;
       if (!bytes && !path) throw new Sam3Error("BAD_VIDEO", `${name} must be a video's bytes (a Buffer), or a path to a video or a folder of frames`);

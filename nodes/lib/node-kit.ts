@@ -29,12 +29,22 @@ export function registerInputNode<C extends NodeDef>(RED: NodeAPI, type: string,
 
 function onInput(node: Node, handler: InputHandler) {
   node.on("input", (msg, send, done) => {
+    // Node-RED copies the message for catch and complete nodes: one that cannot be copied (a hostile object) must
+    // not throw out of here, where nothing would catch it, so the error is then reported without the message
+    const finish = (error?: Sam3Error) => {
+      try {
+        if (error) done(error);
+        else done();
+      } catch (e) {
+        node.error(error ?? reported(e, node));
+      }
+    };
     handler(msg as Sam3Message, send).then(
-      () => done(),
+      () => finish(),
       (e: unknown) => {
         const error = reported(e, node);
         node.status({ fill: "red", shape: "ring", text: error.code.toLowerCase().replace(/_/g, " ") });
-        done(error);
+        finish(error);
       },
     );
   });
@@ -63,14 +73,16 @@ export function modelNode(RED: NodeAPI, node: Node, id: string | undefined): Sam
 
 /**
  * A number from a message property or the node's setting; "" and undefined mean unset. "index" asks for a whole
- * number >= 0 (frames, object ids, counts).
+ * number >= 0 (frames, object ids, frame counts) and refuses anything else as a bad request, as an index out of
+ * range is.
  */
 export function numberFrom(value: unknown, fallback: unknown, name: string, kind: "number" | "index" = "number"): number | undefined {
   const raw = value ?? fallback;
   if (raw === undefined || raw === null || raw === "") return undefined;
   const n = typeof raw === "number" || typeof raw === "string" ? Number(raw) : NaN;
-  if (!Number.isFinite(n)) throw new Sam3Error("BAD_OPTION", `${name} must be a number`);
-  if (kind === "index" && !(Number.isSafeInteger(n) && n >= 0)) throw new Sam3Error("BAD_OPTION", `${name} must be a whole number >= 0`);
+  const code = kind === "index" ? "BAD_REQUEST" : "BAD_OPTION";
+  if (!Number.isFinite(n)) throw new Sam3Error(code, `${name} must be a number`);
+  if (kind === "index" && !(Number.isSafeInteger(n) && n >= 0)) throw new Sam3Error(code, `${name} must be a whole number >= 0`);
   return n;
 }
 

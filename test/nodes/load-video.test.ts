@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SessionInfo } from "../../core/video/predictor";
-import { modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
+import { messagePaths, modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 const CLIP: SyntheticVideo = { width: 160, height: 120, frames: 8, fps: 10 };
@@ -18,6 +18,7 @@ const loadNode = (id: string, out: string, settings: Record<string, unknown> = {
   property: "",
   maxSide: "",
   stride: "",
+  ...messagePaths(),
   wires: [[out]],
   ...settings,
 });
@@ -108,10 +109,11 @@ describe("sam3-load-video (compiled node, real engine)", () => {
 
   describe("errors: done(err) to a catch node, a red ring, no output, the runtime unharmed", () => {
     it("a junk path", async () => {
+      // a missing file in the folder for message paths: the same refusal as a file outside it
       const missing = await flow.failure("load", { payload: join(dir, "no-such-video.mp4") }, ["out"]);
-      expect(missing.code).toBe("BAD_VIDEO");
-      expect(missing.message).toMatch(/video not found/);
-      expect(flow.lastStatus("load")).toEqual({ fill: "red", shape: "ring", text: "bad video" });
+      expect(missing.code).toBe("PATH_NOT_ALLOWED");
+      expect(missing.message).toMatch(/does not name a file inside the folder/);
+      expect(flow.lastStatus("load")).toEqual({ fill: "red", shape: "ring", text: "path not allowed" });
       const junk = await flow.failure("load", { payload: Buffer.from("this is not a video at all"), filename: "junk.mp4" }, ["out"]);
       expect(["BAD_VIDEO", "FFMPEG_FAILED"]).toContain(junk.code);
     });
@@ -119,8 +121,8 @@ describe("sam3-load-video (compiled node, real engine)", () => {
     it("no input", async () => {
       for (const payload of [undefined, "", 42]) {
         const error = await flow.failure("load", { payload }, ["out"]);
-        expect(error.message).toMatch(/msg\.payload must be a video file path, a folder of frames, or the video's bytes/);
-        expect(flow.lastStatus("load")).toEqual({ fill: "red", shape: "ring", text: "error" });
+        expect(error.message).toMatch(/msg\.payload must be a video's bytes \(a Buffer\), or a path to a video or a folder of frames/);
+        expect(flow.lastStatus("load")).toEqual({ fill: "red", shape: "ring", text: "bad video" });
       }
     });
 
