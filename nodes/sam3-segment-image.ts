@@ -28,7 +28,7 @@ export = (RED: NodeAPI) =>
       // a message that brings any prompt replaces the node's whole prompt, so msg.points never mixes with its text
       const fromMessage = msg.text !== undefined || msg.points !== undefined || msg.boxes !== undefined;
       const source = fromMessage ? { text: msg.text, points: msg.points, boxes: msg.boxes } : { text: config.text || undefined, points: config.points, boxes: config.boxes };
-      const text = parseText(source.text, false) as string | undefined;
+      const text = parseText(source.text);
       const prompt: ImagePrompt = { text, points: parsePoints(source.points), boxes: parseBoxes(source.boxes) };
       const options = {
         threshold: numberFrom(msg.threshold, config.threshold, "threshold") ?? model.defaults.threshold,

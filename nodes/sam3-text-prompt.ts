@@ -1,7 +1,7 @@
 import { Sam3Error } from "../core/errors";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
-import { parseText } from "./lib/prompt-parsing";
+import { parseConcepts } from "./lib/prompt-parsing";
 
 interface TextPromptConfig extends NodeDef {
   model: string;
@@ -15,7 +15,7 @@ export = (RED: NodeAPI) =>
     return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const session_id = sessionIdOf(msg);
-      const text = parseText(msg.text ?? config.text, true);
+      const text = parseConcepts(msg.text ?? config.text);
       if (!text || (typeof text === "string" && !text.trim())) throw new Sam3Error("BAD_PROMPT", "no text prompt: set Text in the node or msg.text");
       const frame_index = numberFrom(msg.frame, config.frame, "frame", "index") ?? 0;
       const predictor = await model.video(node);

@@ -38,14 +38,16 @@ export function parseBoxes(value: unknown): BoxPrompt[] {
   });
 }
 
-/** A text prompt from a message: one concept, or (`several`) a list of them, each within the length limit. */
-export function parseText(value: unknown, several: boolean): string | string[] | undefined {
-  if (value === undefined || value === null || value === "") return undefined;
-  if (several && Array.isArray(value)) {
-    bounded(value, LIMITS.conceptsPerPrompt, "concepts");
-    return value.map((t) => checkedText(t));
-  }
-  return checkedText(value);
+/** A text prompt from a message: one concept within the length limit. */
+export function parseText(value: unknown): string | undefined {
+  return value === undefined || value === null || value === "" ? undefined : checkedText(value);
+}
+
+/** A video text prompt: one concept or a list of them (at most LIMITS.conceptsPerPrompt), each within the length limit. */
+export function parseConcepts(value: unknown): string | string[] | undefined {
+  if (!Array.isArray(value)) return parseText(value);
+  bounded(value, LIMITS.conceptsPerPrompt, "concepts");
+  return value.map((t) => checkedText(t));
 }
 
 function checkedText(value: unknown): string {
