@@ -231,5 +231,9 @@ describe(`hostile messages into every sam3 node (corpus: ${CORPUS.length} cases)
     expect(await runtime.alive(), runtime.log()).toBe(true);
     const flows: unknown[] = await (await fetch(`${runtime.base}/flows`, { headers: { accept: "application/json" } })).json();
     expect(flows.length).toBeGreaterThan(ROUTES.length);
+    // 30,000 points, a megabyte of separators, 100,000-character ids: refused before any work, so memory stays flat
+    const peak = runtime.peakRssMiB();
+    console.log(`Node-RED peak RSS after the corpus and the burst: ${peak.toFixed(0)} MiB`);
+    expect(peak).toBeLessThan(2048);
   }, 300_000);
 });

@@ -292,6 +292,8 @@ export interface NodeRedRuntime {
   /** http://127.0.0.1:<port> (editor, admin API and the flows' HTTP endpoints). */
   readonly base: string;
   readonly userDir: string;
+  /** The runtime's peak resident memory so far (VmHWM), in MiB. */
+  peakRssMiB(): number;
   /** Everything the runtime printed. */
   log(): string;
   /** Deploys `flows` (a full deployment) and waits until `readyUrl`, one of their endpoints, answers. */
@@ -344,6 +346,7 @@ export async function startNodeRed(): Promise<NodeRedRuntime> {
     base,
     userDir,
     log: () => log,
+    peakRssMiB: () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${red.pid}/status`, "utf8"))![1]) / 1024,
     async deploy(flows, readyUrl) {
       const response = await fetch(`${base}/flows`, { method: "POST", headers: { "content-type": "application/json", "node-red-deployment-type": "full" }, body: JSON.stringify(flows) });
       if (response.status >= 300) throw new Error(`deploy failed (${response.status}): ${await response.text()}`);

@@ -1,7 +1,8 @@
 /**
- * sam3-export-masks against names and folders from messages (node-red-node-test-helper on the compiled nodes, real
- * engine): msg.stem becomes a plain file name, msg.directory stays inside the node's folder, links cannot lead the
- * files out, and write failures (a full disk, a file where the folder should be) are WRITE_FAILED errors, not crashes.
+ * The compiled nodes on node-red-node-test-helper (real engine). sam3-export-masks against names and folders from
+ * messages: msg.stem becomes a plain file name, msg.directory stays inside the node's folder, links cannot lead the
+ * files out, and write failures (a full disk, a file where the folder should be) are WRITE_FAILED errors, not
+ * crashes. sam3-model: a Threads setting past the limit fails the first message instead of loading.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -56,6 +57,8 @@ beforeAll(async () => {
   }
   flow = await TestFlow.load([
     modelConfig(),
+    modelConfig({ id: "modelHuge", threads: "100000" }),
+    { id: "segHuge", type: "sam3-segment-image", name: "", model: "modelHuge", property: "payload", text: "thing", points: "", boxes: "", threshold: "", fineness: "", overlay: false, masks: false, wires: [["segmented"]] },
     { id: "seg", type: "sam3-segment-image", name: "", model: "model", property: "payload", text: "", points: "", boxes: "", threshold: "", fineness: "", overlay: false, masks: false, wires: [["segmented"]] },
     exportNode("export", OUT, "out"),
     exportNode("exportFull", FULL, "outFull"),
@@ -162,5 +165,15 @@ describe("write failures are WRITE_FAILED errors, the node keeps working", () =>
     const msg = await flow.request("exportFull", { ...result, stem: "room" }, "outFull");
     expect((msg.payload as string[]).length).toBeGreaterThan(1);
     flow.expectNoErrors();
+  });
+});
+
+describe("sam3-model", () => {
+  it("Threads 100000 fails the first message with BAD_OPTION at once, without loading a model", async () => {
+    const start = performance.now();
+    const error = await flow.failure("segHuge", { payload: readFileSync(SCENE) }, ["segmented"]);
+    expect(error.code).toBe("BAD_OPTION");
+    expect(error.message).toMatch(/Threads must be a whole number from 0 to 256/);
+    expect(performance.now() - start).toBeLessThan(5_000);
   });
 });
