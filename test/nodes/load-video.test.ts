@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -45,7 +45,9 @@ describe("sam3-load-video (compiled node, real engine)", () => {
       loadNode("loadSmall", "outSmall", { maxSide: "80", stride: "2" }),
       loadNode("loadProperty", "outProperty", { property: "video.path" }),
       loadNode("loadNoModel", "outNoModel", { model: "" }),
-      ...["out", "outSmall", "outProperty", "outNoModel"].map(sink),
+      loadNode("loadTyped", "outTyped", { property: join(dir, "clip.mp4"), propertyType: "str", paths: "off" }),
+      loadNode("loadNoPaths", "outNoPaths", { paths: undefined, pathFolder: undefined }),
+      ...["out", "outSmall", "outProperty", "outNoModel", "outTyped", "outNoPaths"].map(sink),
     ]);
   });
   // every session reserves 256 MiB of the predictor's 1 GiB frame-cache budget until it is closed
@@ -100,6 +102,25 @@ describe("sam3-load-video (compiled node, real engine)", () => {
     expect(sessionOf(configured)).toMatchObject({ frames: 4, width: 80, height: 60 });
     const overridden = await flow.request("loadSmall", { payload: clip, maxSide: 120, stride: 1 }, "outSmall");
     expect(sessionOf(overridden)).toMatchObject({ frames: 8, width: 120, height: 90 });
+  });
+
+  it("a path typed in the node (type string) is read whatever the message holds", async () => {
+    const msg = await flow.request("loadTyped", { payload: "/etc/passwd" }, "outTyped");
+    expect(sessionOf(msg)).toMatchObject({ frames: 8, width: 160, height: 120 });
+  });
+
+  it("without a folder for message paths (nodes saved before the setting) a path in the message is refused", async () => {
+    const error = await flow.failure("loadNoPaths", { payload: clip }, ["outNoPaths"]);
+    expect(error.code).toBe("PATH_NOT_ALLOWED");
+    expect(error.message).not.toContain(dir);
+    const bytes = await flow.request("loadNoPaths", { payload: readFileSync(clip), filename: "clip.mp4" }, "outNoPaths");
+    expect(sessionOf(bytes)).toMatchObject({ frames: 8 });
+  });
+
+  it("a message path is shown as given, and a link inside the folder to a video there works", async () => {
+    symlinkSync(clip, join(dir, "linked.mp4"));
+    const msg = await flow.request("load", { payload: join(dir, "linked.mp4") }, "out");
+    expect(infoOf(msg).resource_path).toBe(join(dir, "linked.mp4"));
   });
 
   it("reads the video from another property (property: video.path)", async () => {

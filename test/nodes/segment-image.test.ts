@@ -57,7 +57,9 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
       segmentNode("segDefaults", "outDefaults", { model: "model0" }),
       segmentNode("segClicks", "outClicks", { points: "320,240; 100,100:neg" }),
       segmentNode("segNoModel", "outNoModel", { model: "" }),
-      ...["out", "outVisual", "outProperty", "outConfigured", "outDefaults", "outClicks", "outNoModel"].map(sink),
+      segmentNode("segTyped", "outTyped", { property: SCENE, propertyType: "str", text: "thing", threshold: "0" }),
+      segmentNode("segNoPaths", "outNoPaths"),
+      ...["out", "outVisual", "outProperty", "outConfigured", "outDefaults", "outClicks", "outNoModel", "outTyped", "outNoPaths"].map(sink),
     ]);
     baseline = await flow.request("seg", { payload: scene, text: "thing", threshold: 0, topic: "kept" }, "out");
   });
@@ -98,6 +100,20 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
       const msg = await flow.request("seg", { payload, text: "thing", threshold: 0 }, "out");
       expect(objectsOf(msg)).toEqual(objectsOf(baseline));
     }
+  });
+
+  it("a path typed in the node (type string) is read whatever the message holds", async () => {
+    const msg = await flow.request("segTyped", { payload: "/etc/passwd" }, "outTyped");
+    expect(objectsOf(msg)).toEqual(objectsOf(baseline));
+  });
+
+  it("without a folder for message paths (the default) a path in the message is refused, the bytes still work", async () => {
+    const error = await flow.failure("segNoPaths", { payload: SCENE, text: "thing" }, ["outNoPaths"]);
+    expect(error.code).toBe("PATH_NOT_ALLOWED");
+    expect(error.message).toMatch(/takes no file paths from messages/);
+    expect(error.message).not.toContain(SCENE);
+    const msg = await flow.request("segNoPaths", { payload: scene, text: "thing", threshold: 0 }, "outNoPaths");
+    expect(objectsOf(msg)).toEqual(objectsOf(baseline));
   });
 
   it("reads the image from another property (property: data.img)", async () => {
