@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { isInside } from "../core/confine";
 import { asSam3Error, Sam3Error } from "../core/errors";
+import { LIMITS } from "../core/limits";
 import { writeSegmentationJsonFiles, type ImageExportFormats } from "../core/export/files";
 import type { ObjectJson, SegmentationJson } from "../core/export/json";
 import { listFiles } from "../core/export/list-files";
@@ -36,12 +37,7 @@ export = (RED: NodeAPI) =>
     }
 
     async function exportImage(msg: Sam3Message, dir: string, stem: string, formats: ImageExportFormats) {
-      const info = msg.sam3 as { image?: SegmentationJson["image"]; model?: string } | undefined;
-      if (!Array.isArray(msg.payload) || !info?.image) {
-        throw new Sam3Error("BAD_REQUEST", "nothing to export: wire this node after sam3-segment-image (msg.payload objects + msg.sam3) or give msg.session");
-      }
-      const json: SegmentationJson = { image: info.image, model: typeof info.model === "string" ? info.model : "", objects: msg.payload as ObjectJson[] };
-      const files = await writeSegmentationJsonFiles(json, dir, stem, formats);
+      const files = await writeSegmentationJsonFiles(imageResult(msg), dir, stem, formats);
       if (config.overlay) {
         if (!Buffer.isBuffer(msg.image)) throw new Sam3Error("BAD_REQUEST", "no overlay to export: enable Overlay in sam3-segment-image (it sets msg.image)");
         const overlay = join(dir, `${stem}.overlay.png`);
@@ -71,6 +67,33 @@ export = (RED: NodeAPI) =>
       send(msg);
     };
   });
+
+/** Bytes of decoded masks one image export may hold at once (every object's mask is decoded before writing). */
+const MAX_MASK_BYTES = 2 ** 31;
+
+/**
+ * The image result a message carries (from sam3-segment-image), checked before any mask is decoded: the image's
+ * size within the pixel limit, every mask of that size, all of them within MAX_MASK_BYTES.
+ */
+function imageResult(msg: Sam3Message): SegmentationJson {
+  const info = msg.sam3 as { image?: { width?: unknown; height?: unknown }; model?: unknown } | undefined;
+  if (!Array.isArray(msg.payload) || !info?.image) {
+    throw new Sam3Error("BAD_REQUEST", "nothing to export: wire this node after sam3-segment-image (msg.payload objects + msg.sam3) or give msg.session");
+  }
+  const { width, height } = info.image;
+  if (!(Number.isSafeInteger(width) && Number.isSafeInteger(height) && (width as number) > 0 && (height as number) > 0)) {
+    throw new Sam3Error("BAD_REQUEST", "msg.sam3.image must be {width, height} in whole pixels");
+  }
+  const pixels = (width as number) * (height as number);
+  if (pixels > LIMITS.pixels) throw new Sam3Error("LIMIT_EXCEEDED", `msg.sam3.image is larger than the limit of ${LIMITS.pixels} pixels`);
+  const objects = msg.payload as ObjectJson[];
+  if (objects.length * pixels > MAX_MASK_BYTES) throw new Sam3Error("LIMIT_EXCEEDED", `${objects.length} masks of ${width}x${height} are more than one export holds`);
+  for (const o of objects) {
+    const size = (o as { rle?: { size?: unknown } } | null)?.rle?.size;
+    if (!Array.isArray(size) || size[0] !== height || size[1] !== width) throw new Sam3Error("BAD_REQUEST", `every object of msg.payload needs an rle mask of the image's size (${height}x${width})`);
+  }
+  return { image: { width: width as number, height: height as number }, model: typeof info.model === "string" ? info.model : "", objects };
+}
 
 /**
  * The folder to write to: the node's own, or msg.directory as a folder inside it (plain names only); its real path
