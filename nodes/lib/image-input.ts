@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { Sam3Error } from "../../core/errors";
 import { messagePath, type NodeInput, type PathSettings } from "./message-paths";
 
@@ -17,5 +17,7 @@ export async function imageFromInput({ value, name, configured }: NodeInput, con
   if (value.length > 256 && /^[A-Za-z0-9+/=\s]+$/.test(value)) return Buffer.from(value, "base64");
   if (configured) return value;
   const real = await messagePath(value, name, config);
-  return readFile(real).catch(() => Promise.reject(new Sam3Error("BAD_IMAGE", `${name} names a file that cannot be read`)));
+  const unreadable = new Sam3Error("BAD_IMAGE", `${name} names a file that cannot be read as an image`);
+  if ((await stat(real)).isDirectory()) throw unreadable;
+  return readFile(real).catch(() => Promise.reject(unreadable));
 }

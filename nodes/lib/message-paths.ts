@@ -30,7 +30,7 @@ export function nodeInput(RED: NodeAPI, msg: Sam3Message, config: PathSettings):
 }
 
 /**
- * The real path of a file a message names, if the node lets messages name files; refused otherwise. The error is
+ * The real path of a file (or folder) a message names, if the node lets messages name files; refused otherwise. The error is
  * the same whether the file is missing, outside the folder or a link leading out, so it tells nothing about the
  * server's files.
  */
@@ -48,8 +48,11 @@ export async function messagePath(path: string, name: string, config: PathSettin
   let real: string;
   try {
     real = confinement.resolve(path);
+    const stats = await stat(real);
+    // a pipe or a device is no video or image, and reading a pipe would block
+    if (!stats.isFile() && !stats.isDirectory()) throw refused;
     // a folder of frames: its frames must not lead out either
-    if ((await stat(real)).isDirectory()) for (const entry of await readdir(real)) confinement.check(await realpath(join(real, entry)), entry);
+    if (stats.isDirectory()) for (const entry of await readdir(real)) confinement.check(await realpath(join(real, entry)), entry);
   } catch {
     throw refused;
   }

@@ -15,6 +15,7 @@
  *         reply can carry it;
  *   code  the expected Sam3Error code (alternatives separated by |), or "OK" for a message that must succeed.
  */
+import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -145,6 +146,9 @@ beforeAll(async () => {
   copyFileSync(SCENE, join(ALLOWED, "frames-linked", "000.png"));
   copyFileSync(SCENE, join(scratch, "outside.png"));
   symlinkSync(join(scratch, "outside.png"), join(ALLOWED, "frames-linked", "001.png"));
+  mkdirSync(join(ALLOWED, "frames"));
+  for (const frame of ["000.png", "001.png"]) copyFileSync(SCENE, join(ALLOWED, "frames", frame));
+  execFileSync("mkfifo", [join(ALLOWED, "pipe.png")]);
   await makeVideo(join(ALLOWED, "clip.mp4"), { width: 96, height: 64, frames: 4, fps: 4 });
   runtime = await startNodeRed();
   await runtime.deploy([...exampleFlows(), ...testFlow()], `${runtime.base}/sam3`);
