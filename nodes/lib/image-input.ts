@@ -1,12 +1,13 @@
 import { readFile, stat } from "node:fs/promises";
 import { Sam3Error } from "../../core/errors";
+import type { ImageInput } from "../../core/image/decode";
 import { messagePath, type NodeInput, type PathSettings } from "./message-paths";
 
 /**
  * An image as messages carry it: a Buffer, a data URL or base64 text; a file path only when typed in the editor,
  * or inside the node's folder for paths from messages (then read here, so no error names the real path).
  */
-export async function imageFromInput({ value, name, configured }: NodeInput, config: PathSettings): Promise<Buffer | Uint8Array | string> {
+export async function imageFromInput({ value, name, configured }: NodeInput, config: PathSettings): Promise<ImageInput> {
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return value;
   if (typeof value !== "string" || !value) {
     throw new Sam3Error("BAD_IMAGE", `${name} must hold an image: a Buffer, a data URL or base64 text`);
