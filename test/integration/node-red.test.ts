@@ -40,6 +40,9 @@ describe("the package in a real Node-RED runtime", () => {
     for (const node of flows) {
       if (node.type === "sam3-load-video" && node.property === "/path/to/video.mp4") node.property = join(REPO, "examples", "media", "shapes.mp4");
       if (node.type === "sam3-export-masks") node.directory = OUT;
+      // the bundled random weights find no instance of the text, and an export of masks without results is refused:
+      // the tracking flow writes its overlay only
+      if (node.id === "s3trk-export") node.json = false;
     }
     const usedTypes = new Set(flows.map((n: { type: string }) => n.type));
     expect(SAM3_TYPES.filter((t) => !usedTypes.has(t)), "every sam3 node appears in an example").toEqual([]);
@@ -80,7 +83,7 @@ describe("the package in a real Node-RED runtime", () => {
 
   it("flows 2 and 3: an inject runs load, prompts, propagation, removal and export in the runtime", async () => {
     for (const id of ["s3trk-inject", "s3clk-inject"]) expect((await fetch(`${base}/inject/${id}`, { method: "POST" })).status).toBe(200);
-    const wanted = ["tracked.overlay.mp4", "tracked.frames.jsonl", "clicked.frames.jsonl", "clicked.polygons.jsonl"];
+    const wanted = ["tracked.overlay.mp4", "clicked.frames.jsonl", "clicked.polygons.jsonl"];
     const until = Date.now() + 60_000;
     const listing = () => readdirSync(OUT, { withFileTypes: true }).map((e) => e.name);
     while (Date.now() < until && !(existsSync(OUT) && wanted.every((f) => listing().includes(f)))) await new Promise((r) => setTimeout(r, 250));

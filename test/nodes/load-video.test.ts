@@ -78,12 +78,14 @@ describe("sam3-load-video (compiled node, real engine)", () => {
     const bytes = readFileSync(clip);
     const named = await flow.request("load", { payload: bytes, filename: "upload.mp4" }, "out");
     expect(sessionOf(named)).toMatchObject({ frames: 8, width: 160, height: 120, fps: 10 });
-    const path = infoOf(named).resource_path;
+    expect(basename(infoOf(named).resource_path)).toBe("upload.mp4");
+    const predictor = await flow.predictor();
+    // the temporary file the session reads (the message names the upload, never the server's temporary path)
+    const path = predictor.session(sessionOf(named).id).source.path;
     expect(basename(path)).toBe("upload.mp4");
     expect(readFileSync(path).equals(bytes)).toBe(true);
     const unnamed = await flow.request("load", { payload: new Uint8Array(bytes) }, "out");
     expect(basename(infoOf(unnamed).resource_path)).toBe("video.mp4");
-    const predictor = await flow.predictor();
     await predictor.handleRequest({ type: "close_session", session_id: sessionOf(named).id });
     expect(existsSync(dirname(path))).toBe(false);
   });
