@@ -1,4 +1,5 @@
-import { Sam3Error } from "../core/errors";
+import { asSam3Error } from "../core/errors";
+import { LIMITS } from "../core/limits";
 import type { BoxPrompt, PointPrompt } from "../core/prompts";
 import { parseDevice } from "../core/runtime/devices";
 import type { Sam3Options } from "../core/sam3";
@@ -50,20 +51,32 @@ export function parseCount(text: string | undefined, name: string): number | und
   return v;
 }
 
+/** --threads: a whole number from 1 to LIMITS.threads (more only oversubscribes the cores and eats memory). */
+export function parseThreads(text: string | undefined): number | undefined {
+  const threads = parseCount(text, "threads");
+  if (threads !== undefined && !(threads >= 1 && threads <= LIMITS.threads)) throw new UsageError(`--threads must be from 1 to ${LIMITS.threads}, got "${text}"`);
+  return threads;
+}
+
 /** The engine options every command takes: --model, --device, --threads; warnings go to stderr. */
 export function engineOptions(values: { model?: string; device?: string; threads?: string }): Sam3Options {
   return {
     model: values.model,
     device: values.device ? parseDevice(values.device) : undefined,
-    intraOpThreads: parseCount(values.threads, "threads"),
+    intraOpThreads: parseThreads(values.threads),
     onWarning: (m) => process.stderr.write(`sam3: warning: ${m}\n`),
   };
 }
 
-/** One line for the user: their mistakes without a stack trace; a stack only for bugs. */
-export function describeFailure(e: unknown): { message: string; exitCode: number } {
-  if (e instanceof UsageError) return { message: e.message, exitCode: 2 };
-  if (e instanceof Sam3Error) return { message: e.message.replace(/\s*\n\s*/g, " "), exitCode: e.code === "BAD_OPTION" ? 2 : 1 };
-  if ((e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) return { message: (e as Error).message, exitCode: 2 };
-  return { message: (e as Error)?.stack ?? String(e), exitCode: 70 };
+/**
+ * One line for the user, never a stack trace: usage mistakes exit 2, everything else 1 as a Sam3Error (file-system
+ * failures get their reason without the path; anything unexpected says so). `doing` names the command.
+ */
+export function describeFailure(e: unknown, doing: string): { message: string; exitCode: number } {
+  if (e instanceof UsageError) return { message: oneLine(e.message), exitCode: 2 };
+  if (typeof (e as { code?: unknown })?.code === "string" && (e as { code: string }).code.startsWith("ERR_PARSE_ARGS")) return { message: oneLine((e as Error).message), exitCode: 2 };
+  const error = asSam3Error(e, doing);
+  return { message: oneLine(error.message), exitCode: error.code === "BAD_OPTION" ? 2 : 1 };
 }
+
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ");

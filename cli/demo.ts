@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeSegmentationFiles } from "../core/export/files";
 import { writeVideoResults } from "../core/export/video-files";
+import { ensureFolder } from "../core/export/safe-write";
 import { decodeImage } from "../core/image/decode";
 import { PACKAGE_ROOT } from "../core/paths";
 import { Sam3 } from "../core/sam3";
@@ -18,6 +19,7 @@ export const DEMO_VIDEO = join(PACKAGE_ROOT, "examples", "media", "shapes.mp4");
 export async function demoCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, model: { type: "string" } } });
   const out = values.out ?? "sam3-demo";
+  await ensureFolder(out);
   await demoImage(out, values.model);
   await demoVideo(out, values.model);
 }

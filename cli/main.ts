@@ -37,10 +37,19 @@ async function main(argv: string[]): Promise<number> {
     await command.run(rest);
     return 0;
   } catch (e) {
-    const { message, exitCode } = describeFailure(e);
-    process.stderr.write(`sam3: error: ${message}\n`);
-    return exitCode;
+    return fail(e, name);
   }
+}
+
+function fail(e: unknown, doing: string): number {
+  const { message, exitCode } = describeFailure(e, doing);
+  process.stderr.write(`sam3: error: ${message}\n`);
+  return exitCode;
+}
+
+// a failure outside the command's own awaits (a stream's error event) is still one line, never a stack trace
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (e: unknown) => process.exit(fail(e, "sam3")));
 }
 
 // a reader that stops early (`sam3 ... | head`) is not an error

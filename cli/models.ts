@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { ensureFolder } from "../core/export/safe-write";
 import { fetchablePreset, fetchPreset } from "../core/models/fetch";
 import { verifyPack } from "../core/models/verify";
 import { presetDir, PRESETS } from "../core/pack/presets";
@@ -21,6 +22,8 @@ export async function modelsCommand(argv: string[]): Promise<void> {
   if (action === "fetch") {
     if (positionals.length !== 1) throw new UsageError("give one preset to fetch (see sam3 models list)");
     const preset = fetchablePreset(positionals[0]);
+    // a folder that cannot be made fails before any download
+    if (values.dir) await ensureFolder(values.dir);
     const bar = progressLine("downloading");
     const dir = await fetchPreset(preset, {
       dir: values.dir,

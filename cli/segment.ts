@@ -2,6 +2,7 @@ import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
 import { writeSegmentationFiles } from "../core/export/files";
 import { segmentationToJson } from "../core/export/json";
+import { ensureFolder } from "../core/export/safe-write";
 import { decodeImage } from "../core/image/decode";
 import type { ImagePrompt } from "../core/prompts";
 import { Sam3 } from "../core/sam3";
@@ -56,7 +57,10 @@ export async function segmentCommand(argv: string[]): Promise<void> {
     minRegionArea: parseCount(values["min-region"], "min-region"),
     nms: parseUnit(values.nms, "nms"),
   };
-  const sam = await Sam3.open(engineOptions(values));
+  const engine = engineOptions(values);
+  // an output folder that cannot be made fails now, not after the model has run
+  if (values.out) await ensureFolder(values.out);
+  const sam = await Sam3.open(engine);
   try {
     const image = await decodeImage(positionals[0]);
     const result = await sam.segment(image, prompt, options);

@@ -2,6 +2,7 @@ import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
 import { writeVideoResults } from "../core/export/video-files";
 import { frameToJson } from "../core/export/json";
+import { ensureFolder } from "../core/export/safe-write";
 import { Sam3VideoPredictor } from "../core/video/predictor";
 import { engineOptions, parseCount, UsageError } from "./args";
 import { progressLine } from "./progress";
@@ -92,7 +93,10 @@ export async function trackCommand(argv: string[]): Promise<void> {
   else exemplars.push(...pending);
   if (!values.text && !objects.length) throw new UsageError("give --text, or --point / --box with --obj (see sam3 track --help)");
 
-  const predictor = await Sam3VideoPredictor.open(engineOptions(values));
+  const engine = engineOptions(values);
+  // an output folder that cannot be made fails now, not after the tracking
+  if (values.out) await ensureFolder(values.out);
+  const predictor = await Sam3VideoPredictor.open(engine);
   try {
     const session = await predictor.handleRequest({
       type: "start_session",

@@ -1,3 +1,5 @@
+import { Sam3Error } from "../core/errors";
+import { LIMITS } from "../core/limits";
 import { Sam3 } from "../core/sam3";
 import { Sam3VideoPredictor } from "../core/video/predictor";
 import { DEFAULT_PRESET } from "../core/pack/presets";
@@ -18,12 +20,11 @@ export = function register(RED: NodeAPI) {
   function Sam3Model(this: Sam3ModelNode, config: ModelConfig) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const threads = Number(config.threads) || undefined;
-    // the device is parsed at load time: a bad one fails the first message (with its status), not the whole node
+    // the device and threads are checked at load time: a bad one fails the first message (with its status), not the whole node
     const options = () => ({
       model: config.model || DEFAULT_PRESET,
       device: parseDevice(config.device || "cpu"),
-      intraOpThreads: threads,
+      intraOpThreads: threadsOf(config.threads),
       onWarning: (message: string) => node.warn(message),
     });
     let image: Promise<Sam3> | undefined;
@@ -72,3 +73,10 @@ export = function register(RED: NodeAPI) {
   }
   RED.nodes.registerType("sam3-model", Sam3Model as unknown as (this: Node, config: NodeDef) => void);
 };
+
+/** The Threads setting: 0 or empty for one per core, else a whole number up to LIMITS.threads. */
+function threadsOf(value: string | number | undefined): number | undefined {
+  const n = Number(value || 0);
+  if (!(Number.isInteger(n) && n >= 0 && n <= LIMITS.threads)) throw new Sam3Error("BAD_OPTION", `Threads must be a whole number from 0 to ${LIMITS.threads}`);
+  return n || undefined;
+}

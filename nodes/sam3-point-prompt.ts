@@ -1,3 +1,4 @@
+import { Sam3Error } from "../core/errors";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
 import { parseBoxes, parsePoints } from "./lib/prompt-parsing";
@@ -19,12 +20,13 @@ export = (RED: NodeAPI) =>
       const session_id = sessionIdOf(msg);
       const points = parsePoints(msg.points ?? config.points);
       const boxes = parseBoxes(msg.box ?? config.box);
-      if (!points.length && !boxes.length) throw new Error("no prompt: set Points and / or Box in the node, or msg.points / msg.box");
-      if (boxes.length > 1) throw new Error("one box per object: msg.box must be a single box");
-      const obj_id = numberFrom(msg.objId, config.objId, "objId");
-      if (obj_id === undefined) throw new Error("no object id: set Object id in the node or msg.objId");
-      const frame_index = numberFrom(msg.frame, config.frame, "frame") ?? 0;
-      const coordinates = (msg.coordinates as PointPromptConfig["coordinates"] | undefined) ?? config.coordinates ?? "pixels";
+      if (!points.length && !boxes.length) throw new Sam3Error("BAD_PROMPT", "no prompt: set Points and / or Box in the node, or msg.points / msg.box");
+      if (boxes.length > 1) throw new Sam3Error("BAD_PROMPT", "one box per object: msg.box must be a single box");
+      const obj_id = numberFrom(msg.objId, config.objId, "objId", "index");
+      if (obj_id === undefined) throw new Sam3Error("BAD_PROMPT", "no object id: set Object id in the node or msg.objId");
+      const frame_index = numberFrom(msg.frame, config.frame, "frame", "index") ?? 0;
+      const coordinates = msg.coordinates ?? config.coordinates ?? "pixels";
+      if (coordinates !== "pixels" && coordinates !== "relative") throw new Sam3Error("BAD_OPTION", "coordinates must be pixels or relative");
       const predictor = await model.video(node);
       const result = await predictor.handleRequest({
         type: "add_prompt",

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { Sam3Error } from "../core/errors";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
 
@@ -26,8 +27,8 @@ export = (RED: NodeAPI) =>
         node.status({ fill: "grey", shape: "ring", text: was_running ? "cancelling" : "nothing to cancel" });
         return;
       }
-      const direction = (msg.direction as string | undefined) ?? config.direction ?? "both";
-      if (!DIRECTIONS.includes(direction)) throw new Error(`direction must be both, forward or backward, got ${JSON.stringify(direction)}`);
+      const direction = msg.direction ?? config.direction ?? "both";
+      if (typeof direction !== "string" || !DIRECTIONS.includes(direction)) throw new Sam3Error("BAD_OPTION", "direction must be both, forward or backward");
       const partsId = randomUUID();
       const seen = new Set<number>();
       let index = 0;
@@ -35,8 +36,8 @@ export = (RED: NodeAPI) =>
         type: "propagate_in_video",
         session_id,
         propagation_direction: direction,
-        start_frame_index: numberFrom(msg.start, config.start, "start"),
-        max_frame_num_to_track: numberFrom(msg.maxFrames, config.maxFrames, "maxFrames"),
+        start_frame_index: numberFrom(msg.start, config.start, "start", "index"),
+        max_frame_num_to_track: numberFrom(msg.maxFrames, config.maxFrames, "maxFrames", "index"),
       });
       const session = predictor.session(session_id);
       // each frame goes out when the next is ready: only the last carries parts.count (as the split node does

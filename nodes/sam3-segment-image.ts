@@ -3,13 +3,13 @@ import { segmentationToJson } from "../core/export/json";
 import { renderOverlay } from "../core/export/overlay";
 import { decodeImage } from "../core/image/decode";
 import type { ImagePrompt } from "../core/prompts";
-import { imageFromMessage } from "./lib/image-input";
-import { modelNode, numberFrom, registerInputNode, type NodeAPI, type NodeDef } from "./lib/node-kit";
-import { parseBoxes, parsePoints } from "./lib/prompt-parsing";
+import { imageFromInput } from "./lib/image-input";
+import { nodeInput, type PathSettings } from "./lib/message-paths";
+import { modelNode, numberFrom, registerInputNode, type NodeAPI } from "./lib/node-kit";
+import { parseBoxes, parsePoints, parseText } from "./lib/prompt-parsing";
 
-interface SegmentImageConfig extends NodeDef {
+interface SegmentImageConfig extends PathSettings {
   model: string;
-  property: string;
   text: string;
   points: string;
   boxes: string;
@@ -22,14 +22,13 @@ interface SegmentImageConfig extends NodeDef {
 /** Segments one image (a camera snapshot, an upload) by text, clicks or boxes. */
 export = (RED: NodeAPI) =>
   registerInputNode<SegmentImageConfig>(RED, "sam3-segment-image", (node, config) => {
-    const property = config.property || "payload";
     return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
-      const input = imageFromMessage(RED.util.getMessageProperty(msg, property), property);
+      const input = await imageFromInput(nodeInput(RED, msg, config), config);
       // a message that brings any prompt replaces the node's whole prompt, so msg.points never mixes with its text
       const fromMessage = msg.text !== undefined || msg.points !== undefined || msg.boxes !== undefined;
       const source = fromMessage ? { text: msg.text, points: msg.points, boxes: msg.boxes } : { text: config.text || undefined, points: config.points, boxes: config.boxes };
-      const text = source.text as string | undefined;
+      const text = parseText(source.text);
       const prompt: ImagePrompt = { text, points: parsePoints(source.points), boxes: parseBoxes(source.boxes) };
       const options = {
         threshold: numberFrom(msg.threshold, config.threshold, "threshold") ?? model.defaults.threshold,

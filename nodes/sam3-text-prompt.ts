@@ -1,5 +1,7 @@
+import { Sam3Error } from "../core/errors";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
+import { parseConcepts } from "./lib/prompt-parsing";
 
 interface TextPromptConfig extends NodeDef {
   model: string;
@@ -13,9 +15,9 @@ export = (RED: NodeAPI) =>
     return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
       const session_id = sessionIdOf(msg);
-      const text = (msg.text as string | string[] | undefined) ?? config.text;
-      if (!text || (typeof text === "string" && !text.trim())) throw new Error("no text prompt: set Text in the node or msg.text");
-      const frame_index = numberFrom(msg.frame, config.frame, "frame") ?? 0;
+      const text = parseConcepts(msg.text ?? config.text);
+      if (!text || (typeof text === "string" && !text.trim())) throw new Sam3Error("BAD_PROMPT", "no text prompt: set Text in the node or msg.text");
+      const frame_index = numberFrom(msg.frame, config.frame, "frame", "index") ?? 0;
       const predictor = await model.video(node);
       const result = await predictor.handleRequest({ type: "add_prompt", session_id, frame_index, text });
       node.status({ fill: "green", shape: "dot", text: `${result.outputs.out_obj_ids.length} found on frame ${frame_index}` });

@@ -43,6 +43,24 @@ window.SAM3_EDITOR = window.SAM3_EDITOR || (function () {
             };
         },
 
+        /** The folder for file paths from messages: needed when they are allowed (read from the open dialog if any). */
+        pathFolder: function (v) {
+            var select = $("#node-input-paths");
+            var allowed = select.length ? select.val() === "folder" : this.paths === "folder";
+            return !allowed || text(v) !== "";
+        },
+
+        /** The input row (a message property, or a path typed here) and the "file paths from messages" rows. */
+        prepareInput: function (node) {
+            if (node.property === undefined) {
+                $("#node-input-property").val("payload");
+            }
+            $("#node-input-property").typedInput({ default: "msg", types: ["msg", "str"], typeField: "#node-input-propertyType" });
+            $("#node-input-paths").on("change", function () {
+                $(".node-sam3-path-folder").toggle($(this).val() === "folder");
+            }).val(node.paths || "off").trigger("change");
+        },
+
         /** Object ids: whole numbers of at least 0, separated by commas. */
         idList: function (v) {
             var s = text(v);

@@ -1,75 +1,32 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startNodeRed, type FlowNode, type NodeRedRuntime } from "../support/node-red";
 import { REPO, SCENE } from "../support/reference";
 
 const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
 const SAM3_TYPES = Object.keys(PACKAGE["node-red"].nodes);
 const FLOWS_DIR = join(REPO, "examples", "flows");
 
-const userDir = mkdtempSync(join(tmpdir(), "sam3-node-red-"));
-const OUT = join(userDir, "out");
-let red: ChildProcess;
+let runtime: NodeRedRuntime;
 let base: string;
-let log = "";
-
-/** A free loopback port. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForRuntime(url: string, timeoutMs: number) {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const ok = await fetch(url).then((r) => r.ok, () => false);
-    if (ok) return;
-    if (red.exitCode !== null) throw new Error(`Node-RED exited:\n${log}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`Node-RED did not start in time:\n${log}`);
-}
+let OUT: string;
+const log = () => runtime.log();
 
 beforeAll(async () => {
-  // installed as `npm install <folder>` does: a link in the user directory's node_modules
-  mkdirSync(join(userDir, "node_modules", "@sam3-flow"), { recursive: true });
-  symlinkSync(REPO, join(userDir, "node_modules", "@sam3-flow", "node-red-sam3"), "dir");
-  writeFileSync(join(userDir, "package.json"), JSON.stringify({ name: "node-red-project", private: true, dependencies: { [PACKAGE.name]: `file:${REPO}` } }));
-  const port = await freePort();
-  writeFileSync(
-    join(userDir, "settings.js"),
-    `module.exports = { uiHost: "127.0.0.1", uiPort: ${port}, flowFile: "flows.json", credentialSecret: false, editorTheme: { tours: false }, logging: { console: { level: "warn" } } };\n`,
-  );
-  base = `http://127.0.0.1:${port}`;
-  red = spawn(process.execPath, [require.resolve("node-red/red.js"), "--userDir", userDir, "--settings", join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
-  red.stdout!.on("data", (d) => (log += d));
-  red.stderr!.on("data", (d) => (log += d));
-  await waitForRuntime(`${base}/settings`, 60_000);
+  runtime = await startNodeRed();
+  base = runtime.base;
+  OUT = join(runtime.userDir, "out");
 }, 90_000);
 
-afterAll(async () => {
-  if (red && red.exitCode === null) {
-    const exited = new Promise((r) => red.once("exit", r));
-    red.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-    expect(red.exitCode !== null || red.signalCode !== null, "Node-RED stops within 15 s").toBe(true);
-  }
-  rmSync(userDir, { recursive: true, force: true });
-});
+afterAll(() => runtime?.stop());
 
 describe("the package in a real Node-RED runtime", () => {
   it("lists every sam3 node type, enabled, from this package", async () => {
     const sets: { module: string; types: string[]; enabled: boolean; err?: string }[] = await (await fetch(`${base}/nodes`, { headers: { accept: "application/json" } })).json();
     const ours = sets.filter((s) => s.module === PACKAGE.name);
-    expect(ours.map((s) => s.err).filter(Boolean), log).toEqual([]);
+    expect(ours.map((s) => s.err).filter(Boolean), log()).toEqual([]);
     expect(ours.every((s) => s.enabled)).toBe(true);
     expect(ours.flatMap((s) => s.types).sort()).toEqual([...SAM3_TYPES].sort());
     const editorScript = await fetch(`${base}/resources/@sam3-flow/node-red-sam3/sam3-editor.js`);
@@ -78,20 +35,20 @@ describe("the package in a real Node-RED runtime", () => {
   });
 
   it("deploys every example flow through the admin API", async () => {
-    const flows = readdirSync(FLOWS_DIR).filter((f) => f.endsWith(".json")).flatMap((f) => JSON.parse(readFileSync(join(FLOWS_DIR, f), "utf8")));
+    const flows: FlowNode[] = readdirSync(FLOWS_DIR).filter((f) => f.endsWith(".json")).flatMap((f) => JSON.parse(readFileSync(join(FLOWS_DIR, f), "utf8")));
     // the video examples ask the user for a path and write to /tmp/sam3-out: point them at the bundled clip and a scratch folder
     for (const node of flows) {
-      if (node.type === "inject" && node.payload === "/path/to/video.mp4") node.payload = join(REPO, "examples", "media", "shapes.mp4");
+      if (node.type === "sam3-load-video" && node.property === "/path/to/video.mp4") node.property = join(REPO, "examples", "media", "shapes.mp4");
       if (node.type === "sam3-export-masks") node.directory = OUT;
+      // the bundled random weights find no instance of the text, and an export of masks without results is refused:
+      // the tracking flow writes its overlay only
+      if (node.id === "s3trk-export") node.json = false;
     }
     const usedTypes = new Set(flows.map((n: { type: string }) => n.type));
     expect(SAM3_TYPES.filter((t) => !usedTypes.has(t)), "every sam3 node appears in an example").toEqual([]);
-    const response = await fetch(`${base}/flows`, { method: "POST", headers: { "content-type": "application/json", "node-red-deployment-type": "full" }, body: JSON.stringify(flows) });
-    expect(response.status, await response.text()).toBeLessThan(300);
+    await runtime.deploy(flows, `${base}/sam3`);
     const deployed: { id: string }[] = await (await fetch(`${base}/flows`, { headers: { accept: "application/json" } })).json();
     expect(deployed.length).toBe(flows.length);
-    // the deploy answers before every node has started: wait for the flows' own HTTP endpoints
-    await waitForRuntime(`${base}/sam3`, 15_000);
   });
 
   it("flow 1: serves the upload page and answers an uploaded image with its overlay", async () => {
@@ -99,14 +56,15 @@ describe("the package in a real Node-RED runtime", () => {
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(await page.text()).toContain("<form");
     const response = await fetch(`${base}/sam3/segment?text=red%20circle&threshold=0`, { method: "POST", headers: { "content-type": "image/png" }, body: readFileSync(SCENE) });
-    expect(response.status, log).toBe(200);
+    expect(response.status, log()).toBe(200);
     expect(response.headers.get("content-type")).toContain("image/png");
     expect(response.headers.get("x-sam3-objects")).toBe("16");
     const overlay = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
     expect([overlay.format, overlay.width, overlay.height]).toEqual(["png", 640, 480]);
     const bad = await fetch(`${base}/sam3/segment`, { method: "POST", headers: { "content-type": "image/png" }, body: "not an image" });
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toMatch(/cannot decode/);
+    // a generic reason and the code, never the decoder's own words
+    expect(await bad.text()).toBe("the body is not an image that can be decoded: send the bytes of a JPEG, PNG or WebP (BAD_IMAGE)");
   });
 
   it("flow 4: a snapshot raises the alert only when the masks cover enough of the frame", async () => {
@@ -125,11 +83,11 @@ describe("the package in a real Node-RED runtime", () => {
 
   it("flows 2 and 3: an inject runs load, prompts, propagation, removal and export in the runtime", async () => {
     for (const id of ["s3trk-inject", "s3clk-inject"]) expect((await fetch(`${base}/inject/${id}`, { method: "POST" })).status).toBe(200);
-    const wanted = ["tracked.overlay.mp4", "tracked.frames.jsonl", "clicked.frames.jsonl", "clicked.polygons.jsonl"];
+    const wanted = ["tracked.overlay.mp4", "clicked.frames.jsonl", "clicked.polygons.jsonl"];
     const until = Date.now() + 60_000;
     const listing = () => readdirSync(OUT, { withFileTypes: true }).map((e) => e.name);
     while (Date.now() < until && !(existsSync(OUT) && wanted.every((f) => listing().includes(f)))) await new Promise((r) => setTimeout(r, 250));
-    expect(listing(), log).toEqual(expect.arrayContaining(wanted));
+    expect(listing(), log()).toEqual(expect.arrayContaining(wanted));
     const objectFolders = existsSync(join(OUT, "clicked.masks")) ? readdirSync(join(OUT, "clicked.masks")) : [];
     expect(objectFolders).not.toContain("obj-2");
   });

@@ -5,7 +5,7 @@ import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FrameJson, ObjectJson, SegmentationJson } from "../../core/export/json";
 import { openFrameSource } from "../../core/video/frame-source";
-import { modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
+import { messagePaths, modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
 import { SCENE } from "../support/reference";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
@@ -78,7 +78,7 @@ describe("sam3-export-masks (compiled node, real engine)", () => {
     clip = await makeVideo(join(dir, "clip.mp4"), CLIP);
     flow = await TestFlow.load([
       modelConfig(),
-      { id: "load", type: "sam3-load-video", name: "", model: "model", property: "", maxSide: "", stride: "", wires: [["loaded"]] },
+      { id: "load", type: "sam3-load-video", name: "", model: "model", property: "", maxSide: "", stride: "", ...messagePaths(), wires: [["loaded"]] },
       { id: "point", type: "sam3-point-prompt", name: "", model: "model", points: "", box: "", objId: "", frame: "", coordinates: "pixels", wires: [["pointed"]] },
       { id: "prop", type: "sam3-propagate", name: "", model: "model", direction: "forward", start: "", maxFrames: "", wires: [[], ["propagated"]] },
       exportNode("exportAll", "out", { ...ALL, directory: join(dir, "video"), stem: "clip" }),
@@ -139,10 +139,10 @@ describe("sam3-export-masks (compiled node, real engine)", () => {
     }
   });
 
-  it("msg.directory, msg.stem and msg.tolerance override the node's", async () => {
-    const root = join(dir, "override");
-    const exact = await flow.request("exportAll", { session, directory: root, stem: "exact", tolerance: 0 }, "out");
-    const rough = await flow.request("exportAll", { session: session.id, directory: root, stem: "rough", tolerance: 8 }, "out");
+  it("msg.directory (a folder inside the node's), msg.stem and msg.tolerance override the node's", async () => {
+    const root = join(dir, "video", "override");
+    const exact = await flow.request("exportAll", { session, directory: "override", stem: "exact", tolerance: 0 }, "out");
+    const rough = await flow.request("exportAll", { session: session.id, directory: "override", stem: "rough", tolerance: 8 }, "out");
     expect((exact.payload as string[]).every((f) => f.startsWith(join(root, "exact.")))).toBe(true);
     expect((rough.payload as string[]).every((f) => f.startsWith(join(root, "rough.")))).toBe(true);
     expect(filesBelow(root).filter((f) => !f.includes("/"))).toEqual(["exact.frames.jsonl", "exact.overlay.mp4", "exact.polygons.jsonl", "rough.frames.jsonl", "rough.overlay.mp4", "rough.polygons.jsonl"]);
@@ -159,7 +159,7 @@ describe("sam3-export-masks (compiled node, real engine)", () => {
     expect(names[0]).toBe("sam3.frames.jsonl");
     // the same session gives the same files as the folder export
     const root = join(dir, "video");
-    const expected = filesBelow(root).filter((f) => f === "clip.frames.jsonl" || f.endsWith(".png")).map((f) => f.replace(/^clip\./, "sam3."));
+    const expected = filesBelow(root).filter((f) => f === "clip.frames.jsonl" || (f.startsWith("clip.") && f.endsWith(".png"))).map((f) => f.replace(/^clip\./, "sam3."));
     expect([...names].sort()).toEqual(expected);
     for (const f of files) expect(f.data.equals(readFileSync(join(root, f.name.replace(/^sam3\./, "clip."))))).toBe(true);
     // the temporary folder is gone by the time the message arrives
@@ -198,8 +198,9 @@ describe("sam3-export-masks (compiled node, real engine)", () => {
 
   it("a session with no masks yet exports empty files, not an error", async () => {
     const empty = (await flow.request("load", { payload: clip }, "loaded")).session as { id: string };
-    const msg = await flow.request("exportAll", { session: empty, directory: join(dir, "empty"), stem: "empty" }, "out");
-    expect(filesBelow(join(dir, "empty"))).toEqual(["empty.frames.jsonl", "empty.overlay.mp4", "empty.polygons.jsonl"]);
+    // msg.directory: a folder inside the node's directory
+    const msg = await flow.request("exportAll", { session: empty, directory: "empty", stem: "empty" }, "out");
+    expect(filesBelow(join(dir, "video", "empty"))).toEqual(["empty.frames.jsonl", "empty.overlay.mp4", "empty.polygons.jsonl"]);
     expect((msg.payload as string[]).length).toBe(3);
     const buffers = await flow.request("exportBuffers", { session: empty }, "outBuffers");
     expect((buffers.payload as { name: string; data: Buffer }[]).map((f) => [f.name, f.data.length])).toEqual([["sam3.frames.jsonl", 0]]);
@@ -210,7 +211,7 @@ describe("sam3-export-masks (compiled node, real engine)", () => {
       for (const msg of [{ payload: "hello" }, { payload: [] }, { payload: [{ id: 1 }], sam3: {} }]) {
         const error = await flow.failure("exportAll", msg, ["out"]);
         expect(error.message).toMatch(/nothing to export/);
-        expect(flow.lastStatus("exportAll")).toEqual({ fill: "red", shape: "ring", text: "error" });
+        expect(flow.lastStatus("exportAll")).toEqual({ fill: "red", shape: "ring", text: "bad request" });
       }
       const unknown = await flow.failure("exportAll", { session: "no-such-session" }, ["out"]);
       expect(unknown.code).toBe("UNKNOWN_SESSION");
@@ -219,7 +220,7 @@ describe("sam3-export-masks (compiled node, real engine)", () => {
     it("no format chosen", async () => {
       const error = await flow.failure("exportNone", { session }, ["outNone"]);
       expect(error.message).toMatch(/choose at least one format/);
-      expect(flow.lastStatus("exportNone")).toEqual({ fill: "red", shape: "ring", text: "error" });
+      expect(flow.lastStatus("exportNone")).toEqual({ fill: "red", shape: "ring", text: "bad option" });
     });
 
     it("an overlay asked of an image result without msg.image", async () => {
@@ -229,7 +230,7 @@ describe("sam3-export-masks (compiled node, real engine)", () => {
       const error = (await caught).error as { message: string; source: { id: string } };
       expect(error.source.id).toBe("exportImageOverlay");
       expect(error.message).toMatch(/no overlay to export: enable Overlay in sam3-segment-image/);
-      expect(flow.lastStatus("exportImageOverlay")).toEqual({ fill: "red", shape: "ring", text: "error" });
+      expect(flow.lastStatus("exportImageOverlay")).toEqual({ fill: "red", shape: "ring", text: "bad request" });
       expect(flow.inbox("outImageOverlay").pending).toBe(0);
       await expect.poll(() => tempExports()).toEqual(before);
     });

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SessionInfo } from "../../core/video/predictor";
-import { modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
+import { messagePaths, modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 const CLIP: SyntheticVideo = { width: 160, height: 120, frames: 8, fps: 10 };
@@ -18,6 +18,7 @@ const loadNode = (id: string, out: string, settings: Record<string, unknown> = {
   property: "",
   maxSide: "",
   stride: "",
+  ...messagePaths(),
   wires: [[out]],
   ...settings,
 });
@@ -44,7 +45,9 @@ describe("sam3-load-video (compiled node, real engine)", () => {
       loadNode("loadSmall", "outSmall", { maxSide: "80", stride: "2" }),
       loadNode("loadProperty", "outProperty", { property: "video.path" }),
       loadNode("loadNoModel", "outNoModel", { model: "" }),
-      ...["out", "outSmall", "outProperty", "outNoModel"].map(sink),
+      loadNode("loadTyped", "outTyped", { property: join(dir, "clip.mp4"), propertyType: "str", paths: "off" }),
+      loadNode("loadNoPaths", "outNoPaths", { paths: undefined, pathFolder: undefined }),
+      ...["out", "outSmall", "outProperty", "outNoModel", "outTyped", "outNoPaths"].map(sink),
     ]);
   });
   // every session reserves 256 MiB of the predictor's 1 GiB frame-cache budget until it is closed
@@ -75,12 +78,14 @@ describe("sam3-load-video (compiled node, real engine)", () => {
     const bytes = readFileSync(clip);
     const named = await flow.request("load", { payload: bytes, filename: "upload.mp4" }, "out");
     expect(sessionOf(named)).toMatchObject({ frames: 8, width: 160, height: 120, fps: 10 });
-    const path = infoOf(named).resource_path;
+    expect(basename(infoOf(named).resource_path)).toBe("upload.mp4");
+    const predictor = await flow.predictor();
+    // the temporary file the session reads (the message names the upload, never the server's temporary path)
+    const path = predictor.session(sessionOf(named).id).source.path;
     expect(basename(path)).toBe("upload.mp4");
     expect(readFileSync(path).equals(bytes)).toBe(true);
     const unnamed = await flow.request("load", { payload: new Uint8Array(bytes) }, "out");
     expect(basename(infoOf(unnamed).resource_path)).toBe("video.mp4");
-    const predictor = await flow.predictor();
     await predictor.handleRequest({ type: "close_session", session_id: sessionOf(named).id });
     expect(existsSync(dirname(path))).toBe(false);
   });
@@ -101,6 +106,25 @@ describe("sam3-load-video (compiled node, real engine)", () => {
     expect(sessionOf(overridden)).toMatchObject({ frames: 8, width: 120, height: 90 });
   });
 
+  it("a path typed in the node (type string) is read whatever the message holds", async () => {
+    const msg = await flow.request("loadTyped", { payload: "/etc/passwd" }, "outTyped");
+    expect(sessionOf(msg)).toMatchObject({ frames: 8, width: 160, height: 120 });
+  });
+
+  it("without a folder for message paths (nodes saved before the setting) a path in the message is refused", async () => {
+    const error = await flow.failure("loadNoPaths", { payload: clip }, ["outNoPaths"]);
+    expect(error.code).toBe("PATH_NOT_ALLOWED");
+    expect(error.message).not.toContain(dir);
+    const bytes = await flow.request("loadNoPaths", { payload: readFileSync(clip), filename: "clip.mp4" }, "outNoPaths");
+    expect(sessionOf(bytes)).toMatchObject({ frames: 8 });
+  });
+
+  it("a message path is shown as given, and a link inside the folder to a video there works", async () => {
+    symlinkSync(clip, join(dir, "linked.mp4"));
+    const msg = await flow.request("load", { payload: join(dir, "linked.mp4") }, "out");
+    expect(infoOf(msg).resource_path).toBe(join(dir, "linked.mp4"));
+  });
+
   it("reads the video from another property (property: video.path)", async () => {
     const msg = await flow.request("loadProperty", { payload: "/not/this/one.mp4", video: { path: clip } }, "outProperty");
     expect(sessionOf(msg)).toMatchObject({ frames: 8, width: 160, height: 120 });
@@ -108,10 +132,11 @@ describe("sam3-load-video (compiled node, real engine)", () => {
 
   describe("errors: done(err) to a catch node, a red ring, no output, the runtime unharmed", () => {
     it("a junk path", async () => {
+      // a missing file in the folder for message paths: the same refusal as a file outside it
       const missing = await flow.failure("load", { payload: join(dir, "no-such-video.mp4") }, ["out"]);
-      expect(missing.code).toBe("BAD_VIDEO");
-      expect(missing.message).toMatch(/video not found/);
-      expect(flow.lastStatus("load")).toEqual({ fill: "red", shape: "ring", text: "bad video" });
+      expect(missing.code).toBe("PATH_NOT_ALLOWED");
+      expect(missing.message).toMatch(/does not name a file inside the folder/);
+      expect(flow.lastStatus("load")).toEqual({ fill: "red", shape: "ring", text: "path not allowed" });
       const junk = await flow.failure("load", { payload: Buffer.from("this is not a video at all"), filename: "junk.mp4" }, ["out"]);
       expect(["BAD_VIDEO", "FFMPEG_FAILED"]).toContain(junk.code);
     });
@@ -119,8 +144,8 @@ describe("sam3-load-video (compiled node, real engine)", () => {
     it("no input", async () => {
       for (const payload of [undefined, "", 42]) {
         const error = await flow.failure("load", { payload }, ["out"]);
-        expect(error.message).toMatch(/msg\.payload must be a video file path, a folder of frames, or the video's bytes/);
-        expect(flow.lastStatus("load")).toEqual({ fill: "red", shape: "ring", text: "error" });
+        expect(error.message).toMatch(/msg\.payload must be a video's bytes \(a Buffer\), or a path to a video or a folder of frames/);
+        expect(flow.lastStatus("load")).toEqual({ fill: "red", shape: "ring", text: "bad video" });
       }
     });
 

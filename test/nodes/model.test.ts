@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Node } from "node-red";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { distSam3, modelConfig, sink, TestFlow, timed, type FlowNode } from "../support/node-red";
+import { distSam3, messagePaths, modelConfig, sink, TestFlow, timed, type FlowNode } from "../support/node-red";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
@@ -33,7 +33,7 @@ const segmentNode = (id: string, out: string, model = "model"): FlowNode => ({
   masks: false,
   wires: [[out]],
 });
-const loadNode = (id: string, out: string, model = "model"): FlowNode => ({ id, type: "sam3-load-video", name: "", model, property: "", maxSide: "", stride: "", wires: [[out]] });
+const loadNode = (id: string, out: string, model = "model"): FlowNode => ({ id, type: "sam3-load-video", name: "", model, property: "", maxSide: "", stride: "", ...messagePaths(), wires: [[out]] });
 const silent = { status: () => undefined } as unknown as Node;
 const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
 

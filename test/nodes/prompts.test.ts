@@ -7,7 +7,7 @@ import { cocoRleToMask } from "../../core/export/rle";
 import { maskArea } from "../../core/masks/mask";
 import type { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { VideoRequest } from "../../core/video/requests";
-import { modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
+import { messagePaths, modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 const CLIP: SyntheticVideo = { width: 160, height: 120, frames: 8, fps: 10 };
@@ -28,7 +28,7 @@ const pointNode = (id: string, out: string, settings: Record<string, unknown> = 
   wires: [[out]],
   ...settings,
 });
-const loadNode = (id: string, next: string) => ({ id, type: "sam3-load-video", name: "", model: "model", property: "", maxSide: "", stride: "", wires: [[next]] });
+const loadNode = (id: string, next: string) => ({ id, type: "sam3-load-video", name: "", model: "model", property: "", maxSide: "", stride: "", ...messagePaths(), wires: [[next]] });
 
 const objectsOf = (msg: Msg) => msg.payload as FrameObjectJson[];
 
@@ -121,7 +121,7 @@ describe("sam3-text-prompt and sam3-point-prompt (compiled nodes, real engine)",
       it("missing msg.session", async () => {
         const error = await flow.failure("textThing", { payload: "no session here" }, ["outTextThing"]);
         expect(error.message).toMatch(/msg\.session is missing/);
-        expect(flow.lastStatus("textThing")).toEqual({ fill: "red", shape: "ring", text: "error" });
+        expect(flow.lastStatus("textThing")).toEqual({ fill: "red", shape: "ring", text: "bad request" });
       });
 
       it("an unknown session id", async () => {
@@ -207,7 +207,7 @@ describe("sam3-text-prompt and sam3-point-prompt (compiled nodes, real engine)",
       it("missing msg.session", async () => {
         const error = await flow.failure("point", { points: [[80, 60]], objId: 1 }, ["outPoint"]);
         expect(error.message).toMatch(/msg\.session is missing/);
-        expect(flow.lastStatus("point")).toEqual({ fill: "red", shape: "ring", text: "error" });
+        expect(flow.lastStatus("point")).toEqual({ fill: "red", shape: "ring", text: "bad request" });
       });
 
       it("an unknown session id", async () => {
@@ -231,7 +231,7 @@ describe("sam3-text-prompt and sam3-point-prompt (compiled nodes, real engine)",
         const twoBoxes = await flow.failure("point", { session, box: [[0, 0, 10, 10], [20, 20, 30, 30]], objId: 1 }, ["outPoint"]);
         expect(twoBoxes.message).toMatch(/one box per object/);
         const badPoint = await flow.failure("point", { session, points: [["a", 2]], objId: 1 }, ["outPoint"]);
-        expect(badPoint.message).toMatch(/a point needs numeric x and y/);
+        expect(badPoint.message).toMatch(/a point needs finite numbers x and y/);
       });
 
       it("relative coordinates outside 0..1", async () => {

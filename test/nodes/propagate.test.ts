@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FrameObjectJson } from "../../core/export/json";
 import { cocoRleToMask } from "../../core/export/rle";
 import { maskArea } from "../../core/masks/mask";
-import { modelConfig, sink, SPLIT_JOIN, TestFlow, type Msg } from "../support/node-red";
+import { messagePaths, modelConfig, sink, SPLIT_JOIN, TestFlow, type Msg } from "../support/node-red";
 import { makeVideo, squares, type SyntheticVideo } from "../support/synthetic-video";
 
 const CLIP: SyntheticVideo = { width: 160, height: 120, frames: 8, fps: 10 };
@@ -58,7 +58,7 @@ describe("sam3-propagate (compiled node, real engine)", () => {
     flow = await TestFlow.load(
       [
         modelConfig(),
-        { id: "load", type: "sam3-load-video", name: "", model: "model", property: "", maxSide: "", stride: "", wires: [["loaded"]] },
+        { id: "load", type: "sam3-load-video", name: "", model: "model", property: "", maxSide: "", stride: "", ...messagePaths(), wires: [["loaded"]] },
         { id: "point", type: "sam3-point-prompt", name: "", model: "model", points: "", box: "", objId: "", frame: "", coordinates: "pixels", wires: [["pointed"]] },
         propagateNode("prop", ["frames", "joiner"], "summary"),
         { id: "joiner", type: "join", name: "", mode: "auto", build: "object", property: "payload", propertyType: "msg", key: "topic", joiner: "\\n", joinerType: "str", accumulate: false, timeout: "", count: "", reduceRight: false, wires: [["joined"]] },

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Sam3VideoPredictor } from "../../core/video/predictor";
-import { modelConfig, sink, TestFlow } from "../support/node-red";
+import { messagePaths, modelConfig, sink, TestFlow } from "../support/node-red";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 const CLIP: SyntheticVideo = { width: 160, height: 120, frames: 8, fps: 10 };
@@ -35,7 +35,7 @@ describe("sam3-remove-object (compiled node, real engine)", () => {
     clip = await makeVideo(join(dir, "clip.mp4"), CLIP);
     flow = await TestFlow.load([
       modelConfig(),
-      { id: "load", type: "sam3-load-video", name: "", model: "model", property: "", maxSide: "", stride: "", wires: [["loaded"]] },
+      { id: "load", type: "sam3-load-video", name: "", model: "model", property: "", maxSide: "", stride: "", ...messagePaths(), wires: [["loaded"]] },
       { id: "point", type: "sam3-point-prompt", name: "", model: "model", points: "", box: "", objId: "", frame: "", coordinates: "pixels", wires: [["pointed"]] },
       { id: "prop", type: "sam3-propagate", name: "", model: "model", direction: "forward", start: "", maxFrames: "", wires: [[], ["propagated"]] },
       removeNode("remove2", "out", "2"),

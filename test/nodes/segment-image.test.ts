@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectJson } from "../../core/export/json";
 import { cocoRleToMask } from "../../core/export/rle";
 import { maskArea } from "../../core/masks/mask";
-import { modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
+import { messagePaths, modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
 import { SCENE } from "../support/reference";
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -49,14 +50,16 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
     flow = await TestFlow.load([
       modelConfig(),
       modelConfig({ id: "model0", threshold: "0", fineness: "0.5" }),
-      segmentNode("seg", "out"),
+      segmentNode("seg", "out", messagePaths(dirname(SCENE))),
       segmentNode("segVisual", "outVisual", { overlay: true, masks: true }),
       segmentNode("segProperty", "outProperty", { property: "data.img" }),
       segmentNode("segConfigured", "outConfigured", { text: "thing", threshold: "0", points: "", boxes: "" }),
       segmentNode("segDefaults", "outDefaults", { model: "model0" }),
       segmentNode("segClicks", "outClicks", { points: "320,240; 100,100:neg" }),
       segmentNode("segNoModel", "outNoModel", { model: "" }),
-      ...["out", "outVisual", "outProperty", "outConfigured", "outDefaults", "outClicks", "outNoModel"].map(sink),
+      segmentNode("segTyped", "outTyped", { property: SCENE, propertyType: "str", text: "thing", threshold: "0" }),
+      segmentNode("segNoPaths", "outNoPaths"),
+      ...["out", "outVisual", "outProperty", "outConfigured", "outDefaults", "outClicks", "outNoModel", "outTyped", "outNoPaths"].map(sink),
     ]);
     baseline = await flow.request("seg", { payload: scene, text: "thing", threshold: 0, topic: "kept" }, "out");
   });
@@ -97,6 +100,20 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
       const msg = await flow.request("seg", { payload, text: "thing", threshold: 0 }, "out");
       expect(objectsOf(msg)).toEqual(objectsOf(baseline));
     }
+  });
+
+  it("a path typed in the node (type string) is read whatever the message holds", async () => {
+    const msg = await flow.request("segTyped", { payload: "/etc/passwd" }, "outTyped");
+    expect(objectsOf(msg)).toEqual(objectsOf(baseline));
+  });
+
+  it("without a folder for message paths (the default) a path in the message is refused, the bytes still work", async () => {
+    const error = await flow.failure("segNoPaths", { payload: SCENE, text: "thing" }, ["outNoPaths"]);
+    expect(error.code).toBe("PATH_NOT_ALLOWED");
+    expect(error.message).toMatch(/takes no file paths from messages/);
+    expect(error.message).not.toContain(SCENE);
+    const msg = await flow.request("segNoPaths", { payload: scene, text: "thing", threshold: 0 }, "outNoPaths");
+    expect(objectsOf(msg)).toEqual(objectsOf(baseline));
   });
 
   it("reads the image from another property (property: data.img)", async () => {
@@ -225,15 +242,16 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
     it("no model configured", async () => {
       const error = await flow.failure("segNoModel", { payload: scene, text: "thing" }, ["outNoModel"]);
       expect(error.message).toMatch(/choose a SAM 3 model/);
-      expect(flow.lastStatus("segNoModel")).toEqual({ fill: "red", shape: "ring", text: "error" });
+      expect(flow.lastStatus("segNoModel")).toEqual({ fill: "red", shape: "ring", text: "bad option" });
     });
 
     it("not an image", async () => {
       const bytes = await flow.failure("seg", { payload: Buffer.from("these bytes are no image"), text: "thing" }, ["out"]);
       expect(bytes.code).toBe("BAD_IMAGE");
       expect(flow.lastStatus("seg")).toEqual({ fill: "red", shape: "ring", text: "bad image" });
+      // outside the folder for message paths: refused without saying whether it exists
       const missing = await flow.failure("seg", { payload: "/no/such/picture.png", text: "thing" }, ["out"]);
-      expect(missing.code).toBe("BAD_IMAGE");
+      expect(missing.code).toBe("PATH_NOT_ALLOWED");
       const number = await flow.failure("seg", { payload: 42, text: "thing" }, ["out"]);
       expect(number.message).toContain("msg.payload must hold an image");
     });

@@ -1,5 +1,9 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from "node-red";
 import { expect, vi, type MockInstance } from "vitest";
@@ -82,6 +86,9 @@ export interface CaughtError {
 export function modelConfig(settings: Partial<FlowNode> = {}): FlowNode {
   return { id: MODEL, type: "sam3-model", name: "", model: PACK, device: "cpu", threads: "", threshold: "", fineness: "", ...settings };
 }
+
+/** Settings of a node that may read files named by messages: those inside `folder` (default the temporary folder). */
+export const messagePaths = (folder = tmpdir()) => ({ paths: "folder", pathFolder: folder });
 
 /** A helper node: it records what reaches it. */
 export const sink = (id: string): FlowNode => ({ id, type: "helper" });
@@ -278,4 +285,85 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: 
   const start = performance.now();
   const value = await work();
   return { value, ms: performance.now() - start };
+}
+
+/** A real Node-RED runtime in a subprocess, with this package installed in its user directory. */
+export interface NodeRedRuntime {
+  /** http://127.0.0.1:<port> (editor, admin API and the flows' HTTP endpoints). */
+  readonly base: string;
+  readonly userDir: string;
+  /** The runtime's peak resident memory so far (VmHWM), in MiB. */
+  peakRssMiB(): number;
+  /** Everything the runtime printed. */
+  log(): string;
+  /** Deploys `flows` (a full deployment) and waits until `readyUrl`, one of their endpoints, answers. */
+  deploy(flows: FlowNode[], readyUrl?: string): Promise<void>;
+  /** True while the process runs and its admin API answers GET /flows. */
+  alive(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/** A free loopback port. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts Node-RED on a loopback port with the package linked into a fresh user directory, as `npm install <folder>` does. */
+export async function startNodeRed(): Promise<NodeRedRuntime> {
+  const userDir = mkdtempSync(join(tmpdir(), "sam3-node-red-"));
+  const name = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string }).name;
+  mkdirSync(join(userDir, "node_modules", "@sam3-flow"), { recursive: true });
+  symlinkSync(REPO, join(userDir, "node_modules", "@sam3-flow", "node-red-sam3"), "dir");
+  writeFileSync(join(userDir, "package.json"), JSON.stringify({ name: "node-red-project", private: true, dependencies: { [name]: `file:${REPO}` } }));
+  const port = await freePort();
+  writeFileSync(
+    join(userDir, "settings.js"),
+    `module.exports = { uiHost: "127.0.0.1", uiPort: ${port}, flowFile: "flows.json", credentialSecret: false, editorTheme: { tours: false }, logging: { console: { level: "warn" } } };\n`,
+  );
+  const base = `http://127.0.0.1:${port}`;
+  let log = "";
+  const red: ChildProcess = spawn(process.execPath, [requireNative.resolve("node-red/red.js"), "--userDir", userDir, "--settings", join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
+  red.stdout!.on("data", (d) => (log += d));
+  red.stderr!.on("data", (d) => (log += d));
+
+  const waitFor = async (url: string, timeoutMs: number) => {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      if (await fetch(url).then((r) => r.ok, () => false)) return;
+      if (red.exitCode !== null) throw new Error(`Node-RED exited:\n${log}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${url} did not answer in time:\n${log}`);
+  };
+  await waitFor(`${base}/settings`, 60_000);
+
+  return {
+    base,
+    userDir,
+    log: () => log,
+    peakRssMiB: () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${red.pid}/status`, "utf8"))![1]) / 1024,
+    async deploy(flows, readyUrl) {
+      const response = await fetch(`${base}/flows`, { method: "POST", headers: { "content-type": "application/json", "node-red-deployment-type": "full" }, body: JSON.stringify(flows) });
+      if (response.status >= 300) throw new Error(`deploy failed (${response.status}): ${await response.text()}`);
+      // the deploy answers before every node has started: wait for the flows' own HTTP endpoints
+      if (readyUrl) await waitFor(readyUrl, 15_000);
+    },
+    async alive() {
+      return red.exitCode === null && (await fetch(`${base}/flows`, { headers: { accept: "application/json" } }).then((r) => r.ok, () => false));
+    },
+    async stop() {
+      if (red.exitCode === null && red.signalCode === null) {
+        const exited = new Promise((r) => red.once("exit", r));
+        red.kill("SIGTERM");
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      }
+      rmSync(userDir, { recursive: true, force: true });
+      if (red.exitCode === null && red.signalCode === null) throw new Error("Node-RED did not stop within 15 s");
+    },
+  };
 }
