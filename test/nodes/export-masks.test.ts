@@ -196,14 +196,13 @@ describe("sam3-export-masks (compiled node, real engine)", () => {
     expect((await whitePixels(files[0].data)).count).toBe((segmented.payload as ObjectJson[])[0].area);
   });
 
-  it("a session with no masks yet exports empty files, not an error", async () => {
+  it("a session with no masks yet is refused, and nothing is written", async () => {
     const empty = (await flow.request("load", { payload: clip }, "loaded")).session as { id: string };
     // msg.directory: a folder inside the node's directory
-    const msg = await flow.request("exportAll", { session: empty, directory: "empty", stem: "empty" }, "out");
-    expect(filesBelow(join(dir, "video", "empty"))).toEqual(["empty.frames.jsonl", "empty.overlay.mp4", "empty.polygons.jsonl"]);
-    expect((msg.payload as string[]).length).toBe(3);
-    const buffers = await flow.request("exportBuffers", { session: empty }, "outBuffers");
-    expect((buffers.payload as { name: string; data: Buffer }[]).map((f) => [f.name, f.data.length])).toEqual([["sam3.frames.jsonl", 0]]);
+    const error = await flow.failure("exportAll", { session: empty, directory: "empty", stem: "empty" }, ["out"]);
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toMatch(/no results to export/);
+    expect(filesBelow(join(dir, "video", "empty"))).toEqual([]);
   });
 
   describe("errors: done(err) to a catch node, a red ring, no output", () => {
