@@ -41,8 +41,8 @@ interface PendingOutput {
 export async function writeVideoResults(session: VideoSession, dir: string, stem: string, options: VideoExportOptions): Promise<string[]> {
   checkStem(stem);
   const masks = options.json || options.png || options.polygons;
-  // an overlay of a session without results still shows the video; mask files would be empty
-  if (masks && !session.outputs.hasResults()) throw new Sam3Error("BAD_REQUEST", "no results to export: add a prompt and propagate first");
+  // an overlay of an unprompted session still shows the video; mask files would say nothing
+  if (masks && !session.hasPrompts()) throw new Sam3Error("BAD_REQUEST", "no results to export: add a prompt and propagate first");
   const folder = await ensureFolder(dir);
   const pending: PendingOutput[] = [];
   const start = (name: string): PendingOutput => {

@@ -69,12 +69,6 @@ export class OutputStore {
     };
   }
 
-  /** Whether any frame holds an object: what an export needs. */
-  hasResults(): boolean {
-    for (const objects of this.frames.values()) if (objects.size) return true;
-    return false;
-  }
-
   /** Bytes held by the stored run lengths (one-byte strings). */
   bytes(): number {
     let total = 0;

@@ -88,6 +88,11 @@ export class VideoSession {
     return [...this.objects.keys()].sort((a, b) => a - b);
   }
 
+  /** Whether a concept or an object was ever prompted (and not all removed): an export then has something to say. */
+  hasPrompts(): boolean {
+    return this.concept !== undefined || this.objects.size > 0;
+  }
+
   labelOf(id: number): string | undefined {
     return this.objects.get(id)?.label;
   }

@@ -34,7 +34,7 @@ export function registerExportMasks(server: McpServer, ctx: McpContext, sessions
       sessions.check(session_id);
       return ctx.jobs.run(async () => {
         const session = (await ctx.predictor()).session(session_id);
-        if (session.outputs.bytes() === 0) throw new Sam3Error("BAD_REQUEST", "the session has no results to export yet: add_prompt and propagate_in_video first");
+        if (!session.hasPrompts()) throw new Sam3Error("BAD_REQUEST", "the session has no results to export yet: add_prompt and propagate_in_video first");
         const folder = await ctx.paths.jobFolder(`${session_id}-export-${Date.now()}`);
         const has = (f: string) => formats.includes(f as never);
         const written = await writeVideoResults(session, folder, "masks", { json: has("json"), png: has("png"), polygons: has("polygons"), overlay: has("overlay"), tolerance }).catch(async (e) => {
