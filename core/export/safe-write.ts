@@ -20,7 +20,11 @@ export async function ensureFolder(folder: string): Promise<string> {
     missing.unshift(dir);
   }
   for (const dir of missing) {
-    await mkdir(dir).catch((e: NodeJS.ErrnoException) => (e.code === "EEXIST" ? undefined : Promise.reject(asSam3Error(e, "making the output folder"))));
+    await mkdir(dir).catch(async (e: NodeJS.ErrnoException) => {
+      // made meanwhile by someone else is fine, but only if it is a folder (not a file or a dangling link)
+      const made = e.code === "EEXIST" && (await stat(dir).catch(() => undefined));
+      if (!made || !made.isDirectory()) throw asSam3Error(e, "making the output folder");
+    });
   }
   return target;
 }

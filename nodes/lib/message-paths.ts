@@ -1,5 +1,4 @@
-import { readdir, realpath, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { stat } from "node:fs/promises";
 import { Confinement } from "../../core/confine";
 import { Sam3Error } from "../../core/errors";
 import type { NodeAPI, NodeDef, Sam3Message } from "./node-kit";
@@ -49,10 +48,9 @@ export async function messagePath(path: string, name: string, config: PathSettin
   try {
     real = confinement.resolve(path);
     const stats = await stat(real);
-    // a pipe or a device is no video or image, and reading a pipe would block
+    // a pipe or a device is no video or image, and reading a pipe would block; a frame folder's entries are held
+    // inside that folder by the frame source itself
     if (!stats.isFile() && !stats.isDirectory()) throw refused;
-    // a folder of frames: its frames must not lead out either
-    if (stats.isDirectory()) for (const entry of await readdir(real)) confinement.check(await realpath(join(real, entry)), entry);
   } catch {
     throw refused;
   }
