@@ -48,7 +48,9 @@ export function guardResource<A extends unknown[], R>(paths: MediaPaths, handler
  * get the BAD_REQUEST code like every other refusal. The SDK builds those results in one private method.
  */
 export function codeSdkToolErrors(server: McpServer): void {
-  const sdk = server as unknown as { createToolError: (message: string) => ErrorResult };
+  const sdk = server as unknown as { createToolError?: (message: string) => ErrorResult };
+  // another SDK version may build them elsewhere: its refusals then come without the code (the tests say so)
+  if (typeof sdk.createToolError !== "function") return;
   const original = sdk.createToolError.bind(server);
   sdk.createToolError = (message: string) => original(`BAD_REQUEST: ${message}`);
 }
