@@ -23,12 +23,11 @@ export = (RED: NodeAPI) =>
       const predictor = await model.video(node);
       node.status({ fill: "blue", shape: "dot", text: "opening video" });
       const info = real
-        ? await predictor.handleRequest({ type: "start_session", resource_path: real, ...options })
+        ? await predictor.handleRequest({ type: "start_session", resource_path: real, ...options }, { label: path })
         : await predictor.startSessionFromBytes(bytes!, safeFileName(msg.filename, "video.mp4"), options);
       if (info.decode_error) node.warn(`${info.decode_error}; using the ${info.frames} frames that decoded`);
       msg.session = { id: info.session_id, frames: info.frames, width: info.width, height: info.height, fps: info.fps };
-      // a path is shown as given, not as the real path it resolved to
-      msg.payload = path ? { ...info, resource_path: path } : info;
+      msg.payload = info;
       node.status({ fill: "green", shape: "dot", text: `${info.frames} frames ${info.width}x${info.height}` });
       send(msg);
     };

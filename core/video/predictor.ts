@@ -99,13 +99,14 @@ export class Sam3VideoPredictor {
     return new Sam3VideoPredictor(await Sam3.open(options), options);
   }
 
-  async handleRequest<R extends VideoRequest>(request: R): Promise<VideoResponse<R["type"]>> {
+  /** `context.label`: how start_session's errors and session info name the source, when the path is not the user's own. */
+  async handleRequest<R extends VideoRequest>(request: R, context: { label?: string } = {}): Promise<VideoResponse<R["type"]>> {
     const req = parseRequest(videoRequest, request);
     await this.evictExpired();
     const respond = (value: Responses[keyof Responses]) => value as VideoResponse<R["type"]>;
     switch (req.type) {
       case "start_session":
-        return respond(await this.startSession(this.reserve(req), req));
+        return respond(await this.startSession(this.reserve(req), req, context.label));
       case "add_prompt":
         return respond(await this.session(req.session_id).addPrompt(req));
       case "remove_object":
