@@ -41,17 +41,21 @@ export const bracketed = (host: string) => (host.includes(":") && !host.startsWi
  * non-form Content-Type on state-changing requests (CSRF), and the token.
  */
 export class Gate {
+  /** Names the server is reached by directly, on its own port. */
   private readonly hosts: Set<string>;
+  /** --allowed-host names: a reverse proxy's, on whatever port it listens (443 behind TLS). */
+  private readonly proxyHosts: Set<string>;
   private readonly tokenCookie: string;
   private readonly clientCookie: string;
   private readonly tokenHash?: Buffer;
   private readonly secret = randomBytes(32);
 
   constructor(private readonly options: GateOptions) {
-    const names = [...LOOPBACK, options.host, ...(options.allowedHosts ?? [])];
+    const names = [...LOOPBACK, options.host];
     // bound to every interface: the machine's own addresses are its names (a rebinding page cannot use an IP literal)
     if (WILDCARD.has(options.host)) for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.push(a.address);
     this.hosts = new Set(names.map(bracketed));
+    this.proxyHosts = new Set((options.allowedHosts ?? []).map(bracketed));
     // cookies ignore ports: one name per server so two on one machine keep their own
     this.tokenCookie = `sam3_ui_token_${options.port}`;
     this.clientCookie = `sam3_ui_client_${options.port}`;
@@ -68,8 +72,9 @@ export class Gate {
 
   private checkHost(header: string | undefined) {
     const match = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d+))?$/i.exec(header ?? "");
-    const port = match?.[2] ?? "80";
-    if (!match || !this.hosts.has(match[1].toLowerCase()) || Number(port) !== this.options.port) {
+    const name = match?.[1].toLowerCase() ?? "";
+    const direct = this.hosts.has(name) && Number(match?.[2] ?? "80") === this.options.port;
+    if (!match || !(direct || this.proxyHosts.has(name))) {
       throw new WebError(403, "FORBIDDEN", "this Host is not one this server answers to; open it by its own address (or start it with --allowed-host NAME)");
     }
   }
@@ -89,7 +94,8 @@ export class Gate {
 
   private checkSameOrigin(req: IncomingMessage) {
     const origin = req.headers.origin;
-    if (origin !== undefined && origin.toLowerCase() !== `http://${req.headers.host}`.toLowerCase()) {
+    // the page's own origin has the Host it was loaded from, over http, or https behind a TLS proxy
+    if (origin !== undefined && !sameHost(origin, req.headers.host, this.proxyHosts)) {
       throw new WebError(403, "FORBIDDEN", "a request from another site is refused: use the page this server serves");
     }
     if (req.headers["sec-fetch-site"] === "cross-site" || req.headers["sec-fetch-site"] === "same-site") {
@@ -118,6 +124,20 @@ export class Gate {
 
   private sign(id: string): string {
     return createHmac("sha256", this.secret).update(id).digest("base64url");
+  }
+}
+
+function sameHost(origin: string, host: string | undefined, proxyHosts: Set<string>): boolean {
+  try {
+    const page = new URL(origin);
+    const served = new URL(`http://${host}`);
+    const schemes = proxyHosts.has(served.hostname.toLowerCase()) ? ["http:", "https:"] : ["http:"];
+    if (!schemes.includes(page.protocol)) return false;
+    // a Host without a port means the scheme's default one, as the browser's Origin does
+    const defaultPort = page.protocol === "https:" ? "443" : "80";
+    return page.hostname.toLowerCase() === served.hostname.toLowerCase() && (page.port || defaultPort) === (served.port || defaultPort);
+  } catch {
+    return false;
   }
 }
 

@@ -182,6 +182,33 @@ describe("web UI: who may talk to it", () => {
   });
 });
 
+describe("web UI: behind a reverse proxy (--allowed-host)", () => {
+  it("answers the proxy's name on any port, and takes POSTs from its https page only", async () => {
+    const proxied = await startUi({ port: 0, allowedHosts: ["proxy.example"], log: () => undefined });
+    try {
+      const url = new URL(proxied.url);
+      const auth = { authorization: `Bearer ${url.searchParams.get("token")}` };
+      const ask = (headers: Record<string, string>, method = "GET", body?: Buffer) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request({ host: "127.0.0.1", port: Number(url.port), method, path: method === "GET" ? "/api/info" : "/api/media", headers: { ...auth, ...headers } }, (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          });
+          req.on("error", reject);
+          req.end(body);
+        });
+      for (const host of ["proxy.example", "proxy.example:443", "PROXY.example:8443"]) expect(await ask({ host }), host).toBe(200);
+      expect(await ask({ host: "evil.example" })).toBe(403);
+      const png = readFileSync(SCENE);
+      const post = (origin: string) => ask({ host: "proxy.example", origin, "content-type": "application/octet-stream", "x-file-name": "scene.png" }, "POST", png);
+      expect(await post("https://proxy.example")).toBe(200);
+      for (const origin of ["https://evil.example", "https://proxy.example:8443", "http://proxy.example.evil.example", "null"]) expect(await post(origin), origin).toBe(403);
+    } finally {
+      await proxied.close();
+    }
+  });
+});
+
 describe("web UI: bounded requests", () => {
   it("answers a chunked upload past the limit with 413 as soon as it passes, and stays up", async () => {
     const result = await new Promise<{ status: number; sent: number; body: string }>((resolve, reject) => {
