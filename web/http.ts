@@ -17,7 +17,8 @@ const STATUS: Partial<Record<Sam3ErrorCode, number>> = {
   UNKNOWN_SESSION: 404,
   UNKNOWN_OBJECT: 404,
   CLOSED: 404,
-  LIMIT_EXCEEDED: 429,
+  // a request over a size or count bound (quotas are answered 429 where they are checked)
+  LIMIT_EXCEEDED: 413,
   TIMEOUT: 503,
   FFMPEG_FAILED: 500,
   PACK_INVALID: 500,

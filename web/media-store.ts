@@ -35,6 +35,8 @@ export interface StoreLimits {
   bytesPerClient: number;
   /** Uploads the whole server holds. */
   uploads: number;
+  /** Videos the whole server holds open: the predictor's session limit, so a refusal is a quota (429), not a size. */
+  videos: number;
   /** An upload unused this long is closed. */
   idleMs: number;
 }
@@ -106,6 +108,9 @@ export class MediaStore {
     }
     if (held.length >= this.limits.uploads) {
       throw new WebError(429, "LIMIT_EXCEEDED", `the server holds ${this.limits.uploads} uploads, its limit: try again when some are closed`);
+    }
+    if (kind === "video" && held.filter((m) => m.kind === "video").length >= this.limits.videos) {
+      throw new WebError(429, "LIMIT_EXCEEDED", `the server has ${this.limits.videos} videos open, its limit: try again when some are closed`);
     }
   }
 

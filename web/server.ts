@@ -57,6 +57,9 @@ const CONCURRENT_UPLOADS = 4;
 
 type Route = [string, RegExp, (req: IncomingMessage, res: ServerResponse, match: string[], client: string) => Promise<void>];
 
+/** Video sessions the server's predictor holds open, shared by every client. */
+const VIDEO_SESSIONS = 8;
+
 /** The interactive page and its JSON API over one shared model: images segmented at once, videos as sessions. */
 export async function startUi(options: UiOptions = {}): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const host = options.host ?? "127.0.0.1";
@@ -66,7 +69,7 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
   }
   const log = options.log ?? ((line: string) => void process.stderr.write(`sam3 ui: ${line}\n`));
   const engine = { model: options.model, device: options.device };
-  const loading = Promise.all([Sam3.open(engine), Sam3VideoPredictor.open({ ...engine, rules: options.rules })]);
+  const loading = Promise.all([Sam3.open(engine), Sam3VideoPredictor.open({ ...engine, rules: options.rules, maxSessions: VIDEO_SESSIONS })]);
   let loaded: [Sam3, Sam3VideoPredictor] | undefined;
   let loadError: string | undefined;
   loading.then((l) => (loaded = l), (e) => (loadError = errorReply(e, log).body.error));
@@ -75,7 +78,7 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     return loaded ?? (await loading);
   };
   const store = new MediaStore(
-    { uploadsPerClient: 8, videosPerClient: options.videosPerClient ?? 2, bytesPerClient: options.bytesPerClient ?? 512 * 2 ** 20, uploads: 32, idleMs: 30 * 60_000 },
+    { uploadsPerClient: 8, videosPerClient: options.videosPerClient ?? 2, bytesPerClient: options.bytesPerClient ?? 512 * 2 ** 20, uploads: 32, videos: VIDEO_SESSIONS, idleMs: 30 * 60_000 },
     async (media) => {
       if (media.kind === "video" && loaded) await loaded[1].handleRequest({ type: "close_session", session_id: media.sessionId });
     },

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -161,6 +161,25 @@ describe("web UI in headless Chromium", () => {
     }
     expect(closed).toHaveLength(2);
     expect(closed.every((p) => /^\/api\/media\/[0-9a-f-]{36}$/.test(p))).toBe(true);
+    await page.close();
+  });
+
+  it("keeps the current video when a new upload fails, and closes nothing", async () => {
+    await openPage();
+    const closed: string[] = [];
+    page.on("request", (r) => void (r.method() === "DELETE" && closed.push(r.url())));
+    await upload(clip);
+    await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded clip\.mp4/);
+    const truncated = join(scratch, "truncated.png");
+    writeFileSync(truncated, readFileSync(SCENE).subarray(0, 300));
+    await upload(truncated);
+    await expect.poll(() => page.locator("#status").textContent()).toMatch(/not a readable image/);
+    expect(closed).toEqual([]);
+    expect(await page.locator("#media-info").textContent()).toMatch(/clip\.mp4: video/);
+    // the video is still the server's: a click on it still makes an object
+    const box = (await page.locator("#canvas").boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.2, box.y + box.height * 0.35);
+    await expect.poll(objectCount).toBe(1);
     await page.close();
   });
 

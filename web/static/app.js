@@ -384,7 +384,6 @@
   async function upload(file) {
     if (!file) return;
     stopPlay();
-    await closeMedia();
     setStatus(`Uploading ${file.name} (${formatBytes(file.size)})…`);
     let media;
     try {
@@ -405,6 +404,8 @@
       setStatus('Upload failed: unexpected response from server.', 'error');
       return;
     }
+    // the previous upload stays usable until this one is in; then it is closed (and its quota freed)
+    await closeMedia();
     state.media = {
       id: media.id, kind: media.kind === 'video' ? 'video' : 'image',
       width: media.width, height: media.height,
