@@ -32,8 +32,13 @@ export class Confinement {
 
   /** The real path of an existing file or folder under a root; relative paths are taken from the first root. */
   resolve(path: string): string {
-    const real = realPath(isAbsolute(path) ? path : join(this.roots[0], path));
-    if (!real) throw new Sam3Error("BAD_REQUEST", `${path} does not exist in the allowed folders`);
+    const wanted = isAbsolute(path) ? resolve(path) : join(this.roots[0], path);
+    const real = realPath(wanted);
+    if (!real) {
+      // outside the roots, a missing file is refused like an existing one: the answer tells nothing of what is there
+      this.check(wanted, path);
+      throw new Sam3Error("BAD_REQUEST", `${path} does not exist in the allowed folders`);
+    }
     this.check(real, path);
     return real;
   }
