@@ -65,13 +65,13 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
     if (overlay) video = await VideoWriter.open(overlay.final, { width, height, fps });
     for (let t = 0; t < frames; t++) {
       const outputs = session.outputs.outputs(t);
-      const present = outputs.out_obj_ids.length > 0;
-      if (jsonFile && present) await jsonFile.write(JSON.stringify(frameToJson({ frame_index: t, outputs })) + "\n");
-      if (polygonsFile && present) {
+      // one line per frame, as `sam3 track --json` prints them: a frame without objects says so
+      if (jsonFile) await jsonFile.write(JSON.stringify(frameToJson({ frame_index: t, outputs })) + "\n");
+      if (polygonsFile) {
         const objects = outputs.out_obj_ids.map((id, i) => ({ id, polygons: maskToPolygons(outputs.out_binary_masks[i], { tolerance: options.tolerance }) }));
         await polygonsFile.write(JSON.stringify({ frame_index: t, objects }) + "\n");
       }
-      if (png && present) {
+      if (png) {
         for (const [i, id] of outputs.out_obj_ids.entries()) {
           const objectFolder = await ensureFolder(join(png.partial, `obj-${id}`));
           await writeFile(join(objectFolder, `${String(t).padStart(6, "0")}.png`), await maskToPng(outputs.out_binary_masks[i]));

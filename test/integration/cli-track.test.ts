@@ -20,6 +20,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const jsonLines = (stdout: string): FrameJson[] => stdout.trim().split("\n").map((l) => JSON.parse(l));
 
 describe("sam3 track", () => {
+  it("--out writes the same lines as --json, one per frame, also when nothing is found", async () => {
+    const out = join(dir, "nothing");
+    const [run, printed] = await Promise.all([cli("track", clip, "--text", "x", "--out", out), cli("track", clip, "--text", "x", "--json")]);
+    expect(run.code, run.stderr).toBe(0);
+    const written = readFileSync(join(out, "walk.frames.jsonl"), "utf8");
+    expect(written).toBe(printed.stdout);
+    expect(jsonLines(written)).toEqual([...Array(10).keys()].map((frame_index) => ({ frame_index, objects: [] })));
+  });
+
   it("--json prints one line per tracked frame with per-object RLE at the video's size", async () => {
     const run = await cli("track", clip, "--point", "0,30,45", "--obj", "1", "--point", "0,100,20", "--point", "0,5,5:neg", "--obj", "2", "--direction", "forward", "--json");
     expect(run.code, run.stderr).toBe(0);
