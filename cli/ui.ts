@@ -25,8 +25,10 @@ export async function uiCommand(argv: string[]): Promise<void> {
     },
   });
   if (values["no-token"] && values.token !== undefined) throw new UsageError("--token and --no-token exclude each other");
+  const port = parseCount(values.port, "port") ?? 8080;
+  if (port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, got "${values.port}"`);
   const ui = await startUi({
-    port: parseCount(values.port, "port") ?? 8080,
+    port,
     host: values.host,
     model: values.model,
     device: values.device ? parseDevice(values.device) : undefined,

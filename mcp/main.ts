@@ -25,7 +25,8 @@ const USAGE = `sam3-mcp [options]    SAM 3 segmentation tools for MCP clients
   --max-jobs N            model-running calls at once (default 2)
   --max-queue N           calls waiting for the model at most (default 256)
   --queue-timeout S       seconds a call may wait for the model (default 600)
-  --max-base64-mb N       largest inline image; messages may be this much base64 and 1 MiB more (default 20)`;
+  --max-base64-mb N       largest inline image in MiB (default 20); a message may carry its base64 (4/3 as
+                          large) and 1 MiB more`;
 
 /** A command-line mistake: one line, exit status 2. */
 class UsageError extends Error {}

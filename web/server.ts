@@ -57,6 +57,14 @@ const CONCURRENT_UPLOADS = 4;
 
 type Route = [string, RegExp, (req: IncomingMessage, res: ServerResponse, match: string[], client: string) => Promise<void>];
 
+/** Why a server could not listen, in words (the codes Node gives). */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: "the port is in use: choose another --port",
+  EADDRNOTAVAIL: "that address is not one of this machine's: choose another --host",
+  EACCES: "ports below 1024 need privileges: choose a higher --port",
+  ENOTFOUND: "that host name does not resolve: give an address such as 127.0.0.1",
+};
+
 /** Video sessions the server's predictor holds open, shared by every client. */
 const VIDEO_SESSIONS = 8;
 
@@ -328,10 +336,18 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
   }
 
   const server = createServer((req, res) => void handle(req, res).catch((e) => fail(req, res, e, log)));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 8080, host, () => resolve());
-  });
+  const port = options.port ?? 8080;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e: NodeJS.ErrnoException) => reject(new Sam3Error("BAD_OPTION", `cannot listen on ${host}:${port}: ${LISTEN_FAILURES[e.code ?? ""] ?? e.code ?? "refused"}`)));
+      server.listen(port, host, () => resolve());
+    });
+  } catch (e) {
+    // nothing will serve: the model that started loading is released
+    await store.clear();
+    await loading.then(([sam, predictor]) => Promise.all([sam.close(), predictor.close()]), () => undefined);
+    throw e;
+  }
   const address = server.address() as { port: number };
   const gate = new Gate({ host, port: address.port, token, allowedHosts: options.allowedHosts });
   return {

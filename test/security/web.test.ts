@@ -19,6 +19,7 @@ import { crc32 } from "node:zlib";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
+import { cli } from "../support/cli";
 import { errorReply, hidePaths } from "../../web/http";
 import { startUi } from "../../web/server";
 import { REPO, SCENE } from "../support/reference";
@@ -485,6 +486,25 @@ describe("sam3 ui (subprocess)", () => {
     } finally {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
+    }
+  });
+
+  it("says in one line why it cannot listen: a bad port, a port in use, an address not of this machine", async () => {
+    const busy = await startUi({ port: 0, log: () => undefined });
+    try {
+      const taken = new URL(busy.url).port;
+      for (const [args, reason] of [
+        [["--port", "99999"], /--port must be a whole number from 0 to 65535/],
+        [["--port", taken], /the port is in use/],
+        [["--host", "203.0.113.9", "--port", "0"], /not one of this machine's/],
+      ] as const) {
+        const run = await cli("ui", ...args);
+        expect(run.code, run.stderr).toBe(2);
+        expect(run.stderr.trim().split("\n")).toHaveLength(1);
+        expect(run.stderr).toMatch(reason);
+      }
+    } finally {
+      await busy.close();
     }
   });
 
