@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { isSam3Error, Sam3Error } from "../core/errors";
+import { ensureFolder } from "../core/export/safe-write";
 import { parseDevice } from "../core/runtime/devices";
 import { McpContext } from "./context";
 import { serveHttp } from "./http";
@@ -90,6 +91,8 @@ async function main() {
   } catch (e) {
     throw isSam3Error(e) ? new UsageError(e.message) : e;
   }
+  // an output folder that cannot be made is said now, not on the first call that writes
+  await ensureFolder(ctx.paths.outputDir).catch((e: Error) => Promise.reject(new UsageError(`--out: ${e.message}`)));
   if (values.http) {
     const http = await serveHttp(ctx, {
       host: values.host ?? "127.0.0.1",

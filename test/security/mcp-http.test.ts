@@ -93,6 +93,7 @@ describe("sam3-mcp startup checks", () => {
   it.each([
     [["--root", "/nonexistent-sam3-root"], /nonexistent-sam3-root does not exist/],
     [["--http", "--port", "abc"], /--port must be a whole number/],
+    [["--out", "/proc/sam3-out"], /--out: making the output folder failed/],
     [["--http", "--port", "70000"], /--port must be a whole number/],
     [["--max-jobs", "0"], /--max-jobs must be a whole number/],
     [["--max-base64-mb", "lots"], /--max-base64-mb must be a whole number/],
