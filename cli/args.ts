@@ -44,19 +44,18 @@ export function parseUnit(text: string | undefined, name: string): number | unde
   return v;
 }
 
-export function parseCount(text: string | undefined, name: string): number | undefined {
+/** A whole-number option from min to max, or undefined when not given. */
+export function parseCount(text: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
-  if (!(Number.isInteger(v) && v >= 0)) throw new UsageError(`--${name} must be a whole number >= 0, got "${text}"`);
+  if (!(Number.isInteger(v) && v >= min && v <= max)) {
+    throw new UsageError(`--${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got "${text}"`);
+  }
   return v;
 }
 
-/** --threads: a whole number from 1 to LIMITS.threads (more only oversubscribes the cores and eats memory). */
-export function parseThreads(text: string | undefined): number | undefined {
-  const threads = parseCount(text, "threads");
-  if (threads !== undefined && !(threads >= 1 && threads <= LIMITS.threads)) throw new UsageError(`--threads must be from 1 to ${LIMITS.threads}, got "${text}"`);
-  return threads;
-}
+/** --threads: at most LIMITS.threads (more only oversubscribes the cores and eats memory). */
+export const parseThreads = (text: string | undefined) => parseCount(text, "threads", 1, LIMITS.threads);
 
 /** The engine options every command takes: --model, --device, --threads; warnings go to stderr. */
 export function engineOptions(values: { model?: string; device?: string; threads?: string }): Sam3Options {

@@ -25,8 +25,7 @@ export async function uiCommand(argv: string[]): Promise<void> {
     },
   });
   if (values["no-token"] && values.token !== undefined) throw new UsageError("--token and --no-token exclude each other");
-  const port = parseCount(values.port, "port") ?? 8080;
-  if (port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, got "${values.port}"`);
+  const port = parseCount(values.port, "port", 0, 65535) ?? 8080;
   const ui = await startUi({
     port,
     host: values.host,

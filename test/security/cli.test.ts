@@ -101,7 +101,7 @@ describe("output folders that cannot be made fail fast", () => {
 
   it("--threads 100000 is refused at once", async () => {
     const { run, seconds } = await timedCli("track", VIDEO, "--text", "x", "--threads", "100000");
-    expectOneLine(run, 2, "--threads must be from 1 to 256");
+    expectOneLine(run, 2, "--threads must be a whole number from 1 to 256");
     expect(seconds).toBeLessThan(10);
   });
 });
