@@ -13,6 +13,8 @@ def parse_args(argv=None):
                    help="what to export: a tiny random-weight pack rebuilt from its config and seeds")
     p.add_argument("--out", required=True, help="output folder of the pack (made if missing)")
     p.add_argument("--roles", default=None, help="comma-separated manifest roles to export (default: all)")
+    p.add_argument("--video", action="store_true", help="also export the video model's graphs (today: the backbone, "
+                                                        "one ViT pass for both heads) and hf/video_config.json")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch check of each graph")
     p.add_argument("--tokenizer", default=None, help="folder with tokenizer.json and tokenizer_config.json "
                                                        "(default: the bundled pack's)")
@@ -27,7 +29,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads)
     from .export import export_tiny_pack
     roles = [r.strip() for r in a.roles.split(",") if r.strip()] if a.roles else None
-    export_tiny_pack(a.source, a.out, roles=roles, check=not a.no_check, tokenizer_dir=a.tokenizer,
+    export_tiny_pack(a.source, a.out, roles=roles, check=not a.no_check, tokenizer_dir=a.tokenizer, video=a.video,
                      progress=lambda s: print(s, flush=True))
     return 0
 

@@ -80,3 +80,49 @@ def build_tracker(preset: Preset, seed: int = TRACKER_SEED):
     from transformers import Sam3TrackerConfig, Sam3TrackerModel
     torch.manual_seed(seed)
     return Sam3TrackerModel(Sam3TrackerConfig(**tiny_tracker_config(preset.image_size, preset.hidden_size))).eval()
+
+
+# Seed of the modules only the video model has (the tracker neck on the shared backbone, the memory graphs).
+VIDEO_SEED = 3
+
+
+def tiny_tracker_video_config(S: int, H: int = 32) -> dict:
+    """Keyword arguments of `Sam3TrackerVideoConfig` for a tiny video tracker: the tiny tracker's prompt encoder and
+    mask decoder, memory sizes scaled to the hidden size with the real ratios (memory channels H/4, so an object
+    pointer still splits into 4 tokens), 2 memory-attention layers with RoPE over the pack's grid, and the real
+    7 memory slots, 16 object pointers and 4 conditioning frames."""
+    g = grid(S)
+    return dict(tiny_tracker_config(S, H), image_size=S,
+                memory_attention_hidden_size=H, memory_attention_num_layers=2, memory_attention_num_attention_heads=1,
+                memory_attention_feed_forward_hidden_size=2 * H, memory_attention_rope_feat_sizes=[g, g],
+                memory_encoder_hidden_size=H, memory_encoder_output_channels=H // 4, mask_downsampler_embed_dim=H,
+                memory_fuser_embed_dim=H, memory_fuser_intermediate_dim=4 * H,
+                num_maskmem=7, max_object_pointers_in_encoder=16, max_cond_frame_num=4)
+
+
+def tiny_video_config(S: int, Q: int, H: int = 32) -> dict:
+    """Keyword arguments of `Sam3VideoConfig`: the tiny detector and the tiny video tracker on one backbone."""
+    return dict(detector_config=tiny_detector_config(S, Q, H), tracker_config=tiny_tracker_video_config(S, H))
+
+
+def build_video(preset: Preset, seed: int = VIDEO_SEED, share_weights: bool = True):
+    """A tiny `Sam3VideoModel` (detector + video tracker sharing the detector's ViT).
+
+    With share_weights, the modules the image models also have take their weights: the detector is the seeded
+    image model (so the backbone's FPN features are the pack's vision encoder's), and the tracker's prompt
+    encoder and mask decoder are the seeded tracker's (so the pack's tracker decoders read the backbone's
+    embeddings). What only the video model has (the tracker neck on the shared ViT, the memory modules) comes
+    from `seed`."""
+    from transformers import Sam3VideoConfig, Sam3VideoModel
+    from . import roi_align
+    roi_align.install()
+    torch.manual_seed(seed)
+    video = Sam3VideoModel(Sam3VideoConfig(**tiny_video_config(preset.image_size, preset.num_queries,
+                                                                preset.hidden_size))).eval()
+    if share_weights:
+        video.detector_model.load_state_dict(build_detector(preset).state_dict())
+        tracker = build_tracker(preset)
+        for name in ("prompt_encoder", "mask_decoder", "shared_image_embedding"):
+            getattr(video.tracker_model, name).load_state_dict(getattr(tracker, name).state_dict())
+        video.tracker_model.no_memory_embedding.data.copy_(tracker.no_memory_embedding.data)
+    return video

@@ -14,7 +14,7 @@ import torch
 
 from . import configs, inputs, wrappers
 from .manifest import manifest, write_manifest
-from .roles import ROLES, Role, IMAGE_PACK_ROLES
+from .roles import ROLES, Role, IMAGE_PACK_ROLES, VIDEO_ROLES
 
 OPSET = 17
 BUNDLED_MODELS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -84,6 +84,13 @@ def image_pack_graphs(preset: configs.Preset) -> tuple[list[_Graph], dict]:
     return graphs, {"detector": det, "tracker": trk}
 
 
+def video_pack_graphs(preset: configs.Preset) -> tuple[list[_Graph], dict]:
+    """The graphs only the video model gives (today: the shared backbone), and that model."""
+    video = configs.build_video(preset)
+    px = inputs.pixel_values(preset.image_size)
+    return [_Graph(ROLES["backbone"], wrappers.Backbone(video), (px,))], {"video": video}
+
+
 def copy_tokenizer(src_dir: str, pack_dir: str) -> None:
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copyfile(os.path.join(src_dir, f), os.path.join(pack_dir, f))
@@ -97,18 +104,11 @@ def write_hf_configs(models: dict, pack_dir: str) -> None:
             f.write(model.config.to_json_string())
 
 
-def export_tiny_pack(preset_key: str, out_dir: str, roles: list[str] | None = None, check: bool = True,
-                     tokenizer_dir: str | None = None, progress: Callable[[str], None] = print) -> dict:
-    """Rebuild a bundled tiny pack into out_dir. Returns per role: seconds, size and (with check) the max abs
-    difference of onnxruntime's outputs from PyTorch's on the example inputs."""
-    preset = configs.PRESETS[preset_key]
-    os.makedirs(out_dir, exist_ok=True)
-    t0 = time.time()
-    graphs, models = image_pack_graphs(preset)
-    progress(f"{preset.name}: models built in {time.time() - t0:.1f}s")
-    wanted = [g for g in graphs if roles is None or g.role.name in roles]
+def export_graphs(graphs: list[_Graph], out_dir: str, check: bool = True,
+                  progress: Callable[[str], None] = print) -> dict:
+    """Export each graph into out_dir; with check, run it in onnxruntime on its example inputs against PyTorch."""
     report = {}
-    for i, g in enumerate(wanted, 1):
+    for i, g in enumerate(graphs, 1):
         t = time.time()
         path = os.path.join(out_dir, g.role.file)
         export_graph(g.module, g.args, path, g.role)
@@ -120,12 +120,34 @@ def export_tiny_pack(preset_key: str, out_dir: str, roles: list[str] | None = No
             entry["max_abs_diff_vs_torch"] = {n: max_abs_diff(a, b.numpy()) for n, a, b in zip(g.role.outputs, got, want)}
         report[g.role.name] = entry
         worst = max(entry.get("max_abs_diff_vs_torch", {0: 0}).values())
-        progress(f"[{i}/{len(wanted)}] {g.role.name} -> {g.role.file} ({entry['bytes'] / 1e6:.2f} MB, "
+        progress(f"[{i}/{len(graphs)}] {g.role.name} -> {g.role.file} ({entry['bytes'] / 1e6:.2f} MB, "
                  f"{entry['seconds']:.1f}s" + (f", max |onnx - torch| {worst:.2e})" if check else ")"))
+    return report
+
+
+def export_tiny_pack(preset_key: str, out_dir: str, roles: list[str] | None = None, check: bool = True,
+                     tokenizer_dir: str | None = None, video: bool = False,
+                     progress: Callable[[str], None] = print) -> dict:
+    """Rebuild a bundled tiny pack into out_dir; with video, add the video model's graphs (the backbone) and its
+    HF config. Returns per role: seconds, size and (with check) the max abs difference of onnxruntime's outputs
+    from PyTorch's on the example inputs."""
+    preset = configs.PRESETS[preset_key]
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.time()
+    graphs, models = image_pack_graphs(preset)
+    pack_roles = list(IMAGE_PACK_ROLES)
+    if video:
+        vgraphs, vmodels = video_pack_graphs(preset)
+        graphs += vgraphs
+        models.update(vmodels)
+        pack_roles += VIDEO_ROLES
+    progress(f"{preset.name}: models built in {time.time() - t0:.1f}s")
+    wanted = [g for g in graphs if roles is None or g.role.name in roles]
+    report = export_graphs(wanted, out_dir, check, progress)
     copy_tokenizer(tokenizer_dir or os.path.join(BUNDLED_MODELS, preset.name), out_dir)
     write_hf_configs(models, out_dir)
     write_manifest(out_dir, manifest(preset.name, preset.description, preset.image_size,
-                                     [r for r in IMAGE_PACK_ROLES if roles is None or r.name in roles]))
+                                     [r for r in pack_roles if roles is None or r.name in roles]))
     with open(os.path.join(out_dir, "export_report.json"), "w") as f:
         json.dump(report, f, indent=1)
     progress(f"{preset.name}: done in {time.time() - t0:.1f}s -> {out_dir}")

@@ -59,7 +59,17 @@ TRACKER_DECODER_MASK = Role(
     "trackerDecoderMask", "onnx/tracker_decoder_mask.onnx", EMBEDDINGS + ["input_points", "input_labels", "input_masks"],
     TRACKER_OUT, _POINTS_AXES, dict(_TRK_IN, maskInput="input_masks"), _TRK_OUT)
 
+BACKBONE = Role(
+    "backbone", "onnx/backbone.onnx", ["pixel_values"],
+    FPN_FEATS + FPN_POS + EMBEDDINGS + ["tracker_feat_2", "tracker_pos_2"],
+    manifest_inputs={"pixels": "pixel_values"},
+    manifest_outputs={"feat0": "fpn_feat_0", "feat1": "fpn_feat_1", "feat2": "fpn_feat_2", "pos2": "fpn_pos_2",
+                      "emb0": "image_embeddings_0", "emb1": "image_embeddings_1", "emb2": "image_embeddings_2",
+                      "trackerFeat2": "tracker_feat_2", "trackerPos2": "tracker_pos_2"})
+
 # The roles of today's bundled packs, in the manifest's order.
 IMAGE_PACK_ROLES = [VISION_ENCODER, TEXT_ENCODER, DETECTOR_DECODER, DETECTOR_DECODER_BOXES, TRACKER_VISION_ENCODER,
                     TRACKER_DECODER, TRACKER_DECODER_MASK]
-ROLES = {r.name: r for r in IMAGE_PACK_ROLES}
+# Graphs of the video model (one ViT pass for both heads, then the memory graphs), exported on request.
+VIDEO_ROLES = [BACKBONE]
+ROLES = {r.name: r for r in IMAGE_PACK_ROLES + VIDEO_ROLES}

@@ -77,3 +77,30 @@ class TrackerDecoder(torch.nn.Module):
         o = self.m(image_embeddings=[e0, e1, e2], input_points=input_points, input_labels=input_labels,
                    multimask_output=True, **kw)
         return o.iou_scores, o.pred_masks, o.object_score_logits
+
+
+class Backbone(torch.nn.Module):
+    """pixel_values -> the detector's FPN features AND the tracker's image embeddings from ONE pass of the ViT.
+
+    As HF `Sam3VideoModel` does per frame: the detector's vision encoder (ViT + detector neck) runs once, and the
+    tracker neck reads the same ViT output (`get_vision_features_for_tracker`), with the mask decoder's conv_s0 /
+    conv_s1 applied to the two high-resolution levels. Outputs, in order:
+    fpn_feat_0..3, fpn_pos_0..3 (as the vision encoder), image_embeddings_0..2 (as the tracker vision encoder:
+    level 2 carries the no-memory embedding, for a frame without memory), tracker_feat_2 (level 2 without it: the
+    input of memory attention) and tracker_pos_2 (its position encoding)."""
+
+    def __init__(self, video_model):
+        super().__init__()
+        self.m = video_model
+
+    def forward(self, pixel_values):
+        ve = self.m.detector_model.get_vision_features(pixel_values=pixel_values)
+        feats, pos = self.m.get_vision_features_for_tracker(vision_embeds=ve)  # [HW, B, C] per level 0..2
+        tracker = self.m.tracker_model
+        batch = pixel_values.shape[0]
+        sizes = tracker.backbone_feature_sizes
+        nchw = lambda x, size: x.permute(1, 2, 0).reshape(batch, -1, size[0], size[1])
+        emb = [nchw(f, s) for f, s in zip(feats[:-1], sizes[:-1])]
+        emb.append(nchw(feats[-1] + tracker.no_memory_embedding, sizes[-1]))
+        return (tuple(ve.fpn_hidden_states) + tuple(ve.fpn_position_encoding) + tuple(emb)
+                + (nchw(feats[-1], sizes[-1]), nchw(pos[-1], sizes[-1])))
