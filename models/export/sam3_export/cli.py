@@ -15,6 +15,8 @@ def parse_args(argv=None):
     p.add_argument("--roles", default=None, help="comma-separated manifest roles to export (default: all)")
     p.add_argument("--video", action="store_true", help="also export the video model's graphs (today: the backbone, "
                                                         "one ViT pass for both heads) and hf/video_config.json")
+    p.add_argument("--hf-weights", action="store_true", help="also save each model as an HF checkpoint, "
+                                                             "hf/<model>/ (config.json + model.safetensors)")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch check of each graph")
     p.add_argument("--tokenizer", default=None, help="folder with tokenizer.json and tokenizer_config.json "
                                                        "(default: the bundled pack's)")
@@ -30,7 +32,7 @@ def main(argv=None) -> int:
     from .export import export_tiny_pack
     roles = [r.strip() for r in a.roles.split(",") if r.strip()] if a.roles else None
     export_tiny_pack(a.source, a.out, roles=roles, check=not a.no_check, tokenizer_dir=a.tokenizer, video=a.video,
-                     progress=lambda s: print(s, flush=True))
+                     hf_weights=a.hf_weights, progress=lambda s: print(s, flush=True))
     return 0
 
 

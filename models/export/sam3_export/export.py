@@ -104,6 +104,17 @@ def write_hf_configs(models: dict, pack_dir: str) -> None:
             f.write(model.config.to_json_string())
 
 
+def write_hf_checkpoints(models: dict, pack_dir: str) -> dict:
+    """Save each model as a Hugging Face checkpoint, hf/<key>/ (config.json + model.safetensors), loadable with
+    the model class's from_pretrained, so every reference can be regenerated from the pack alone."""
+    sizes = {}
+    for key, model in models.items():
+        dst = os.path.join(pack_dir, "hf", key)
+        model.save_pretrained(dst, safe_serialization=True)
+        sizes[key] = sum(os.path.getsize(os.path.join(dst, f)) for f in os.listdir(dst))
+    return sizes
+
+
 def export_graphs(graphs: list[_Graph], out_dir: str, check: bool = True,
                   progress: Callable[[str], None] = print) -> dict:
     """Export each graph into out_dir; with check, run it in onnxruntime on its example inputs against PyTorch."""
@@ -126,11 +137,11 @@ def export_graphs(graphs: list[_Graph], out_dir: str, check: bool = True,
 
 
 def export_tiny_pack(preset_key: str, out_dir: str, roles: list[str] | None = None, check: bool = True,
-                     tokenizer_dir: str | None = None, video: bool = False,
+                     tokenizer_dir: str | None = None, video: bool = False, hf_weights: bool = False,
                      progress: Callable[[str], None] = print) -> dict:
     """Rebuild a bundled tiny pack into out_dir; with video, add the video model's graphs (the backbone) and its
-    HF config. Returns per role: seconds, size and (with check) the max abs difference of onnxruntime's outputs
-    from PyTorch's on the example inputs."""
+    HF config; with hf_weights, also the HF checkpoints (hf/<model>/). Returns per role: seconds, size and (with
+    check) the max abs difference of onnxruntime's outputs from PyTorch's on the example inputs."""
     preset = configs.PRESETS[preset_key]
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.time()
@@ -146,6 +157,9 @@ def export_tiny_pack(preset_key: str, out_dir: str, roles: list[str] | None = No
     report = export_graphs(wanted, out_dir, check, progress)
     copy_tokenizer(tokenizer_dir or os.path.join(BUNDLED_MODELS, preset.name), out_dir)
     write_hf_configs(models, out_dir)
+    if hf_weights:
+        sizes = write_hf_checkpoints(models, out_dir)
+        progress("HF checkpoints: " + ", ".join(f"hf/{k}/ ({v / 1e6:.1f} MB)" for k, v in sizes.items()))
     write_manifest(out_dir, manifest(preset.name, preset.description, preset.image_size,
                                      [r for r in pack_roles if roles is None or r.name in roles]))
     with open(os.path.join(out_dir, "export_report.json"), "w") as f:
