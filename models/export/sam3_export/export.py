@@ -85,10 +85,19 @@ def image_pack_graphs(preset: configs.Preset) -> tuple[list[_Graph], dict]:
 
 
 def video_pack_graphs(preset: configs.Preset) -> tuple[list[_Graph], dict]:
-    """The graphs only the video model gives (today: the shared backbone), and that model."""
+    """The graphs only the video model gives (the shared backbone, the full tracker decoders), and that model."""
     video = configs.build_video(preset)
     px = inputs.pixel_values(preset.image_size)
-    return [_Graph(ROLES["backbone"], wrappers.Backbone(video), (px,))], {"video": video}
+    pts, lbl = inputs.point_prompt(preset.image_size)
+    backbone = wrappers.Backbone(video)
+    with torch.no_grad():
+        emb = backbone(px)[8:11]
+        prev = wrappers.VideoTrackerDecoder(video, False)(*emb, pts, lbl)[0][:, :, 0]  # [1, 1, 4g, 4g]
+    return [
+        _Graph(ROLES["backbone"], backbone, (px,)),
+        _Graph(ROLES["videoTrackerDecoder"], wrappers.VideoTrackerDecoder(video, False), (*emb, pts, lbl)),
+        _Graph(ROLES["videoTrackerDecoderMask"], wrappers.VideoTrackerDecoder(video, True), (*emb, pts, lbl, prev)),
+    ], {"video": video}
 
 
 def copy_tokenizer(src_dir: str, pack_dir: str) -> None:

@@ -67,9 +67,21 @@ BACKBONE = Role(
                       "emb0": "image_embeddings_0", "emb1": "image_embeddings_1", "emb2": "image_embeddings_2",
                       "trackerFeat2": "tracker_feat_2", "trackerPos2": "tracker_pos_2"})
 
+_VTRK_OUT = ["pred_masks", "iou_scores", "object_score_logits", "object_pointers"]
+_VTRK_MANIFEST_OUT = {"masks": "pred_masks", "iouScores": "iou_scores", "objectScore": "object_score_logits",
+                      "objectPointers": "object_pointers"}
+VIDEO_TRACKER_DECODER = Role(
+    "videoTrackerDecoder", "onnx/video_tracker_decoder.onnx", EMBEDDINGS + ["input_points", "input_labels"],
+    _VTRK_OUT, _POINTS_AXES, _TRK_IN, _VTRK_MANIFEST_OUT)
+VIDEO_TRACKER_DECODER_MASK = Role(
+    "videoTrackerDecoderMask", "onnx/video_tracker_decoder_mask.onnx",
+    EMBEDDINGS + ["input_points", "input_labels", "input_masks"], _VTRK_OUT, _POINTS_AXES,
+    dict(_TRK_IN, maskInput="input_masks"), _VTRK_MANIFEST_OUT)
+
 # The roles of today's bundled packs, in the manifest's order.
 IMAGE_PACK_ROLES = [VISION_ENCODER, TEXT_ENCODER, DETECTOR_DECODER, DETECTOR_DECODER_BOXES, TRACKER_VISION_ENCODER,
                     TRACKER_DECODER, TRACKER_DECODER_MASK]
-# Graphs of the video model (one ViT pass for both heads, then the memory graphs), exported on request.
-VIDEO_ROLES = [BACKBONE]
+# Graphs of the video model (one ViT pass for both heads, the full tracker decoder; next: the memory graphs),
+# exported on request.
+VIDEO_ROLES = [BACKBONE, VIDEO_TRACKER_DECODER, VIDEO_TRACKER_DECODER_MASK]
 ROLES = {r.name: r for r in IMAGE_PACK_ROLES + VIDEO_ROLES}

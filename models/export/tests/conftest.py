@@ -21,3 +21,20 @@ def rebuilt(tmp_path_factory):
             cache[key] = (out, export_tiny_pack(key, out, progress=lambda s: None))
         return cache[key]
     return get
+
+
+@pytest.fixture(scope="session")
+def video_export(tmp_path_factory):
+    """The video graphs of each tiny pack exported once per test session:
+    {preset key: (pack folder, the graphs with their example inputs, the HF video model)}."""
+    from sam3_export.export import export_graphs, video_pack_graphs
+    cache = {}
+
+    def get(key):
+        if key not in cache:
+            out = str(tmp_path_factory.mktemp("video-" + key))
+            graphs, models = video_pack_graphs(configs.PRESETS[key])
+            export_graphs(graphs, out, check=False, progress=lambda s: None)
+            cache[key] = (out, graphs, models["video"])
+        return cache[key]
+    return get

@@ -8,24 +8,18 @@ import torch
 
 from conftest import BUNDLED, PRESET_KEYS
 from sam3_export import configs, inputs
-from sam3_export.export import export_graphs, max_abs_diff, run_onnx, video_pack_graphs
+from sam3_export.export import max_abs_diff, run_onnx
 from sam3_export.roles import BACKBONE
 
 TOL = 1e-5
 
 
-@pytest.fixture(scope="module")
-def backbone(tmp_path_factory):
-    """{preset key: (backbone.onnx path, the HF video model, pixel values)}, each exported once."""
-    cache = {}
-
+@pytest.fixture
+def backbone(video_export):
+    """(backbone.onnx path, the HF video model, pixel values) of a tiny pack."""
     def get(key):
-        if key not in cache:
-            out = str(tmp_path_factory.mktemp("backbone-" + key))
-            graphs, models = video_pack_graphs(configs.PRESETS[key])
-            export_graphs(graphs, out, check=False, progress=lambda s: None)
-            cache[key] = (os.path.join(out, BACKBONE.file), models["video"], graphs[0].args[0])
-        return cache[key]
+        out, graphs, video = video_export(key)
+        return os.path.join(out, BACKBONE.file), video, graphs[0].args[0]
     return get
 
 
