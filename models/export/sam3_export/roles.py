@@ -1,0 +1,87 @@
+"""The graphs of a pack: for each manifest role its file, ONNX tensor names, dynamic axes and manifest names.
+
+`manifest` maps the pipeline's names (what the Node engine asks for) to the graph's tensor names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FPN_FEATS = ["fpn_feat_0", "fpn_feat_1", "fpn_feat_2", "fpn_feat_3"]
+FPN_POS = ["fpn_pos_0", "fpn_pos_1", "fpn_pos_2", "fpn_pos_3"]
+EMBEDDINGS = ["image_embeddings_0", "image_embeddings_1", "image_embeddings_2"]
+DETECTOR_OUT = ["pred_masks", "pred_boxes", "pred_logits", "presence_logits", "semantic_seg"]
+TRACKER_OUT = ["iou_scores", "pred_masks", "object_score_logits"]
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str  # manifest role
+    file: str  # path inside the pack
+    inputs: list  # ONNX input names, in the wrapper's argument order
+    outputs: list  # ONNX output names, in the wrapper's return order
+    dynamic_axes: dict = field(default_factory=dict)
+    manifest_inputs: dict = field(default_factory=dict)  # pipeline name -> ONNX input name
+    manifest_outputs: dict = field(default_factory=dict)  # pipeline name -> ONNX output name
+
+
+_DET_IN = {"feat0": "fpn_feat_0", "feat1": "fpn_feat_1", "feat2": "fpn_feat_2", "pos2": "fpn_pos_2",
+           "textFeatures": "text_features", "textMask": "text_mask"}
+_DET_OUT = {"masks": "pred_masks", "boxes": "pred_boxes", "logits": "pred_logits", "presence": "presence_logits"}
+_TRK_IN = {"emb0": "image_embeddings_0", "emb1": "image_embeddings_1", "emb2": "image_embeddings_2",
+           "points": "input_points", "labels": "input_labels"}
+_TRK_OUT = {"iouScores": "iou_scores", "masks": "pred_masks", "objectScore": "object_score_logits"}
+_POINTS_AXES = {"input_points": {2: "num_points"}, "input_labels": {2: "num_points"}}
+
+VISION_ENCODER = Role(
+    "visionEncoder", "onnx/vision_encoder.onnx", ["pixel_values"], FPN_FEATS + FPN_POS,
+    manifest_inputs={"pixels": "pixel_values"},
+    manifest_outputs={"feat0": "fpn_feat_0", "feat1": "fpn_feat_1", "feat2": "fpn_feat_2", "pos2": "fpn_pos_2"})
+TEXT_ENCODER = Role(
+    "textEncoder", "onnx/text_encoder.onnx", ["input_ids", "attention_mask"], ["text_features"],
+    {"input_ids": {0: "num_prompts"}, "attention_mask": {0: "num_prompts"}, "text_features": {0: "num_prompts"}},
+    {"inputIds": "input_ids", "attentionMask": "attention_mask"}, {"textFeatures": "text_features"})
+DETECTOR_DECODER = Role(
+    "detectorDecoder", "onnx/detector_decoder.onnx", FPN_FEATS + FPN_POS + ["text_features", "text_mask"],
+    DETECTOR_OUT, manifest_inputs=_DET_IN, manifest_outputs=_DET_OUT)
+DETECTOR_DECODER_BOXES = Role(
+    "detectorDecoderBoxes", "onnx/detector_decoder_boxes.onnx",
+    FPN_FEATS + FPN_POS + ["text_features", "text_mask", "input_boxes", "input_boxes_labels"], DETECTOR_OUT,
+    {"input_boxes": {1: "num_boxes"}, "input_boxes_labels": {1: "num_boxes"}},
+    dict(_DET_IN, boxes="input_boxes", boxLabels="input_boxes_labels"), _DET_OUT)
+TRACKER_VISION_ENCODER = Role(
+    "trackerVisionEncoder", "onnx/tracker_vision_encoder.onnx", ["pixel_values"], EMBEDDINGS,
+    manifest_inputs={"pixels": "pixel_values"},
+    manifest_outputs={"emb0": "image_embeddings_0", "emb1": "image_embeddings_1", "emb2": "image_embeddings_2"})
+TRACKER_DECODER = Role(
+    "trackerDecoder", "onnx/tracker_decoder.onnx", EMBEDDINGS + ["input_points", "input_labels"], TRACKER_OUT,
+    _POINTS_AXES, _TRK_IN, _TRK_OUT)
+TRACKER_DECODER_MASK = Role(
+    "trackerDecoderMask", "onnx/tracker_decoder_mask.onnx", EMBEDDINGS + ["input_points", "input_labels", "input_masks"],
+    TRACKER_OUT, _POINTS_AXES, dict(_TRK_IN, maskInput="input_masks"), _TRK_OUT)
+
+BACKBONE = Role(
+    "backbone", "onnx/backbone.onnx", ["pixel_values"],
+    FPN_FEATS + FPN_POS + EMBEDDINGS + ["tracker_feat_2", "tracker_pos_2"],
+    manifest_inputs={"pixels": "pixel_values"},
+    manifest_outputs={"feat0": "fpn_feat_0", "feat1": "fpn_feat_1", "feat2": "fpn_feat_2", "pos2": "fpn_pos_2",
+                      "emb0": "image_embeddings_0", "emb1": "image_embeddings_1", "emb2": "image_embeddings_2",
+                      "trackerFeat2": "tracker_feat_2", "trackerPos2": "tracker_pos_2"})
+
+_VTRK_OUT = ["pred_masks", "iou_scores", "object_score_logits", "object_pointers"]
+_VTRK_MANIFEST_OUT = {"masks": "pred_masks", "iouScores": "iou_scores", "objectScore": "object_score_logits",
+                      "objectPointers": "object_pointers"}
+VIDEO_TRACKER_DECODER = Role(
+    "videoTrackerDecoder", "onnx/video_tracker_decoder.onnx", EMBEDDINGS + ["input_points", "input_labels"],
+    _VTRK_OUT, _POINTS_AXES, _TRK_IN, _VTRK_MANIFEST_OUT)
+VIDEO_TRACKER_DECODER_MASK = Role(
+    "videoTrackerDecoderMask", "onnx/video_tracker_decoder_mask.onnx",
+    EMBEDDINGS + ["input_points", "input_labels", "input_masks"], _VTRK_OUT, _POINTS_AXES,
+    dict(_TRK_IN, maskInput="input_masks"), _VTRK_MANIFEST_OUT)
+
+# The roles of today's bundled packs, in the manifest's order.
+IMAGE_PACK_ROLES = [VISION_ENCODER, TEXT_ENCODER, DETECTOR_DECODER, DETECTOR_DECODER_BOXES, TRACKER_VISION_ENCODER,
+                    TRACKER_DECODER, TRACKER_DECODER_MASK]
+# Graphs of the video model (one ViT pass for both heads, the full tracker decoder; next: the memory graphs),
+# exported on request.
+VIDEO_ROLES = [BACKBONE, VIDEO_TRACKER_DECODER, VIDEO_TRACKER_DECODER_MASK]
+ROLES = {r.name: r for r in IMAGE_PACK_ROLES + VIDEO_ROLES}

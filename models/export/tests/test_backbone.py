@@ -1,0 +1,98 @@
+"""The backbone graph: one ViT pass -> the detector's FPN features and the tracker's image embeddings, equal to
+HF Sam3VideoModel (which shares the detector's ViT with the tracker) within 1e-5."""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import BUNDLED, PRESET_KEYS
+from sam3_export import configs, inputs
+from sam3_export.export import max_abs_diff, run_onnx
+from sam3_export.roles import BACKBONE
+
+TOL = 1e-5
+
+
+@pytest.fixture
+def backbone(video_export):
+    """(backbone.onnx path, the HF video model, pixel values) of a tiny pack."""
+    def get(key):
+        out, graphs, video = video_export(key)
+        return os.path.join(out, BACKBONE.file), video, graphs[0].args[0]
+    return get
+
+
+def hf_reference(video, px):
+    """The HF video model's per-frame features: the detector's vision embeddings and the tracker's (as
+    Sam3VideoModel._det_track_one_frame and Sam3TrackerVideoModel._single_frame_forward compute them)."""
+    with torch.no_grad():
+        ve = video.detector_model.get_vision_features(pixel_values=px)
+        feats, pos = video.get_vision_features_for_tracker(vision_embeds=ve)
+        trk = video.tracker_model
+        b = px.shape[0]
+        no_mem = list(feats)
+        no_mem[-1] = no_mem[-1] + trk.no_memory_embedding
+        emb = [f.permute(1, 2, 0).view(b, -1, *s) for f, s in zip(no_mem, trk.backbone_feature_sizes)]
+        g = trk.backbone_feature_sizes[-1]
+        out = dict(zip(["fpn_feat_0", "fpn_feat_1", "fpn_feat_2", "fpn_feat_3"], ve.fpn_hidden_states))
+        out.update(zip(["fpn_pos_0", "fpn_pos_1", "fpn_pos_2", "fpn_pos_3"], ve.fpn_position_encoding))
+        out.update(zip(["image_embeddings_0", "image_embeddings_1", "image_embeddings_2"], emb))
+        out["tracker_feat_2"] = feats[-1].permute(1, 2, 0).view(b, -1, *g)
+        out["tracker_pos_2"] = pos[-1].permute(1, 2, 0).view(b, -1, *g)
+    return {k: v.numpy() for k, v in out.items()}
+
+
+@pytest.mark.parametrize("key", PRESET_KEYS)
+def test_backbone_equals_hf_video_model(key, backbone):
+    path, video, px = backbone(key)
+    got = dict(zip(BACKBONE.outputs, run_onnx(path, {"pixel_values": px.numpy()})))
+    want = hf_reference(video, px)
+    g = configs.grid(configs.PRESETS[key].image_size)
+    C = configs.PRESETS[key].hidden_size
+    assert got["image_embeddings_0"].shape == (1, C // 8, 4 * g, 4 * g)
+    assert got["image_embeddings_1"].shape == (1, C // 4, 2 * g, 2 * g)
+    assert got["image_embeddings_2"].shape == got["tracker_feat_2"].shape == got["tracker_pos_2"].shape == (1, C, g, g)
+    assert got["fpn_feat_3"].shape == (1, C, g // 2, g // 2)
+    diffs = {n: max_abs_diff(got[n], want[n]) for n in BACKBONE.outputs}
+    print(key, diffs)
+    assert max(diffs.values()) <= TOL, diffs
+
+
+@pytest.mark.parametrize("key", PRESET_KEYS)
+def test_backbone_detector_half_is_the_bundled_vision_encoder(key, backbone):
+    """The video model's detector has the pack's detector weights: same FPN features as vision_encoder.onnx."""
+    path, _, px = backbone(key)
+    got = run_onnx(path, {"pixel_values": px.numpy()})
+    bundled = run_onnx(os.path.join(BUNDLED, configs.PRESETS[key].name, "onnx/vision_encoder.onnx"),
+                       {"pixel_values": px.numpy()})
+    assert max(max_abs_diff(a, b) for a, b in zip(got[:8], bundled)) <= 1e-6
+
+
+@pytest.mark.parametrize("key", PRESET_KEYS)
+def test_bundled_tracker_decoder_reads_backbone_embeddings(key, backbone):
+    """The pack's tracker decoder on the backbone's embeddings gives HF's video tracker output for one click on a
+    frame without memory (one click: the video tracker, like the image one, returns the 3 multimask candidates)."""
+    path, video, px = backbone(key)
+    emb = dict(zip(BACKBONE.outputs, run_onnx(path, {"pixel_values": px.numpy()})))
+    pts, lbl = inputs.point_prompt(configs.PRESETS[key].image_size)
+    pts, lbl = pts[:, :, :1], lbl[:, :, :1]
+    feeds = {n: emb[n] for n in ("image_embeddings_0", "image_embeddings_1", "image_embeddings_2")}
+    feeds.update(input_points=pts.numpy(), input_labels=lbl.numpy())
+    iou, masks, obj = run_onnx(os.path.join(BUNDLED, configs.PRESETS[key].name, "onnx/tracker_decoder.onnx"), feeds)
+    want_emb = hf_reference(video, px)
+    with torch.no_grad():
+        o = video.tracker_model._single_frame_forward(
+            image_embeddings=[torch.from_numpy(want_emb[f"image_embeddings_{i}"]) for i in range(3)],
+            input_points=pts, input_labels=lbl, multimask_output=True)
+    # HF's video tracker returns the candidate with the highest IoU estimate, set to -1024 if no object is seen
+    best = masks[:, :, int(np.argmax(iou[0, 0]))]
+    best = best if obj[0, 0, 0] > 0 else np.full_like(best, -1024.0)
+    assert masks.shape[2] == 3 and best.shape == tuple(o.pred_masks.shape)
+    assert max_abs_diff(iou, o.iou_scores.numpy()) <= TOL
+    assert max_abs_diff(obj, o.object_score_logits.numpy()) <= TOL
+    assert max_abs_diff(best, o.pred_masks.numpy()) <= TOL
+    print(key, "iou", max_abs_diff(iou, o.iou_scores.numpy()), "obj", max_abs_diff(obj, o.object_score_logits.numpy()),
+          "mask", max_abs_diff(best, o.pred_masks.numpy()), "mask scale", float(np.abs(best).max()))
+    # the tiny random tracker gives small logits: hold them to a relative bound too
+    assert max_abs_diff(best, o.pred_masks.numpy()) <= 1e-4 * float(np.abs(best).max())
