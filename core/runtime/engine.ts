@@ -1,10 +1,12 @@
 import { readFile } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { Sam3Error } from "../errors";
 import type { ModelPack } from "../pack/open";
+import { readExternalDataFiles } from "../pack/onnx-signature";
 import type { Role } from "../pack/roles";
 import { LIMITS } from "../limits";
+import { fromFloat16Bits, toFloat16Bits } from "./float16";
 import { DEVICE_HINTS, deviceUnavailableReason, parseDevice, type Device } from "./devices";
 import { checkRange } from "./options";
 import { SerialQueue } from "./serial-queue";
@@ -75,7 +77,7 @@ export class Engine {
         throw new Sam3Error("INTERNAL", `the ${role} graph of ${this.pack.manifest.name} failed: ${this.hidePaths(firstLine(e))}`, { cause: e });
       });
     });
-    return Object.fromEntries(Object.entries(spec.outputs).map(([key, name]) => [key, results[name]]));
+    return Object.fromEntries(Object.entries(spec.outputs).map(([key, name]) => [key, toFloat32(results[name])]));
   }
 
   has(role: Role): boolean {
@@ -110,20 +112,18 @@ export class Engine {
     const spec = this.pack.manifest.roles[role];
     if (!spec) throw new Sam3Error("PACK_INVALID", `model pack ${this.pack.manifest.name} has no ${role} graph`);
     const file = join(this.pack.dir, spec.file);
-    // onnxruntime-node resolves external weight files against the working directory: hand them over explicitly
-    const externalData = await Promise.all(
-      spec.data.map(async (data) => ({
-        path: relative(dirname(file), join(this.pack.dir, data)),
-        data: await readFile(join(this.pack.dir, data)).catch((e: NodeJS.ErrnoException) => {
-          throw new Sam3Error("PACK_INVALID", `model pack ${this.pack.manifest.name}: cannot read the weights file ${data} (${e.code ?? "unreadable"})`, { cause: e });
-        }),
-      })),
-    );
-    const options = (device: Device) => ({ ...this.sessionOptions(device), ...(externalData.length ? { externalData } : {}) });
+    let weights: ort.InferenceSession.SessionOptions = {};
+    const options = (device: Device) => ({ ...this.sessionOptions(device), ...weights });
     let device = this.device.active;
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(file, options(device));
+      session = await ort.InferenceSession.create(file, options(device)).catch(async (e: unknown) => {
+        // by path onnxruntime maps the weights itself, but its constant folding resolves a folded tensor's weight file
+        // against the working directory: only then are the files handed over in memory
+        if (!/External data path/.test(firstLine(e))) throw e;
+        weights = { externalData: await this.readWeights(file) };
+        return ort.InferenceSession.create(file, options(device));
+      });
     } catch (e) {
       if (device === "cpu") {
         throw new Sam3Error("PACK_INVALID", `role ${role} (${spec.file}): onnxruntime could not load it: ${this.hidePaths(firstLine(e))}`, { cause: e });
@@ -138,6 +138,18 @@ export class Engine {
       session.inputMetadata.map((m) => [m.name, m.isTensor ? String(m.type) : ""] as [string, string]),
     );
     return { session, queue: new SerialQueue(), device, inputTypes };
+  }
+
+  /** The graph's external weight files (every location checked inside the pack by pack/open.ts), read whole. */
+  private readWeights(file: string): Promise<{ path: string; data: Buffer }[]> {
+    return Promise.all(
+      readExternalDataFiles(file).map(async (path) => ({
+        path,
+        data: await readFile(join(dirname(file), path)).catch((e: NodeJS.ErrnoException) => {
+          throw new Sam3Error("PACK_INVALID", `model pack ${this.pack.manifest.name}: cannot read the weights file ${path} (${e.code ?? "unreadable"})`, { cause: e });
+        }),
+      })),
+    );
   }
 
   private sessionOptions(device: Device): ort.InferenceSession.SessionOptions {
@@ -169,11 +181,18 @@ export class Engine {
   }
 }
 
+/** The pipeline reads every float as float32, whatever precision the pack computes in. */
+function toFloat32(tensor: ort.Tensor | undefined): ort.Tensor {
+  if (tensor?.type !== "float16") return tensor!;
+  return new ort.Tensor("float32", fromFloat16Bits(new Uint16Array((tensor.data as ArrayBufferView).buffer, (tensor.data as ArrayBufferView).byteOffset, tensor.size)), tensor.dims);
+}
+
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];
 
-/** Some exports take boolean masks where others take int64: convert to what the graph declares. */
+/** Some exports take boolean masks where others take int64, or float16 (half-size packs): convert to what the graph declares. */
 function castTo(tensor: ort.Tensor, type: string | undefined): ort.Tensor {
   if (!type || tensor.type === type) return tensor;
+  if (type === "float16" && tensor.type === "float32") return new ort.Tensor("float16", toFloat16Bits(tensor.data as Float32Array), tensor.dims);
   if (type === "bool") return new ort.Tensor("bool", Uint8Array.from(tensor.data as BigInt64Array, (v) => (v ? 1 : 0)), tensor.dims);
   if (type === "int64" && tensor.type === "bool") {
     return new ort.Tensor("int64", BigInt64Array.from(tensor.data as Uint8Array, (v) => BigInt(v)), tensor.dims);

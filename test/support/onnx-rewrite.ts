@@ -69,7 +69,7 @@ const map = (fields: Field[], num: number, f: (b: Buffer) => Buffer) =>
 interface Rewrite {
   rename: (name: string) => string;
   /** Where initializer bytes go, when external data is wanted. */
-  external?: { location: string; chunks: Buffer[]; offset: number };
+  external?: { location: string; chunks: Buffer[]; offset: number; minBytes: number };
 }
 
 function rewriteString(b: Buffer, r: Rewrite): Buffer {
@@ -83,7 +83,7 @@ function rewriteValueInfo(b: Buffer, r: Rewrite) {
 function rewriteTensor(b: Buffer, r: Rewrite): Buffer {
   let fields = map(decode(b), 8, (n) => rewriteString(n, r));
   const raw = fields.find((f) => f.num === 9);
-  if (r.external && raw && (raw.value as Buffer).length > 0) {
+  if (r.external && raw && (raw.value as Buffer).length >= Math.max(1, r.external.minBytes)) {
     const data = raw.value as Buffer;
     const entry = (key: string, value: string) => ({ num: 13, wire: 2, value: encode([{ num: 1, wire: 2, value: str(key) }, { num: 2, wire: 2, value: str(value) }]) });
     fields = fields.filter((f) => f.num !== 9);
@@ -113,9 +113,12 @@ function rewriteGraph(b: Buffer, r: Rewrite): Buffer {
   return encode(fields);
 }
 
-/** The model with its tensors renamed, and with external data when `dataFile` names the weights file (relative to the model). */
-export function rewriteOnnx(model: Buffer, renames: Record<string, string>, dataFile?: string): { model: Buffer; data?: Buffer } {
-  const external = dataFile ? { location: dataFile, chunks: [] as Buffer[], offset: 0 } : undefined;
+/**
+ * The model with its tensors renamed, and with external data when `dataFile` names the weights file (relative to the
+ * model): tensors under `minBytes` stay inline, as onnx's own exporters leave them (1024 bytes by default).
+ */
+export function rewriteOnnx(model: Buffer, renames: Record<string, string>, dataFile?: string, minBytes = 1024): { model: Buffer; data?: Buffer } {
+  const external = dataFile ? { location: dataFile, chunks: [] as Buffer[], offset: 0, minBytes } : undefined;
   const r: Rewrite = { rename: (n) => renames[n] ?? n, external };
   const out = encode(map(decode(model), 7, (g) => rewriteGraph(g, r)));
   return { model: out, data: external && Buffer.concat(external.chunks) };
