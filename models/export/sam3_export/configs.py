@@ -116,10 +116,11 @@ def tiny_tracker_video_config(S: int, H: int = 32, C: int = VIDEO_HIDDEN) -> dic
 
 
 def tiny_video_config(S: int, Q: int, H: int = 32) -> dict:
-    """Keyword arguments of `Sam3VideoConfig`: a tiny detector of FPN width VIDEO_HIDDEN and the tiny video tracker
-    on one backbone."""
+    """Keyword arguments of `Sam3VideoConfig`: a tiny detector of width VIDEO_HIDDEN (on the tiny ViT and the tiny
+    text encoder, hidden 32) and the tiny video tracker on one backbone."""
     det = tiny_detector_config(S, Q, VIDEO_HIDDEN)
     det["vision_config"] = tiny_video_vision_config(S, H)
+    det["text_config"] = tiny_detector_config(S, Q, H)["text_config"]  # the tiny text encoder, projected to 128
     return dict(detector_config=det, tracker_config=tiny_tracker_video_config(S, H))
 
 
