@@ -13,8 +13,10 @@ def parse_args(argv=None):
                    help="what to export: a tiny random-weight pack rebuilt from its config and seeds")
     p.add_argument("--out", required=True, help="output folder of the pack (made if missing)")
     p.add_argument("--roles", default=None, help="comma-separated manifest roles to export (default: all)")
-    p.add_argument("--video", action="store_true", help="also export the video model's graphs (today: the backbone, "
-                                                        "one ViT pass for both heads) and hf/video_config.json")
+    p.add_argument("--video", action="store_true", help="also export the video model's graphs (the backbone, one ViT "
+                                                        "pass for both heads; the video tracker decoders; the memory "
+                                                        "encoder and memory attention), the tracker constants and "
+                                                        "hf/video_config.json")
     p.add_argument("--hf-weights", action="store_true", help="also save each model as an HF checkpoint, "
                                                              "hf/<model>/ (config.json + model.safetensors)")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch check of each graph")

@@ -86,43 +86,67 @@ def build_tracker(preset: Preset, seed: int = TRACKER_SEED):
 VIDEO_SEED = 3
 
 
-def tiny_tracker_video_config(S: int, H: int = 32) -> dict:
-    """Keyword arguments of `Sam3TrackerVideoConfig` for a tiny video tracker: the tiny tracker's prompt encoder and
-    mask decoder, memory sizes scaled to the hidden size with the real ratios (memory channels H/4, so an object
-    pointer still splits into 4 tokens), 2 memory-attention layers with RoPE over the pack's grid, and the real
-    7 memory slots, 16 object pointers and 4 conditioning frames."""
+# Sizes of the tiny video model. HF's memory attention reads memories of 64 channels (its cross-attention has
+# kv_in_dim=64 built in) and the object pointers, of the hidden size C, join them split into C/64 tokens; the tracker
+# neck has the detector's FPN width. So the video model's FPN / tracker width is 128 (a pointer splits into 2
+# tokens, as 256 into 4 in the real model) with memory channels 64, on the tiny ViT (hidden 32, 2 layers).
+VIDEO_HIDDEN = 128
+VIDEO_MEMORY_CHANNELS = 64
+
+
+def tiny_video_vision_config(S: int, H: int = 32, C: int = VIDEO_HIDDEN) -> dict:
+    return dict(tiny_vision_config(S, H), fpn_hidden_size=C)
+
+
+def tiny_tracker_video_config(S: int, H: int = 32, C: int = VIDEO_HIDDEN) -> dict:
+    """Keyword arguments of `Sam3TrackerVideoConfig` for a tiny video tracker of width C: a prompt encoder and mask
+    decoder of the tiny tracker's depth, memory channels 64, 2 memory-attention layers with RoPE over the pack's
+    grid, and the real 7 memory slots, 16 object pointers and 4 conditioning frames."""
     g = grid(S)
-    return dict(tiny_tracker_config(S, H), image_size=S,
-                memory_attention_hidden_size=H, memory_attention_num_layers=2, memory_attention_num_attention_heads=1,
-                memory_attention_feed_forward_hidden_size=2 * H, memory_attention_rope_feat_sizes=[g, g],
-                memory_encoder_hidden_size=H, memory_encoder_output_channels=H // 4, mask_downsampler_embed_dim=H,
-                memory_fuser_embed_dim=H, memory_fuser_intermediate_dim=4 * H,
+    return dict(vision_config=dict(tiny_video_vision_config(S, H, C), model_type="sam3_vision_model"),
+                prompt_encoder_config=dict(hidden_size=C, image_size=S, patch_size=14, mask_input_channels=16),
+                mask_decoder_config=dict(hidden_size=C, mlp_dim=2 * C, num_hidden_layers=2, num_attention_heads=2,
+                                         iou_head_hidden_dim=C),
+                image_size=S,
+                memory_attention_hidden_size=C, memory_attention_num_layers=2, memory_attention_num_attention_heads=1,
+                memory_attention_feed_forward_hidden_size=2 * C, memory_attention_rope_feat_sizes=[g, g],
+                memory_encoder_hidden_size=C, memory_encoder_output_channels=VIDEO_MEMORY_CHANNELS,
+                mask_downsampler_embed_dim=C, memory_fuser_embed_dim=C, memory_fuser_intermediate_dim=4 * C,
                 num_maskmem=7, max_object_pointers_in_encoder=16, max_cond_frame_num=4)
 
 
 def tiny_video_config(S: int, Q: int, H: int = 32) -> dict:
-    """Keyword arguments of `Sam3VideoConfig`: the tiny detector and the tiny video tracker on one backbone."""
-    return dict(detector_config=tiny_detector_config(S, Q, H), tracker_config=tiny_tracker_video_config(S, H))
+    """Keyword arguments of `Sam3VideoConfig`: a tiny detector of width VIDEO_HIDDEN (on the tiny ViT and the tiny
+    text encoder, hidden 32) and the tiny video tracker on one backbone."""
+    det = tiny_detector_config(S, Q, VIDEO_HIDDEN)
+    det["vision_config"] = tiny_video_vision_config(S, H)
+    det["text_config"] = tiny_detector_config(S, Q, H)["text_config"]  # the tiny text encoder, projected to 128
+    return dict(detector_config=det, tracker_config=tiny_tracker_video_config(S, H))
 
 
-def build_video(preset: Preset, seed: int = VIDEO_SEED, share_weights: bool = True):
-    """A tiny `Sam3VideoModel` (detector + video tracker sharing the detector's ViT).
+def build_video(preset: Preset, seed: int = VIDEO_SEED):
+    """A tiny `Sam3VideoModel` (detector + video tracker sharing the detector's ViT), all weights from `seed`.
 
-    With share_weights, the modules the image models also have take their weights: the detector is the seeded
-    image model (so the backbone's FPN features are the pack's vision encoder's), and the tracker's prompt
-    encoder and mask decoder are the seeded tracker's (so the pack's tracker decoders read the backbone's
-    embeddings). What only the video model has (the tracker neck on the shared ViT, the memory modules) comes
-    from `seed`."""
+    Its widths differ from the image models' (see VIDEO_HIDDEN), so it shares no weights with them: the video
+    graphs of a pack are one model, coherent from the backbone to the memory graphs."""
     from transformers import Sam3VideoConfig, Sam3VideoModel
     from . import roi_align
     roi_align.install()
     torch.manual_seed(seed)
     video = Sam3VideoModel(Sam3VideoConfig(**tiny_video_config(preset.image_size, preset.num_queries,
                                                                 preset.hidden_size))).eval()
-    if share_weights:
-        video.detector_model.load_state_dict(build_detector(preset).state_dict())
-        tracker = build_tracker(preset)
-        for name in ("prompt_encoder", "mask_decoder", "shared_image_embedding"):
-            getattr(video.tracker_model, name).load_state_dict(getattr(tracker, name).state_dict())
-        video.tracker_model.no_memory_embedding.data.copy_(tracker.no_memory_embedding.data)
+    # HF initialises the tracker's learned embeddings to zeros: give them seeded values, so that each one shows
+    # in the graphs' outputs and in the constants
+    gen = torch.Generator().manual_seed(seed)
+    t = video.tracker_model
+    with torch.no_grad():
+        for name in LEARNED_EMBEDDINGS:
+            p = getattr(t, name)
+            if p is not None:
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
     return video
+
+
+# The video tracker's parameters that HF initialises to zeros (see build_video).
+LEARNED_EMBEDDINGS = ("no_memory_embedding", "no_memory_positional_encoding", "memory_temporal_positional_encoding",
+                      "no_object_pointer", "occlusion_spatial_embedding_parameter")

@@ -14,7 +14,8 @@ import torch
 
 from . import configs, inputs, wrappers
 from .manifest import manifest, write_manifest
-from .roles import ROLES, Role, IMAGE_PACK_ROLES, VIDEO_ROLES
+from .roles import (ROLES, Role, IMAGE_PACK_ROLES, VIDEO_ROLES, TRACKER_CONSTANTS, TRACKER_CONSTANTS_DATA,
+                    TRACKER_CONSTANTS_INDEX)
 
 OPSET = 17
 BUNDLED_MODELS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -91,13 +92,83 @@ def video_pack_graphs(preset: configs.Preset) -> tuple[list[_Graph], dict]:
     pts, lbl = inputs.point_prompt(preset.image_size)
     backbone = wrappers.Backbone(video)
     with torch.no_grad():
-        emb = backbone(px)[8:11]
-        prev = wrappers.VideoTrackerDecoder(video, False)(*emb, pts, lbl)[0][:, :, 0]  # [1, 1, 4g, 4g]
+        out = backbone(px)
+        emb, feat, pos = out[8:11], out[11], out[12]
+        dec = wrappers.VideoTrackerDecoder(video, False)(*emb, pts, lbl)
+        prev = dec[0][:, :, 0]  # [1, 1, 4g, 4g]
+        S = preset.image_size
+        high = torch.nn.functional.interpolate(prev, size=(S, S), mode="bilinear", align_corners=False)
+        mem = wrappers.MemoryEncoder(video)(feat, high, dec[2], torch.tensor([True]))
+    # memory attention is traced with 3 memory frames and 4 object pointers (both axes dynamic)
+    n, m = 3, 4
+    mem_args = (feat, pos, mem[0].expand(n, -1, -1, -1).contiguous(), mem[1].expand(n, -1, -1, -1).contiguous(),
+                torch.tensor([0, 2, 1]), dec[3][0, 0, :1].expand(m, -1).contiguous(), torch.tensor([1, 2, 3, 4]),
+                torch.tensor([15.0]))
     return [
         _Graph(ROLES["backbone"], backbone, (px,)),
         _Graph(ROLES["videoTrackerDecoder"], wrappers.VideoTrackerDecoder(video, False), (*emb, pts, lbl)),
         _Graph(ROLES["videoTrackerDecoderMask"], wrappers.VideoTrackerDecoder(video, True), (*emb, pts, lbl, prev)),
+        _Graph(ROLES["memoryEncoder"], wrappers.MemoryEncoder(video), (feat, high, dec[2], torch.tensor([True]))),
+        _Graph(ROLES["memoryAttention"], wrappers.MemoryAttention(video), mem_args),
     ], {"video": video}
+
+
+def tracker_constants(video) -> dict:
+    """The video tracker's constants as float32 arrays, by tensor name (see roles.TRACKER_CONSTANTS), and the
+    config values the caller needs around the memory graphs."""
+    t = video.tracker_model
+    params = dict(t.named_parameters())
+    tensors = {}
+    for name, hf in TRACKER_CONSTANTS.values():
+        if hf in params:
+            tensors[name] = params[hf].detach().to(torch.float32).numpy()
+    c = t.config
+    config = {k: getattr(c, k) for k in (
+        "num_maskmem", "max_object_pointers_in_encoder", "max_cond_frame_num", "sigmoid_scale_for_mem_enc",
+        "sigmoid_bias_for_mem_enc", "enable_occlusion_spatial_embedding",
+        "enable_temporal_pos_encoding_for_object_pointers", "multimask_output_in_sam", "multimask_min_pt_num",
+        "multimask_max_pt_num", "multimask_output_for_tracking", "memory_encoder_output_channels")}
+    config["hidden_size"] = t.hidden_dim
+    return {"tensors": tensors, "config": config}
+
+
+def write_tracker_constants(video, pack_dir: str) -> dict:
+    """onnx/tracker_constants.bin (raw little-endian float32, one tensor after the other) and its JSON index
+    onnx/tracker_constants.json: {"dtype", "byteOrder", "file", "tensors": {name: {shape, offset, length}}
+    (offset and length in bytes), "config": {...}}. Readable without Python."""
+    consts = tracker_constants(video)
+    index = {"dtype": "float32", "byteOrder": "little", "file": os.path.basename(TRACKER_CONSTANTS_DATA),
+             "tensors": {}, "config": consts["config"]}
+    offset = 0
+    os.makedirs(os.path.join(pack_dir, "onnx"), exist_ok=True)
+    with open(os.path.join(pack_dir, TRACKER_CONSTANTS_DATA), "wb") as f:
+        for name, a in consts["tensors"].items():
+            raw = np.ascontiguousarray(a, dtype="<f4").tobytes()
+            index["tensors"][name] = {"shape": list(a.shape), "offset": offset, "length": len(raw)}
+            f.write(raw)
+            offset += len(raw)
+    with open(os.path.join(pack_dir, TRACKER_CONSTANTS_INDEX), "w") as f:
+        json.dump(index, f, indent=1)
+        f.write("\n")
+    return index
+
+
+def tracker_constants_entry(index: dict) -> dict:
+    """The manifest's trackerConstants entry: shaped like a graph's (file, data, inputs, outputs), with outputs
+    mapping logical names to tensor names of the index."""
+    have = index["tensors"]
+    return {"file": TRACKER_CONSTANTS_INDEX, "data": [TRACKER_CONSTANTS_DATA], "inputs": {},
+            "outputs": {k: name for k, (name, _) in TRACKER_CONSTANTS.items() if name in have}}
+
+
+def read_tracker_constants(pack_dir: str) -> dict:
+    """The constants back from a pack, {tensor name: float32 array} (what a reader in any language does)."""
+    with open(os.path.join(pack_dir, TRACKER_CONSTANTS_INDEX)) as f:
+        index = json.load(f)
+    with open(os.path.join(pack_dir, "onnx", index["file"]), "rb") as f:
+        raw = f.read()
+    return {n: np.frombuffer(raw[e["offset"]:e["offset"] + e["length"]], dtype="<f4").reshape(e["shape"])
+            for n, e in index["tensors"].items()}
 
 
 def copy_tokenizer(src_dir: str, pack_dir: str) -> None:
@@ -166,11 +237,16 @@ def export_tiny_pack(preset_key: str, out_dir: str, roles: list[str] | None = No
     report = export_graphs(wanted, out_dir, check, progress)
     copy_tokenizer(tokenizer_dir or os.path.join(BUNDLED_MODELS, preset.name), out_dir)
     write_hf_configs(models, out_dir)
+    extra = {}
+    if video:
+        index = write_tracker_constants(models["video"], out_dir)
+        extra["trackerConstants"] = tracker_constants_entry(index)
+        progress(f"tracker constants -> {TRACKER_CONSTANTS_INDEX} ({len(index['tensors'])} tensors)")
     if hf_weights:
         sizes = write_hf_checkpoints(models, out_dir)
         progress("HF checkpoints: " + ", ".join(f"hf/{k}/ ({v / 1e6:.1f} MB)" for k, v in sizes.items()))
     write_manifest(out_dir, manifest(preset.name, preset.description, preset.image_size,
-                                     [r for r in pack_roles if roles is None or r.name in roles]))
+                                     [r for r in pack_roles if roles is None or r.name in roles], extra))
     with open(os.path.join(out_dir, "export_report.json"), "w") as f:
         json.dump(report, f, indent=1)
     progress(f"{preset.name}: done in {time.time() - t0:.1f}s -> {out_dir}")

@@ -11,8 +11,9 @@ TOKENIZER = {"file": "tokenizer.json", "contextLength": 32}
 THRESHOLDS = {"detection": 0.5, "mask": 0.5, "minRegionArea": 16}
 
 
-def manifest(name: str, description: str, image_size: int, roles: list[Role]) -> dict:
-    return {
+def manifest(name: str, description: str, image_size: int, roles: list[Role], extra_roles: dict | None = None) -> dict:
+    """extra_roles: entries that are not graphs (e.g. trackerConstants), added after the graphs' roles."""
+    data = {
         "name": name,
         "description": description,
         "imageSize": image_size,
@@ -22,6 +23,8 @@ def manifest(name: str, description: str, image_size: int, roles: list[Role]) ->
         "roles": {r.name: {"file": r.file, "inputs": dict(r.manifest_inputs), "outputs": dict(r.manifest_outputs)}
                   for r in roles},
     }
+    data["roles"].update(extra_roles or {})
+    return data
 
 
 def write_manifest(pack_dir: str, data: dict) -> str:

@@ -78,10 +78,49 @@ VIDEO_TRACKER_DECODER_MASK = Role(
     EMBEDDINGS + ["input_points", "input_labels", "input_masks"], _VTRK_OUT, _POINTS_AXES,
     dict(_TRK_IN, maskInput="input_masks"), _VTRK_MANIFEST_OUT)
 
+MEMORY_ENCODER = Role(
+    "memoryEncoder", "onnx/memory_encoder.onnx",
+    ["tracker_feat_2", "high_res_masks", "object_score_logits", "mask_from_prompt"],
+    ["maskmem_features", "maskmem_pos_enc"],
+    {"high_res_masks": {0: "num_objects"}, "object_score_logits": {0: "num_objects"},
+     "maskmem_features": {0: "num_objects"}, "maskmem_pos_enc": {0: "num_objects"}},
+    {"trackerFeat2": "tracker_feat_2", "highResMasks": "high_res_masks", "objectScore": "object_score_logits",
+     "maskFromPrompt": "mask_from_prompt"},
+    {"memoryFeatures": "maskmem_features", "memoryPosEnc": "maskmem_pos_enc"})
+MEMORY_ATTENTION = Role(
+    "memoryAttention", "onnx/memory_attention.onnx",
+    ["tracker_feat_2", "tracker_pos_2", "memory_features", "memory_pos_enc", "memory_offsets", "object_pointers",
+     "object_pointer_offsets", "object_pointer_max_offset"],
+    ["image_embeddings_2"],
+    {"memory_features": {0: "num_memories"}, "memory_pos_enc": {0: "num_memories"},
+     "memory_offsets": {0: "num_memories"}, "object_pointers": {0: "num_pointers"},
+     "object_pointer_offsets": {0: "num_pointers"}},
+    {"trackerFeat2": "tracker_feat_2", "trackerPos2": "tracker_pos_2", "memoryFeatures": "memory_features",
+     "memoryPosEnc": "memory_pos_enc", "memoryOffsets": "memory_offsets", "objectPointers": "object_pointers",
+     "pointerOffsets": "object_pointer_offsets", "pointerMaxOffset": "object_pointer_max_offset"},
+    {"emb2": "image_embeddings_2"})
+
+# Not a graph: the video tracker's learned constants, raw little-endian float32 (`file`: the JSON index of names,
+# shapes and byte offsets; `data`: the .bin it indexes). outputs: logical name -> tensor name in the index.
+TRACKER_CONSTANTS_INDEX = "onnx/tracker_constants.json"
+TRACKER_CONSTANTS_DATA = "onnx/tracker_constants.bin"
+TRACKER_CONSTANTS = {
+    # logical name -> (tensor name in the index, HF Sam3TrackerVideoModel parameter)
+    "maskmemTposEnc": ("maskmem_tpos_enc", "memory_temporal_positional_encoding"),
+    "noMemEmbed": ("no_mem_embed", "no_memory_embedding"),
+    "noMemPosEnc": ("no_mem_pos_enc", "no_memory_positional_encoding"),
+    "noObjPtr": ("no_obj_ptr", "no_object_pointer"),
+    "noObjEmbedSpatial": ("no_obj_embed_spatial", "occlusion_spatial_embedding_parameter"),
+    "objPtrTposProjWeight": ("obj_ptr_tpos_proj.weight", "temporal_positional_encoding_projection_layer.weight"),
+    "objPtrTposProjBias": ("obj_ptr_tpos_proj.bias", "temporal_positional_encoding_projection_layer.bias"),
+    "maskDownsampleWeight": ("mask_downsample.weight", "mask_downsample.weight"),
+    "maskDownsampleBias": ("mask_downsample.bias", "mask_downsample.bias"),
+}
+
 # The roles of today's bundled packs, in the manifest's order.
 IMAGE_PACK_ROLES = [VISION_ENCODER, TEXT_ENCODER, DETECTOR_DECODER, DETECTOR_DECODER_BOXES, TRACKER_VISION_ENCODER,
                     TRACKER_DECODER, TRACKER_DECODER_MASK]
-# Graphs of the video model (one ViT pass for both heads, the full tracker decoder; next: the memory graphs),
-# exported on request.
-VIDEO_ROLES = [BACKBONE, VIDEO_TRACKER_DECODER, VIDEO_TRACKER_DECODER_MASK]
+# Graphs of the video model (one ViT pass for both heads, the full tracker decoder, the memory graphs), exported
+# on request.
+VIDEO_ROLES = [BACKBONE, VIDEO_TRACKER_DECODER, VIDEO_TRACKER_DECODER_MASK, MEMORY_ENCODER, MEMORY_ATTENTION]
 ROLES = {r.name: r for r in IMAGE_PACK_ROLES + VIDEO_ROLES}

@@ -175,3 +175,114 @@ def _mask_decoder_all_tokens(md, image_embeddings, image_pe, sparse, dense, high
     iou_pred = md.iou_prediction_head(iou_token_out)
     object_score_logits = md.pred_obj_score_head(point_embeddings[:, :, 0, :])
     return masks, iou_pred, mask_tokens_out, object_score_logits
+
+
+def _antialias_taps(n_in: int, n_out: int):
+    """The two taps of each output of torch's bilinear antialias resize from n_in to n_out > n_in: input indices
+    and weights, read off torch itself (the resize of an identity matrix along one axis)."""
+    eye = torch.eye(n_in)[None, None]
+    W = torch.nn.functional.interpolate(eye, size=(n_out, n_in), mode="bilinear", align_corners=False,
+                                        antialias=True)[0, 0]
+    assert int((W != 0).sum(1).max()) <= 2
+    rows = torch.arange(n_out)
+    i0 = (W != 0).to(torch.int64).argmax(1)
+    i1 = torch.clamp(i0 + 1, max=n_in - 1)
+    w0 = W[rows, i0]
+    w1 = torch.where(i1 > i0, W[rows, i1], torch.zeros(()))
+    return i0, i1, w0, w1
+
+
+def upsample_antialias(x, height: int, width: int, taps=None):
+    """F.interpolate(x, (height, width), mode="bilinear", align_corners=False, antialias=True) for an upsampling,
+    equal to torch's CPU kernel bit for bit: it resizes the width, then the height, each output as
+    fma(x1, w1, x0 * w0) (the fused multiply-add done in float64 and rounded once to float32). Exports to Gather,
+    Mul, Add and Cast (opset 17 has no antialias Resize). taps: (width taps, height taps) made before tracing."""
+    def one_axis(x, axis, taps):
+        i0, i1, w0, w1 = taps
+        shape = [1] * x.dim()
+        shape[axis] = -1
+        w0, w1 = w0.reshape(shape), w1.reshape(shape)
+        p0 = x.index_select(axis, i0) * w0
+        return (x.index_select(axis, i1).double() * w1.double() + p0.double()).float()
+    tw, th = taps or (_antialias_taps(x.shape[3], width), _antialias_taps(x.shape[2], height))
+    return one_axis(one_axis(x, 3, tw), 2, th)
+
+
+class MemoryEncoder(torch.nn.Module):
+    """One frame's memory, as HF `Sam3TrackerVideoModel._encode_new_memory` computes it (for B objects at once).
+
+    Inputs: tracker_feat_2 [1,C,g,g] (the backbone's level-2 tracker features, without the no-memory embedding),
+    high_res_masks [B,1,S,S] (the mask logits HF keeps as `high_res_masks`: the chosen low-res logits upsampled to
+    S x S, bilinear, align_corners=False; or the mask prompt as 20 * mask - 10), object_score_logits [B,1,1] and
+    mask_from_prompt [1] bool (True on a frame with a click or mask prompt: the logits are binarised at 0 instead
+    of passed through the sigmoid). The graph resizes the masks to 16g x 16g (bilinear, as HF: an upsampling, where
+    HF's antialias does not change the result), applies sigmoid_scale / sigmoid_bias, runs the memory encoder, adds
+    the occlusion embedding where the object score is <= 0.
+    Outputs: maskmem_features [B,Cm,g,g] and maskmem_pos_enc [B,Cm,g,g], float32. HF stores the features rounded to
+    bfloat16 (round to nearest even) and memory attention reads them so: the caller rounds them before storing."""
+
+    def __init__(self, video_model):
+        super().__init__()
+        self.t = t = video_model.tracker_model
+        h, w = t.prompt_encoder.mask_input_size
+        self.size = (4 * h, 4 * w)
+        self.taps = (_antialias_taps(t.image_size, 4 * w), _antialias_taps(t.image_size, 4 * h))
+
+    def forward(self, tracker_feat_2, high_res_masks, object_score_logits, mask_from_prompt):
+        t = self.t
+        m = upsample_antialias(high_res_masks, *self.size, taps=self.taps)
+        mask = torch.where(mask_from_prompt.reshape(1, 1, 1, 1), (m > 0).to(m.dtype), torch.sigmoid(m))
+        mask = mask * t.config.sigmoid_scale_for_mem_enc
+        mask = mask + t.config.sigmoid_bias_for_mem_enc
+        pix = tracker_feat_2.expand(high_res_masks.shape[0], -1, -1, -1)
+        feats, pos = t.memory_encoder(pix, mask)
+        if t.occlusion_spatial_embedding_parameter is not None:
+            seen = (object_score_logits > 0).float()
+            feats = feats + (1 - seen[..., None]) * t.occlusion_spatial_embedding_parameter[..., None, None]
+        return feats, pos.expand(feats.shape[0], -1, -1, -1)
+
+
+class MemoryAttention(torch.nn.Module):
+    """The memory-conditioned image embedding of one object on a frame with memory, as HF
+    `Sam3TrackerVideoModel._prepare_memory_conditioned_features` computes it from the gathered memory.
+
+    Inputs: tracker_feat_2, tracker_pos_2 [1,C,g,g] (the backbone's); memory_features, memory_pos_enc [N,Cm,g,g]
+    (the memory encoder's outputs of N memory frames, in HF's order: conditioning frames first, then the others
+    from the oldest); memory_offsets [N] int64 (0 for a conditioning frame, else how many frames back: the
+    temporal encoding row offset - 1, row num_maskmem - 1 for 0); object_pointers [M,C] (conditioning frames'
+    pointers first, then the others from the nearest), object_pointer_offsets [M] int64 (their temporal
+    differences) and object_pointer_max_offset [1] float32 (HF's max_object_pointers_to_use - 1; the pointer
+    temporal encoding is the sine encoding of offset / max, projected to Cm). N and M are dynamic.
+    Output: image_embeddings_2 [1,C,g,g], the tracker decoder's level-2 input."""
+
+    def __init__(self, video_model):
+        super().__init__()
+        self.t = video_model.tracker_model
+
+    def forward(self, tracker_feat_2, tracker_pos_2, memory_features, memory_pos_enc, memory_offsets,
+                object_pointers, object_pointer_offsets, object_pointer_max_offset):
+        from transformers.models.sam3_tracker_video.modeling_sam3_tracker_video import get_1d_sine_pe
+        t = self.t
+        C, mem_dim = t.hidden_dim, t.mem_dim
+        seq = lambda x: x.flatten(2).permute(2, 0, 1)  # [B, C, H, W] -> [HW, B, C]
+        cur, cur_pos = seq(tracker_feat_2), seq(tracker_pos_2)
+        memory = memory_features.flatten(2).permute(0, 2, 1).reshape(-1, 1, mem_dim)  # [N*HW, 1, Cm]
+        rows = torch.remainder(memory_offsets - 1, t.num_maskmem)
+        tpos = t.memory_temporal_positional_encoding.index_select(0, rows).reshape(-1, 1, mem_dim)  # [N, 1, Cm]
+        memory_pos = (memory_pos_enc.flatten(2).permute(0, 2, 1) + tpos).reshape(-1, 1, mem_dim)
+        pointers = object_pointers[:, None, :]  # [M, 1, C]
+        if t.config.enable_temporal_pos_encoding_for_object_pointers:
+            diffs = object_pointer_offsets.to(torch.float32) / object_pointer_max_offset
+            pointer_pos = t.temporal_positional_encoding_projection_layer(get_1d_sine_pe(diffs, dim=C))[:, None, :]
+        else:
+            pointer_pos = pointers.new_zeros(pointers.shape[0], 1, mem_dim)
+        if mem_dim < C:
+            splits = C // mem_dim
+            pointers = pointers.reshape(-1, 1, splits, mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
+            pointer_pos = pointer_pos.repeat_interleave(splits, dim=0)
+        out = t.memory_attention(current_vision_features=cur, current_vision_position_embeddings=cur_pos,
+                                 memory=torch.cat([memory, pointers], dim=0),
+                                 memory_posision_embeddings=torch.cat([memory_pos, pointer_pos], dim=0),
+                                 num_object_pointer_tokens=pointers.shape[0])
+        g = t.backbone_feature_sizes[-1]
+        return out.squeeze(1).transpose(1, 2).reshape(1, C, g[0], g[1])

@@ -72,7 +72,7 @@ def test_video_tracker_decoder_equals_hf(key, with_mask, prompt, video):
     f = "video_tracker_decoder_mask.onnx" if with_mask else "video_tracker_decoder.onnx"
     masks, iou, obj, pointers = run_onnx(os.path.join(out, "onnx", f), feeds)
     assert masks.shape == (1, 1, 4, g4, g4) and iou.shape == (1, 1, 4) and obj.shape == (1, 1, 1)
-    assert pointers.shape == (1, 1, 4, configs.PRESETS[key].hidden_size)
+    assert pointers.shape == (1, 1, 4, configs.VIDEO_HIDDEN)
     kw = dict(input_boxes=torch.tensor(box)) if box else dict(input_points=pts, input_labels=lbl)
     if with_mask:
         kw["input_masks"] = torch.from_numpy(prev)
