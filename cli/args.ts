@@ -1,8 +1,4 @@
-import { asSam3Error } from "../core/errors";
-import { LIMITS } from "../core/limits";
-import type { BoxPrompt, PointPrompt } from "../core/prompts";
-import { parseDevice } from "../core/runtime/devices";
-import type { Sam3Options } from "../core/sam3";
+import { asSam3Error, type BoxPrompt, LIMITS, parseDevice, type PointPrompt, type Sam3Options } from "../core";
 
 /** A user mistake on the command line: reported as one line with exit code 2. */
 export class UsageError extends Error {}

@@ -1,12 +1,6 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { writeSegmentationFiles } from "../core/export/files";
-import { writeVideoResults } from "../core/export/video-files";
-import { ensureFolder } from "../core/export/safe-write";
-import { decodeImage } from "../core/image/decode";
-import { PACKAGE_ROOT } from "../core/paths";
-import { Sam3 } from "../core/sam3";
-import { Sam3VideoPredictor } from "../core/video/predictor";
+import { decodeImage, ensureFolder, PACKAGE_ROOT, Sam3, Sam3VideoPredictor, writeSegmentationFiles, writeVideoResults } from "../core";
 
 export const DEMO_USAGE = `sam3 demo [--out DIR] [--model DIR|PRESET]
 

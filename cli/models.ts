@@ -1,10 +1,6 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ensureFolder } from "../core/export/safe-write";
-import { fetchablePreset, fetchPreset } from "../core/models/fetch";
-import { verifyPack } from "../core/models/verify";
-import { presetDir, PRESETS } from "../core/pack/presets";
-import { parseDevice } from "../core/runtime/devices";
+import { ensureFolder, fetchablePreset, fetchPreset, parseDevice, presetDir, PRESETS, verifyPack } from "../core";
 import { UsageError } from "./args";
 import { progressLine } from "./progress";
 

@@ -1,11 +1,6 @@
 import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
-import { writeSegmentationFiles } from "../core/export/files";
-import { segmentationToJson } from "../core/export/json";
-import { ensureFolder } from "../core/export/safe-write";
-import { decodeImage } from "../core/image/decode";
-import type { ImagePrompt } from "../core/prompts";
-import { Sam3 } from "../core/sam3";
+import { decodeImage, ensureFolder, type ImagePrompt, Sam3, segmentationToJson, writeSegmentationFiles } from "../core";
 import { engineOptions, parseBox, parseCount, parsePoint, parseUnit, UsageError } from "./args";
 
 export const SEGMENT_USAGE = `sam3 segment <image> [options]

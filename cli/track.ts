@@ -1,9 +1,6 @@
 import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
-import { writeVideoResults } from "../core/export/video-files";
-import { frameToJson } from "../core/export/json";
-import { ensureFolder } from "../core/export/safe-write";
-import { Sam3VideoPredictor } from "../core/video/predictor";
+import { ensureFolder, frameToJson, Sam3VideoPredictor, writeVideoResults } from "../core";
 import { engineOptions, parseCount, UsageError } from "./args";
 import { progressLine } from "./progress";
 

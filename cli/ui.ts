@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { parseDevice } from "../core/runtime/devices";
+import { parseDevice } from "../core";
 import { startUi } from "../web/server";
 import { parseCount, UsageError } from "./args";
 

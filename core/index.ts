@@ -1,28 +1,39 @@
+// core's public entry: the faces (cli/, mcp/, nodes/, web/) import from here only.
+
+// images and models
 export { Sam3, type Sam3Options, type SegmentOptions, type SegmentResult, type SegmentedObject } from "./sam3";
+export { checkBox, checkPoint, type ImagePrompt, type PointPrompt, type BoxPrompt } from "./prompts";
+export { decodeImage, type ImageInput, type RgbImage } from "./image/decode";
+export { maskArea, maskBox, maskIoU, type Mask, type Box } from "./masks/mask";
+export { refineMask, fineRadius } from "./masks/refine";
+export { openPack, type ModelPack } from "./pack/open";
+export { PRESETS, DEFAULT_PRESET, presetDir } from "./pack/presets";
+export { fetchablePreset, fetchPreset } from "./models/fetch";
+export { verifyPack } from "./models/verify";
+export { DEVICES, parseDevice, type Device } from "./runtime/devices";
+export { PACKAGE_ROOT } from "./paths";
+
+// errors, bounds and confinement
 export { Sam3Error, isSam3Error, asSam3Error, type Sam3ErrorCode } from "./errors";
 export { Confinement, isInside, resolveInside } from "./confine";
 export { LIMITS } from "./limits";
-export { ensureFolder, writeFileAtomic } from "./export/safe-write";
-export type { ImagePrompt, PointPrompt, BoxPrompt } from "./prompts";
-export { decodeImage, type ImageInput, type RgbImage } from "./image/decode";
-export type { Mask, Box } from "./masks/mask";
-export { maskArea, maskBox, maskIoU } from "./masks/mask";
-export { refineMask, fineRadius } from "./masks/refine";
-export { openPack, type ModelPack } from "./pack/open";
-export { PRESETS, DEFAULT_PRESET } from "./pack/presets";
-export { DEVICES, type Device } from "./runtime/devices";
+
+// video
+export { Sam3VideoPredictor, type PredictorOptions, type SessionInfo, type VideoResponse } from "./video/predictor";
+export type { VideoRequest, PropagateRequest } from "./video/requests";
+export type { FrameResult, PropagationProgress } from "./video/session";
+export type { FrameOutputs } from "./video/output-store";
+export { VIDEO_RULES, type VideoRules } from "./video/rules";
+export { MaskPromptTracker, type ObjectTracker, type TrackResult, type TrackState } from "./video/object-tracker";
+
+// exports
 export { maskToCocoRle, cocoRleToMask } from "./export/rle";
 export { maskToPolygons } from "./export/polygons";
 export { maskToPng, pngToMask } from "./export/mask-png";
 export { renderOverlay } from "./export/overlay";
-export { segmentationToJson, type SegmentationJson } from "./export/json";
-export { writeSegmentationFiles } from "./export/files";
-export { Sam3VideoPredictor, type PredictorOptions, type SessionInfo, type VideoResponse } from "./video/predictor";
-export type { VideoRequest } from "./video/requests";
-export type { FrameResult, PropagationProgress } from "./video/session";
-export type { FrameOutputs } from "./video/output-store";
-export { VIDEO_RULES, type VideoRules } from "./video/rules";
-export type { ObjectTracker, TrackResult, TrackState } from "./video/object-tracker";
-export { MaskPromptTracker } from "./video/object-tracker";
-export { frameToJson, type FrameJson } from "./export/json";
+export { segmentationToJson, frameToJson, type SegmentationJson, type FrameJson, type ObjectJson } from "./export/json";
+export { writeSegmentationFiles, writeSegmentationJsonFiles, type ImageExportFormats } from "./export/files";
 export { writeVideoResults, type VideoExportOptions } from "./export/video-files";
+export { zipFiles } from "./export/zip";
+export { listFiles } from "./export/list-files";
+export { ensureFolder, writeFileAtomic, partialName } from "./export/safe-write";

@@ -1,5 +1,4 @@
-import { Sam3Error } from "../core/errors";
-import type { Sam3VideoPredictor, SessionInfo } from "../core/video/predictor";
+import { Sam3Error, type Sam3VideoPredictor, type SessionInfo } from "../core";
 
 /**
  * The video sessions one MCP client (one MCP session) opened. The client sees and touches only these, any other

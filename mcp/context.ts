@@ -1,6 +1,4 @@
-import { Sam3 } from "../core/sam3";
-import type { Device } from "../core/runtime/devices";
-import { Sam3VideoPredictor } from "../core/video/predictor";
+import { type Device, Sam3, Sam3VideoPredictor } from "../core";
 import { ClientSessions } from "./client-sessions";
 import { JobLimiter } from "./job-limiter";
 import { MediaPaths } from "./media-paths";

@@ -3,7 +3,7 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { networkInterfaces } from "node:os";
-import { Sam3Error } from "../core/errors";
+import { Sam3Error } from "../core";
 import type { McpContext } from "./context";
 import { createSam3McpServer } from "./server";
 

@@ -1,4 +1,4 @@
-import { Sam3Error } from "../core/errors";
+import { Sam3Error } from "../core";
 
 export interface JobLimits {
   /** Jobs running at once. */

@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { isSam3Error, Sam3Error } from "../core/errors";
-import { ensureFolder } from "../core/export/safe-write";
-import { parseDevice } from "../core/runtime/devices";
+import { ensureFolder, isSam3Error, parseDevice, Sam3Error } from "../core";
 import { McpContext } from "./context";
 import { serveHttp } from "./http";
 import { createSam3McpServer } from "./server";

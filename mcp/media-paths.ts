@@ -1,10 +1,7 @@
 import { realpathSync, statSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { Confinement, isInside } from "../core/confine";
-import { Sam3Error } from "../core/errors";
-import { ensureFolder } from "../core/export/safe-write";
-import { PACKAGE_ROOT } from "../core/paths";
+import { Confinement, ensureFolder, isInside, PACKAGE_ROOT, Sam3Error } from "../core";
 
 const realPathOr = (path: string) => {
   try {

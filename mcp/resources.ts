@@ -1,8 +1,7 @@
 import { ResourceTemplate, type McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { Sam3Error } from "../core/errors";
-import { frameToJson } from "../core/export/json";
+import { frameToJson, Sam3Error } from "../core";
 import type { ClientSessions } from "./client-sessions";
 import type { McpContext } from "./context";
 import { guardResource } from "./tool-errors";

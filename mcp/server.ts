@@ -1,7 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { PACKAGE_ROOT } from "../core/paths";
+import { PACKAGE_ROOT } from "../core";
 import type { McpContext } from "./context";
 import { codeSdkToolErrors } from "./tool-errors";
 import { registerResources } from "./resources";

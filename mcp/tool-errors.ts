@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
-import { asSam3Error, isSam3Error, type Sam3Error } from "../core/errors";
+import { asSam3Error, isSam3Error, type Sam3Error } from "../core";
 import type { MediaPaths } from "./media-paths";
 
 export interface ErrorResult {

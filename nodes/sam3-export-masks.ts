@@ -1,14 +1,7 @@
 import { mkdtemp, readdir, readFile, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { isInside } from "../core/confine";
-import { asSam3Error, Sam3Error } from "../core/errors";
-import { LIMITS } from "../core/limits";
-import { writeSegmentationJsonFiles, type ImageExportFormats } from "../core/export/files";
-import type { ObjectJson, SegmentationJson } from "../core/export/json";
-import { listFiles } from "../core/export/list-files";
-import { ensureFolder, writeFileAtomic } from "../core/export/safe-write";
-import { writeVideoResults } from "../core/export/video-files";
+import { asSam3Error, ensureFolder, type ImageExportFormats, isInside, LIMITS, listFiles, type ObjectJson, Sam3Error, type SegmentationJson, writeFileAtomic, writeSegmentationJsonFiles, writeVideoResults } from "../core";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
 import { safeFileName } from "./lib/safe-name";
 

@@ -1,4 +1,4 @@
-import { Sam3Error } from "../core/errors";
+import { Sam3Error } from "../core";
 import { safeFileName } from "./lib/safe-name";
 import { messagePath, nodeInput, type PathSettings } from "./lib/message-paths";
 import { modelNode, numberFrom, registerInputNode, type NodeAPI } from "./lib/node-kit";

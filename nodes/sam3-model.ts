@@ -1,9 +1,4 @@
-import { Sam3Error } from "../core/errors";
-import { LIMITS } from "../core/limits";
-import { Sam3 } from "../core/sam3";
-import { Sam3VideoPredictor } from "../core/video/predictor";
-import { DEFAULT_PRESET } from "../core/pack/presets";
-import { parseDevice } from "../core/runtime/devices";
+import { DEFAULT_PRESET, LIMITS, parseDevice, Sam3, Sam3Error, Sam3VideoPredictor } from "../core";
 import type { Sam3ModelNode } from "./lib/model-node";
 import type { Node, NodeAPI, NodeDef } from "./lib/node-kit";
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Sam3Error } from "../core/errors";
+import { Sam3Error } from "../core";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
 

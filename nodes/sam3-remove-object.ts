@@ -1,5 +1,4 @@
-import { Sam3Error } from "../core/errors";
-import { LIMITS } from "../core/limits";
+import { LIMITS, Sam3Error } from "../core";
 import { modelNode, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
 
 interface RemoveObjectConfig extends NodeDef {

@@ -1,8 +1,4 @@
-import { maskToPng } from "../core/export/mask-png";
-import { segmentationToJson } from "../core/export/json";
-import { renderOverlay } from "../core/export/overlay";
-import { decodeImage } from "../core/image/decode";
-import type { ImagePrompt } from "../core/prompts";
+import { decodeImage, type ImagePrompt, maskToPng, renderOverlay, segmentationToJson } from "../core";
 import { imageFromInput } from "./lib/image-input";
 import { nodeInput, type PathSettings } from "./lib/message-paths";
 import { modelNode, numberFrom, registerInputNode, type NodeAPI } from "./lib/node-kit";

@@ -1,4 +1,4 @@
-import { Sam3Error } from "../core/errors";
+import { Sam3Error } from "../core";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
 import { parseConcepts } from "./lib/prompt-parsing";

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { networkInterfaces } from "node:os";
-import { Sam3Error } from "../core/errors";
+import { Sam3Error } from "../core";
 import { WebError } from "./http";
 
 export interface GateOptions {

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { homedir, tmpdir } from "node:os";
-import { isSam3Error, Sam3Error, type Sam3ErrorCode } from "../core/errors";
-import { PACKAGE_ROOT } from "../core/paths";
+import { isSam3Error, PACKAGE_ROOT, Sam3Error, type Sam3ErrorCode } from "../core";
 
 /** A refusal at the HTTP edge: a Sam3Error code for the client plus the HTTP status that carries it. */
 export class WebError extends Sam3Error {

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { RgbImage } from "../core/image/decode";
-import type { SegmentResult } from "../core/sam3";
+import { type RgbImage, type SegmentResult } from "../core";
 import { formatBytes, WebError } from "./http";
 
 interface Held {

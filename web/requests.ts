@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { LIMITS } from "../core/limits";
-import { checkBox, checkPoint } from "../core/prompts";
+import { checkBox, checkPoint, LIMITS } from "../core";
 import { WebError } from "./http";
 
 const coordinate = z.number().finite();

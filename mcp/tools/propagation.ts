@@ -2,11 +2,7 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { rename, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
-import { asSam3Error } from "../../core/errors";
-import { frameToJson } from "../../core/export/json";
-import { partialName } from "../../core/export/safe-write";
-import type { Sam3VideoPredictor } from "../../core/video/predictor";
-import type { PropagateRequest } from "../../core/video/requests";
+import { asSam3Error, frameToJson, partialName, type PropagateRequest, type Sam3VideoPredictor } from "../../core";
 import type { McpContext } from "../context";
 import type { ToolExtra } from "./tool-extra";
 

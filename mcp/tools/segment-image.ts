@@ -1,10 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import sharp from "sharp";
 import { z } from "zod";
-import { segmentationToJson } from "../../core/export/json";
-import { renderOverlay } from "../../core/export/overlay";
-import { Sam3Error } from "../../core/errors";
-import { decodeImage, type RgbImage } from "../../core/image/decode";
+import { decodeImage, renderOverlay, type RgbImage, Sam3Error, segmentationToJson } from "../../core";
 import type { McpContext } from "../context";
 import { guardTool } from "../tool-errors";
 import { jobOptions } from "./tool-extra";

@@ -1,8 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { Sam3Error } from "../../core/errors";
-import { writeVideoResults } from "../../core/export/video-files";
+import { Sam3Error, writeVideoResults } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, objectSummary } from "../schemas";

@@ -1,7 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { frameToJson } from "../../core/export/json";
-import type { SessionInfo } from "../../core/video/predictor";
+import { frameToJson, type SessionInfo } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";

@@ -1,5 +1,4 @@
-import { frameToJson } from "../../core/export/json";
-import type { FrameResult } from "../../core/video/session";
+import { type FrameResult, frameToJson } from "../../core";
 import type { Sam3Message } from "./node-kit";
 
 /** Puts one frame's objects on a message: payload = objects with RLE masks, frame = its index. */

@@ -1,6 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
-import { Sam3Error } from "../../core/errors";
-import type { ImageInput } from "../../core/image/decode";
+import { type ImageInput, Sam3Error } from "../../core";
 import { messagePath, type NodeInput, type PathSettings } from "./message-paths";
 
 /**

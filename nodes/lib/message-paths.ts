@@ -1,6 +1,5 @@
 import { stat } from "node:fs/promises";
-import { Confinement } from "../../core/confine";
-import { Sam3Error } from "../../core/errors";
+import { Confinement, Sam3Error } from "../../core";
 import type { NodeAPI, NodeDef, Sam3Message } from "./node-kit";
 
 /** The settings of a node that reads a file named by a message: where such paths may lead. */

@@ -1,6 +1,5 @@
 import type { Node } from "node-red";
-import type { Sam3 } from "../../core/sam3";
-import type { Sam3VideoPredictor } from "../../core/video/predictor";
+import { type Sam3, type Sam3VideoPredictor } from "../../core";
 
 /** What the sam3-model config node offers the nodes that use it. */
 export interface Sam3ModelNode extends Node {

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
-import { asSam3Error, Sam3Error } from "../../core/errors";
+import { asSam3Error, Sam3Error } from "../../core";
 import type { Sam3ModelNode } from "./model-node";
 
 export type { Node, NodeAPI, NodeDef, NodeMessage };

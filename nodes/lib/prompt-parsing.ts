@@ -1,6 +1,4 @@
-import { Sam3Error } from "../../core/errors";
-import { LIMITS } from "../../core/limits";
-import type { BoxPrompt, PointPrompt } from "../../core/prompts";
+import { type BoxPrompt, LIMITS, type PointPrompt, Sam3Error } from "../../core";
 
 /**
  * Points from a message (arrays of {x, y, positive | label} or [x, y] / [x, y, label]) or from the editor's

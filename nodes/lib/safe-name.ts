@@ -1,4 +1,4 @@
-import { Sam3Error } from "../../core/errors";
+import { Sam3Error } from "../../core";
 
 /** Longest file name stem taken from a message; the formats' suffixes still fit within the usual 255. */
 const MAX_STEM = 100;
