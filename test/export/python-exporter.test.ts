@@ -7,7 +7,7 @@ import { REPO } from "../support/reference";
 /**
  * The Python exporter's own tests (models/export/tests, pytest) as part of `npm test`: the rebuilt tiny packs
  * equal the shipped ones and every exported graph matches the HF implementation. The first run makes the
- * exporter's virtual environment (npm run export:setup), which takes a minute or two.
+ * exporter's virtual environment (npm run export:setup, outside the repository), which takes a minute or two.
  */
 const EXPORT = join(REPO, "models", "export");
 const FILES = readdirSync(join(EXPORT, "tests")).filter((f) => /^test_\w+\.py$/.test(f)).sort();
@@ -19,7 +19,7 @@ describe("the Python exporter (pytest)", () => {
   }, 20 * MINUTES);
 
   it.each(FILES)("%s", (file) => {
-    const run = spawnSync(join(EXPORT, ".venv", "bin", "python"), ["-m", "pytest", "-p", "no:cacheprovider", join("tests", file)], {
+    const run = spawnSync("bash", [join(EXPORT, "python.sh"), "-m", "pytest", "-p", "no:cacheprovider", join("tests", file)], {
       cwd: EXPORT,
       encoding: "utf8",
       timeout: 15 * MINUTES,
