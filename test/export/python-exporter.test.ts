@@ -19,7 +19,7 @@ describe("the Python exporter (pytest)", () => {
   }, 20 * MINUTES);
 
   it.each(FILES)("%s", (file) => {
-    const run = spawnSync("bash", [join(EXPORT, "python.sh"), "-m", "pytest", "-p", "no:cacheprovider", join("tests", file)], {
+    const run = spawnSync("bash", [join(EXPORT, "python.sh"), "-m", "pytest", join("tests", file)], {
       cwd: EXPORT,
       encoding: "utf8",
       timeout: 15 * MINUTES,
