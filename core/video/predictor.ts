@@ -143,11 +143,10 @@ export class Sam3VideoPredictor {
     await this.evictExpired();
     const reservation = this.reserve(req);
     let folder: string | undefined;
-    let path = "";
     try {
       folder = await mkdtemp(join(tmpdir(), "sam3-upload-"));
       // only the extension is kept: the name the caller gave never becomes part of a path
-      path = join(folder, `upload${safeExtension(label)}`);
+      const path = join(folder, `upload${safeExtension(label)}`);
       await writeFile(path, bytes);
       const info = await this.startSession(reservation, { ...req, resource_path: path }, label);
       const made = folder;
@@ -156,9 +155,8 @@ export class Sam3VideoPredictor {
     } catch (e) {
       this.release(reservation);
       if (folder) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
-      const error = asSam3Error(e, "opening the upload");
-      // the temporary file is named by the upload's own name
-      throw path && error.message.includes(path) ? new Sam3Error(error.code, error.message.split(path).join(label), { cause: e }) : error;
+      // the frame source names the temporary file by the upload's own name (its label)
+      throw asSam3Error(e, "opening the upload");
     }
   }
 
