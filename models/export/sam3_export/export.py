@@ -114,8 +114,10 @@ def export_graph(module: torch.nn.Module, args: tuple, path: str, role: Role) ->
                 os.remove(stale)
         partial = os.path.join(tmp, os.path.basename(path))
         if external:
-            onnx.save_model(model, partial, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=data_name, size_threshold=1024)
+            from onnx.external_data_helper import convert_model_to_external_data
+            convert_model_to_external_data(model, all_tensors_to_one_file=True, location=data_name,
+                                           size_threshold=1024, convert_attribute=True)
+            onnx.save_model(model, partial)
             os.replace(os.path.join(tmp, data_name), os.path.join(folder, data_name))
         else:
             onnx.save_model(model, partial)

@@ -9,7 +9,7 @@ import torch
 from conftest import PRESET_KEYS
 from sam3_export import configs
 from sam3_export.export import max_abs_diff, run_onnx
-from sam3_export.roles import BACKBONE
+from sam3_export.roles import BACKBONE, ROLES
 
 TOL = 1e-5
 
@@ -57,3 +57,16 @@ def test_backbone_equals_hf_video_model(key, backbone):
     diffs = {n: max_abs_diff(got[n], want[n]) for n in BACKBONE.outputs}
     print(key, diffs)
     assert max(diffs.values()) <= TOL, diffs
+
+
+@pytest.mark.parametrize("key", PRESET_KEYS)
+def test_backbone_equals_the_two_vision_encoders(key, pack):
+    """One ViT pass gives what visionEncoder and trackerVisionEncoder give (the same model, the same weights)."""
+    out, _, graphs, _ = pack(key)
+    feeds = {"pixel_values": graphs["backbone"].args[0].numpy()}
+    both = dict(zip(BACKBONE.outputs, run_onnx(os.path.join(out, BACKBONE.file), feeds)))
+    for role in (ROLES["visionEncoder"], ROLES["trackerVisionEncoder"]):
+        got = run_onnx(os.path.join(out, role.file), feeds)
+        diffs = {n: max_abs_diff(a, both[n]) for n, a in zip(role.outputs, got)}
+        print(key, role.name, diffs)
+        assert max(diffs.values()) <= 1e-6, diffs

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import PRESET_KEYS
+from conftest import HF_KEYS
 from sam3_export import configs, inputs
 from sam3_export.export import max_abs_diff, run_onnx
 
@@ -84,7 +84,7 @@ def hf_models(pack):
     return get
 
 
-@pytest.mark.parametrize("key", PRESET_KEYS)
+@pytest.mark.parametrize("key", HF_KEYS)
 def test_tracker_vision_encoder_equals_hf(key, pack, hf_models):
     """trackerVisionEncoder = HF Sam3TrackerVideoModel's image features of a frame without memory (levels 0, 1 and
     level 2 + no_memory_embedding, as _single_frame_forward reads them). HF Sam3TrackerModel gives levels 0 and 1
@@ -108,7 +108,7 @@ def test_tracker_vision_encoder_equals_hf(key, pack, hf_models):
     assert max_abs_diff(emb[2] - no_mem, image[2]) <= TOL
 
 
-@pytest.mark.parametrize("key", PRESET_KEYS)
+@pytest.mark.parametrize("key", HF_KEYS)
 @pytest.mark.parametrize("with_mask", [False, True], ids=["no mask", "mask"])
 @pytest.mark.parametrize("prompt", ["one click", "two points", "box"])
 def test_tracker_decoders_equal_hf_tracker_model(key, with_mask, prompt, pack, hf_models):
@@ -140,7 +140,7 @@ def test_tracker_decoders_equal_hf_tracker_model(key, with_mask, prompt, pack, h
     assert max(diffs.values()) <= TOL, diffs
 
 
-@pytest.mark.parametrize("key", PRESET_KEYS)
+@pytest.mark.parametrize("key", HF_KEYS)
 def test_detector_graphs_equal_hf_sam3_model(key, pack):
     """visionEncoder + textEncoder + detectorDecoder = HF Sam3Model (the image detector) loaded from the pack's
     checkpoint, on the scene and the text prompt."""

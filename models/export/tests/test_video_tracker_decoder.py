@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import PRESET_KEYS
+from conftest import HF_KEYS
 from sam3_export import configs, inputs
 from sam3_export.export import max_abs_diff, run_onnx
 from sam3_export.wrappers import NO_OBJECT_SCORE
@@ -56,7 +56,7 @@ def prompts(S):
     }
 
 
-@pytest.mark.parametrize("key", PRESET_KEYS)
+@pytest.mark.parametrize("key", HF_KEYS)
 @pytest.mark.parametrize("with_mask", [False, True], ids=["no mask", "mask"])
 @pytest.mark.parametrize("prompt", ["one click", "two points", "box"])
 def test_video_tracker_decoder_equals_hf(key, with_mask, prompt, video):
