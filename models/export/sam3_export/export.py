@@ -274,6 +274,7 @@ def write_hf_checkpoint(video, pack_dir: str, weights: bool) -> int:
         partial = os.path.join(hf, ".model.safetensors.partial")
         save_file({k: v.detach().contiguous() for k, v in video.state_dict().items()}, partial,
                   metadata={"format": "pt"})
+        os.chmod(partial, 0o644)  # safetensors creates it readable by its owner only
         os.replace(partial, os.path.join(hf, "model.safetensors"))
         files.append("model.safetensors")
     return sum(os.path.getsize(os.path.join(hf, f)) for f in files)
