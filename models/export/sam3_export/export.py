@@ -84,45 +84,53 @@ def merge_equal_constants(model) -> int:
     return saved
 
 
-def _weight_bytes(model) -> int:
-    tensors = list(model.graph.initializer) + [n.attribute[0].t for n in model.graph.node
-                                               if n.op_type == "Constant" and n.attribute and n.attribute[0].HasField("t")]
+def weight_bytes(model) -> int:
+    """Bytes of a graph's constants: its initializers and Constant nodes."""
+    tensors = list(model.graph.initializer) + [a.t for n in model.graph.node if n.op_type == "Constant"
+                                               for a in n.attribute if a.HasField("t")]
     return sum(t.ByteSize() for t in tensors)
 
 
-def export_graph(module: torch.nn.Module, args: tuple, path: str, role: Role) -> list[str]:
-    """Trace `module` on `args` to ONNX at `path` (TorchScript exporter, opset 17), merge equal constants, and
-    write it under a temporary name, renamed when complete. Returns the external data files written beside it
-    (the weights of a graph over EXTERNAL_DATA_BYTES, `<stem>.onnx_data`), as paths relative to the graph's
-    folder."""
+def save_graph(model, path: str) -> list[str]:
+    """Write `model` to `path` under a temporary name, renamed when complete; a graph whose weights pass
+    EXTERNAL_DATA_BYTES keeps them (initializers and Constant nodes) in `<stem>.onnx_data` beside it. Returns the
+    external data files written, as paths relative to the graph's folder."""
     import onnx
+    from onnx.external_data_helper import convert_model_to_external_data
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     data_name = os.path.splitext(os.path.basename(path))[0] + ".onnx_data"
+    external = weight_bytes(model) > EXTERNAL_DATA_BYTES
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".save-") as tmp:
+        partial = os.path.join(tmp, os.path.basename(path))
+        for stale in (path, os.path.join(folder, data_name)):
+            if os.path.exists(stale):
+                os.remove(stale)
+        if external:
+            convert_model_to_external_data(model, all_tensors_to_one_file=True, location=data_name,
+                                           size_threshold=1024, convert_attribute=True)
+        onnx.save_model(model, partial)
+        if external:
+            os.replace(os.path.join(tmp, data_name), os.path.join(folder, data_name))
+        os.replace(partial, path)
+    return [data_name] if external else []
+
+
+def export_graph(module: torch.nn.Module, args: tuple, path: str, role: Role) -> list[str]:
+    """Trace `module` on `args` to ONNX (TorchScript exporter, opset 17), merge equal constants and save it at
+    `path` with save_graph. Returns the external data files written beside it."""
+    import onnx
     module.eval()
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".trace-") as tmp:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(path), prefix=".trace-") as tmp:
         traced = os.path.join(tmp, "graph.onnx")
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(module, args, traced, input_names=role.inputs, output_names=role.outputs,
                               dynamic_axes=role.dynamic_axes or None, opset_version=OPSET, dynamo=False)
         model = onnx.load(traced)
-        merge_equal_constants(model)
-        external = _weight_bytes(model) > EXTERNAL_DATA_BYTES
-        for stale in (path, os.path.join(folder, data_name)):
-            if os.path.exists(stale):
-                os.remove(stale)
-        partial = os.path.join(tmp, os.path.basename(path))
-        if external:
-            from onnx.external_data_helper import convert_model_to_external_data
-            convert_model_to_external_data(model, all_tensors_to_one_file=True, location=data_name,
-                                           size_threshold=1024, convert_attribute=True)
-            onnx.save_model(model, partial)
-            os.replace(os.path.join(tmp, data_name), os.path.join(folder, data_name))
-        else:
-            onnx.save_model(model, partial)
-        os.replace(partial, path)
-    return [data_name] if external else []
+    merge_equal_constants(model)
+    return save_graph(model, path)
 
 
 def run_onnx(path: str, feeds: dict) -> list[np.ndarray]:
