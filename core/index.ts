@@ -10,6 +10,7 @@ export { openPack, type ModelPack } from "./pack/open";
 export { PRESETS, DEFAULT_PRESET, presetDir } from "./pack/presets";
 export { fetchablePreset, fetchPreset } from "./models/fetch";
 export { verifyPack } from "./models/verify";
+export { exportPack, exportArgs, exportVenvDir, setupExporter, EXPORT_DTYPES, EXPORT_ROLES, type ExportDtype, type ExportOptions } from "./models/export";
 export { DEVICES, parseDevice, type Device } from "./runtime/devices";
 export { PACKAGE_ROOT } from "./paths";
 
