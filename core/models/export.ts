@@ -75,7 +75,7 @@ export function exportArgs(options: Omit<ExportOptions, "onProgress" | "signal">
   const args = [`--from=${sourceSpec(options.from)}`, `--out=${outFolder(options.out)}`];
   if (options.seed !== undefined) args.push(`--seed=${whole(options.seed, "seed", 0, 2 ** 32 - 1)}`);
   if (options.dtype !== undefined) {
-    if (!(EXPORT_DTYPES as readonly string[]).includes(options.dtype)) throw badOption(`--dtype must be one of ${EXPORT_DTYPES.join(", ")}, got "${options.dtype}"`);
+    if (!(EXPORT_DTYPES as readonly string[]).includes(options.dtype)) throw badOption(`--dtype must be one of ${EXPORT_DTYPES.join(", ")}, got "${printable(String(options.dtype))}"`);
     args.push(`--dtype=${options.dtype}`);
   }
   if (options.roles !== undefined) args.push(`--roles=${roleList(options.roles).join(",")}`);
