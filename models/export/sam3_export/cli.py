@@ -16,6 +16,7 @@ import traceback
 from .errors import ExportError
 
 DTYPES = ("fp32", "fp16", "int8")
+TRACKER_CONSTANTS = "trackerConstants"  # the manifest role that is not a graph
 # What a failed read or write means to the user, without the path.
 FILE_FAILURES = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
                   errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
@@ -53,10 +54,11 @@ def parse_args(argv=None):
     a.roles = [r.strip() for r in a.roles.split(",") if r.strip()] if a.roles else None
     if a.roles is not None:
         from .roles import ROLES
-        unknown = [r for r in a.roles if r not in ROLES]
+        known = list(ROLES) + [TRACKER_CONSTANTS]
+        unknown = [r for r in a.roles if r not in known]
         if unknown or not a.roles:
             raise ExportError("bad-arguments", f"--roles: unknown role(s) {', '.join(unknown[:5])}; the roles are "
-                                               f"{', '.join(ROLES)}" if unknown else "--roles names no role")
+                                               f"{', '.join(known)}" if unknown else "--roles names no role")
     if os.path.exists(a.out) and not os.path.isdir(a.out):
         raise ExportError("bad-arguments", "--out names a file, not a folder")
     return a

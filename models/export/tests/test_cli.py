@@ -22,6 +22,7 @@ def test_parse_args(tmp_path):
     assert (a.source, a.out, a.roles, a.dtype, a.seed, a.no_check) == ("tiny-336", "x", ["textEncoder", "backbone"],
                                                                         "int8", None, False)
     assert parse_args(["--from", "facebook/sam3", "--out", "x"]).dtype == "fp32"
+    assert parse_args(["--from", "tiny-336", "--out", "x", "--roles", "trackerConstants"]).roles == ["trackerConstants"]
     (tmp_path / "file").write_text("")
     for bad in (["--out", "x"], ["--from", "tiny-336"], ["--from", "tiny-336", "--out", "x", "--dtype", "bf16"],
                 ["--from", "tiny-336", "--out", "x", "--seed", "one"],
