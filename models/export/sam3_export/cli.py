@@ -68,9 +68,9 @@ def run(a, progress=lambda s: print(s, flush=True)) -> None:
     import torch
     if a.threads:
         torch.set_num_threads(a.threads)
-    from .export import export_pack
     from .sources import load_source
     src = load_source(a.source, a.seed, progress)
+    from .export import export_pack
     out = os.path.abspath(a.out)
     options = dict(name=src.name, description=src.description, tokenizer_dir=src.tokenizer_dir, roles=a.roles,
                    check=not a.no_check, hf_weights=a.hf_weights, progress=progress)
