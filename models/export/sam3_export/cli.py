@@ -16,7 +16,6 @@ import traceback
 from .errors import ExportError
 
 DTYPES = ("fp32", "fp16", "int8")
-TRACKER_CONSTANTS = "trackerConstants"  # the manifest role that is not a graph
 # What a failed read or write means to the user, without the path.
 FILE_FAILURES = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
                   errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
@@ -53,8 +52,8 @@ def parse_args(argv=None):
                                            "model's")
     a.roles = [r.strip() for r in a.roles.split(",") if r.strip()] if a.roles else None
     if a.roles is not None:
-        from .roles import ROLES
-        known = list(ROLES) + [TRACKER_CONSTANTS]
+        from .roles import ROLES, TRACKER_CONSTANTS_ROLE
+        known = list(ROLES) + [TRACKER_CONSTANTS_ROLE]
         unknown = [r for r in a.roles if r not in known]
         if unknown or not a.roles:
             raise ExportError("bad-arguments", f"--roles: unknown role(s) {', '.join(unknown[:5])}; the roles are "

@@ -18,10 +18,9 @@ import time
 from typing import Callable
 
 from .errors import ExportError
+from .export import EXTERNAL_DATA_BYTES
 
 DTYPES = ("fp16", "int8")
-# A graph whose weights pass this keeps them in <stem>.onnx_data beside it (protobuf stops at 2 GiB).
-EXTERNAL_DATA_BYTES = int(1.5 * 2 ** 30)
 # Files of a pack that a variant keeps as they are (the HF weights stay out: they are the float32 model's).
 COPIED_FILES = ("tokenizer_config.json", "hf/config.json")
 
