@@ -22,6 +22,11 @@ export function packFile(dir: string, ref: string, file: string, what: string): 
   return relative(dir, real);
 }
 
+const looksLikeName = (name: string) => /^[\w.:/-]{1,128}$/.test(name);
+
 /** A name read from a pack file, when it looks like a name; anything else stays out of error messages. */
-export const shownName = (name: string | number): string =>
-  typeof name === "number" || /^[\w.:/-]{1,128}$/.test(name) ? `"${name}"` : "(a name that is not shown)";
+export const shownName = (name: string): string => (looksLikeName(name) ? `"${name}"` : "(a name that is not shown)");
+
+/** Where in a pack's JSON file a value is wrong (a schema issue's path), its keys shown as shownName does. */
+export const shownPath = (path: (string | number)[]): string =>
+  path.map((key) => (looksLikeName(String(key)) ? String(key) : "(a name that is not shown)")).join(".");

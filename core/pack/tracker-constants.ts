@@ -4,7 +4,7 @@ import { z } from "zod";
 import { Sam3Error } from "../errors";
 import type { ConstantsSpec } from "./manifest";
 import type { ModelPack } from "./open";
-import { packError, packFile, shownName } from "./pack-file";
+import { packError, packFile, shownName, shownPath } from "./pack-file";
 import type { TrackerConstantName } from "./roles";
 
 // bounds far above a real model's constants (under 1 MB at full size): beyond them an index is broken or hostile
@@ -67,7 +67,7 @@ export function checkTrackerConstants(dir: string, ref: string, spec: ConstantsS
   const parsed = indexSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw packError(ref, `${where}: invalid index: ${issue.path.map(shownName).join(".") || "the whole file"}: ${issue.message}`);
+    throw packError(ref, `${where}: invalid index: ${shownPath(issue.path) || "the whole file"}: ${issue.message}`);
   }
   const index = parsed.data;
   const data = packFile(dir, ref, join(dirname(file), index.file), `${where}: data file`);
