@@ -118,7 +118,7 @@ describe("video predictor with a backbone", () => {
     await predictor.handleRequest({ type: "add_prompt", session_id: "passes", frame_index: 0, obj_id: 7, points: [[0.3, 0.35]], point_labels: [1] });
     expect(predictor.sam.vitPasses - before).toBe(1);
     const frames = [];
-    for await (const frame of predictor.handleStreamRequest({ type: "propagate_in_video", session_id: "passes" })) frames.push(frame.frame_index);
+    for await (const frame of predictor.handleStreamRequest({ type: "propagate_in_video", session_id: "passes", propagation_direction: "forward" })) frames.push(frame.frame_index);
     expect(frames).toEqual([0, 1, 2, 3, 4, 5]);
     // frame 0's features are still cached: every other frame costs one pass, for the detector and the tracker together
     expect(predictor.sam.vitPasses - before).toBe(CLIP.frames);
