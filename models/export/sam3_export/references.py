@@ -8,9 +8,9 @@ The image is examples/media/scene.png (640 x 480), prepared by HF's processors (
 torchvision's three calls done by torch); the prompts are those of `inputs.py`. It writes
 - reference_detector.json: Sam3Model - processor outputs, raw outputs of the text and text + box prompts, the
   post-processed detections of HF's post_process_instance_segmentation at thresholds 0 and 0.3;
-- reference_tracker.json: Sam3TrackerModel (its image embeddings, its prompt encoder + mask decoder with 3
-  multimask candidates: the pack's trackerVisionEncoder / trackerDecoder) - points in the model frame, raw
-  outputs, HF's post_process_masks;
+- reference_tracker.json: Sam3TrackerVideoModel on one frame (its image embeddings, its prompt encoder + mask
+  decoder with 3 multimask candidates: the pack's trackerVisionEncoder / trackerDecoder) - points in the model
+  frame, raw outputs, HF's post_process_masks;
 - reference_video.json: Sam3VideoModel (its detector's ViT, the tracker neck, its Sam3TrackerVideoModel) - the
   backbone, the video tracker decoder's 4 mask tokens, the memory encoder of the decoder's chosen mask and memory
   attention over a bank of 2 memory frames and 3 object pointers, each with its inputs spelled out.
@@ -168,24 +168,44 @@ def detector_reference(model, processor, image, graphs: Graphs, run: dict | None
 
 
 # ---------------------------------------------------------------- tracker (single image)
+TRACKER_MODEL = (
+    "Sam3TrackerVideoModel.from_pretrained(pack/hf) on one frame: get_image_embeddings (level 2 with the no-memory "
+    "embedding), then its prompt_encoder + mask_decoder with multimask_output=True (mask tokens 1..3). Not "
+    "Sam3TrackerModel: HF's image tracker adds the no-memory embedding to the 4th FPN level, which it then drops.")
+
+
+def Sam3TrackerModelClass():
+    from transformers import Sam3TrackerModel
+    return Sam3TrackerModel
+
+
+def _candidates(model, emb, pts, lbl, mask=None):
+    """The 3 multimask candidates: Sam3TrackerModel's forward, or the video tracker's mask tokens 1..3."""
+    from types import SimpleNamespace
+    if isinstance(model, Sam3TrackerModelClass()):
+        return model(image_embeddings=emb, input_points=pts, input_labels=lbl, input_masks=mask, multimask_output=True)
+    o = _video_tokens(model, emb, pts, lbl, mask)
+    return SimpleNamespace(iou_scores=o["iou_scores"][:, :, 1:], pred_masks=o["pred_masks"][:, :, 1:],
+                           object_score_logits=o["object_score_logits"])
+
+
 def tracker_reference(model, processor, image, graphs: Graphs) -> dict:
     S = processor.image_processor.size["height"]
     enc = processor(images=image, input_points=inputs.POINTS, input_labels=inputs.POINT_LABELS, return_tensors="pt")
     px, pts, lbl = enc["pixel_values"].float(), enc["input_points"].float(), enc["input_labels"].long()
     with torch.no_grad():
         emb = model.get_image_embeddings(px)
-        out = model(image_embeddings=emb, input_points=pts, input_labels=lbl, multimask_output=True)
+        out = _candidates(model, emb, pts, lbl)
         mask_in = out.pred_masks[:, :, :1].reshape(1, 1, *out.pred_masks.shape[-2:])  # candidate 0 as a mask prompt
-        out_mask = model(image_embeddings=emb, input_points=pts, input_labels=lbl, input_masks=mask_in,
-                         multimask_output=True)
+        out_mask = _candidates(model, emb, pts, lbl, mask_in)
     emb_names = [f"image_embeddings_{i}" for i in range(3)]
     dec = lambda o: {"iou_scores": np32(o.iou_scores), "pred_masks": np32(o.pred_masks),
                      "object_score_logits": np32(o.object_score_logits)}
     feeds = dict({n: np32(e) for n, e in zip(emb_names, emb)}, input_points=np32(pts), input_labels=np32(lbl))
     masks = processor.post_process_masks(out.pred_masks, enc["original_sizes"])[0]
     return {
-        "model": "Sam3TrackerModel.from_pretrained(pack/hf): get_image_embeddings, then forward(image_embeddings, "
-                 "multimask_output=True) - the video tracker's prompt encoder + mask decoder, mask tokens 1..3",
+        "model": TRACKER_MODEL if not isinstance(model, Sam3TrackerModelClass()) else
+                 "Sam3TrackerModel: get_image_embeddings, then forward(image_embeddings, multimask_output=True)",
         "image_size": S, "processor_config": json.loads(processor.image_processor.to_json_string()),
         "pixel_values": stats(np32(px)), "points_original": inputs.POINTS, "labels": inputs.POINT_LABELS,
         "input_points_model_frame": pts.tolist(),
@@ -267,14 +287,24 @@ def video_reference(video, px, pts, lbl, graphs: Graphs) -> dict:
         low = frame.pred_masks  # [1, 1, 4g, 4g]
         mask_tokens = _video_tokens(t, emb, pts, lbl, mask=low)
 
+        # a mask prompt as HF makes it (_use_mask_as_output): 20 * mask - 10, object score 10 (the mask is not empty),
+        # encoded binarised (a prompted frame) and through the sigmoid (as a tracked frame's); and the decoder's
+        # chosen mask on a tracked frame. The tiny model's mask logits are ~1e-3, so the sigmoid of the decoder's
+        # mask is ~0.5 everywhere and the memory encoder's normalisation magnifies float noise (~1e-4): memory
+        # attention reads the two well-conditioned memories.
+        box = torch.zeros(1, 1, S, S)
+        box[..., S // 4:S // 2, S // 4:S // 2] = 1
+        prompt, ten = box * 20 - 10, torch.full((1, 1), 10.0)
+        encoder_inputs = {"prompted": (prompt, ten, True), "tracked": (prompt, ten, False),
+                          "decoder": (high, tokens["object_score_logits"][0], False)}
         memories = {}
         with mock.patch.object(hf_video, "torch", _TorchKeepingFloat32()):
-            for case, from_prompt in (("prompted", True), ("tracked", False)):
-                f, p = t._encode_new_memory(current_vision_feats=feats[2], pred_masks_high_res=high,
-                                            object_score_logits=tokens["object_score_logits"][0], is_mask_from_pts=from_prompt)
+            for case, (masks, score, from_prompt) in encoder_inputs.items():
+                f, p = t._encode_new_memory(current_vision_feats=feats[2], pred_masks_high_res=masks,
+                                            object_score_logits=score, is_mask_from_pts=from_prompt)
                 memories[case] = (f, p)  # [HW, 1, Cm] each
 
-        session = hf_video.Sam3TrackerVideoInferenceSession()
+        session = hf_video.Sam3TrackerVideoInferenceSession(dtype=torch.float32)
         entry = lambda case, token: dict({"maskmem_features": memories[case][0], "maskmem_pos_enc": memories[case][1]} if case else {},
                                          object_pointer=tokens["object_pointers"][:, 0, token])
         session.output_dict_per_obj[0] = {
@@ -285,7 +315,9 @@ def video_reference(video, px, pts, lbl, graphs: Graphs) -> dict:
             current_vision_features=feats[2], current_vision_positional_embeddings=pos[2],
             num_total_frames=BANK["num_frames"])
 
-    bank = [(0, "prompted", 1)] + [(BANK["frame"] - i, case, tok) for i, (case, tok) in sorted(BANK["tracked"].items(), reverse=True) if case]
+    # memory frames in HF's order: conditioning frames (offset 0), then tracked ones from the oldest
+    bank = [(0, case, tok) for case, tok in BANK["cond"].values()]
+    bank += [(BANK["frame"] - i, case, tok) for i, (case, tok) in sorted(BANK["tracked"].items()) if case]
     pointer_rows = [(BANK["frame"] - i, tok) for i, (_, tok) in BANK["cond"].items()]
     pointer_rows += [(BANK["frame"] - i, tok) for i, (_, tok) in sorted(BANK["tracked"].items(), reverse=True)]
     max_offset = min(BANK["num_frames"], t.config.max_object_pointers_in_encoder) - 1
@@ -302,9 +334,10 @@ def video_reference(video, px, pts, lbl, graphs: Graphs) -> dict:
     emb_feeds = {f"image_embeddings_{i}": np32(e) for i, e in enumerate(emb)}
     dec_feeds = dict(emb_feeds, input_points=np32(pts), input_labels=np32(lbl))
     np_tokens = lambda o: {k: np32(v) for k, v in o.items()}
-    obj = tokens["object_score_logits"]
-    enc_feeds = lambda case: {"tracker_feat_2": np32(backbone["tracker_feat_2"]), "high_res_masks": np32(high),
-                              "object_score_logits": np32(obj[0]), "mask_from_prompt": np.array([case == "prompted"])}
+    enc_feeds = lambda case: {"tracker_feat_2": np32(backbone["tracker_feat_2"]),
+                              "high_res_masks": np32(encoder_inputs[case][0]),
+                              "object_score_logits": np32(encoder_inputs[case][1]).reshape(1, 1, 1),
+                              "mask_from_prompt": np.array([encoder_inputs[case][2]])}
     return {
         "model": "Sam3VideoModel.from_pretrained(pack/hf): detector_model.get_vision_features, "
                  "get_vision_features_for_tracker and its tracker_model (Sam3TrackerVideoModel): "
@@ -324,14 +357,20 @@ def video_reference(video, px, pts, lbl, graphs: Graphs) -> dict:
                        "input_masks": "video_tracker_decoder pred_masks[0, 0, best_candidate] as [1, 1, 4g, 4g]"},
             "outputs": _tokens_json(mask_tokens)},
         "memory_encoder": {
-            "inputs": {"tracker_feat_2": "backbone output",
-                       "high_res_masks": "video_tracker_decoder pred_masks[0, 0, best_candidate] upsampled to S x S "
-                                         "(bilinear, align_corners=False; -1024 everywhere if the object score <= 0), "
-                                         "[1, 1, S, S]",
-                       "object_score_logits": "video_tracker_decoder object_score_logits[0] ([1, 1, 1])",
-                       "mask_from_prompt": {"prompted": True, "tracked": False}},
-            "high_res_masks": stats(np32(high)),
-            "high_res_masks_near_zero": int((high.abs() < 1e-4).sum()),
+            "inputs": {
+                "prompted": {"tracker_feat_2": "backbone output",
+                             "high_res_masks": "a mask prompt as HF makes it: 10 where S/4 <= y < S/2 and "
+                                               "S/4 <= x < S/2 (integer division), else -10; [1, 1, S, S]",
+                             "object_score_logits": 10.0, "mask_from_prompt": True},
+                "tracked": {"tracker_feat_2": "backbone output", "high_res_masks": "as prompted",
+                            "object_score_logits": 10.0, "mask_from_prompt": False},
+                "decoder": {"tracker_feat_2": "backbone output",
+                            "high_res_masks": "video_tracker_decoder pred_masks[0, 0, best_candidate] upsampled to "
+                                              "S x S (bilinear, align_corners=False; -1024 everywhere if the object "
+                                              "score <= 0), [1, 1, S, S]",
+                            "object_score_logits": "video_tracker_decoder object_score_logits ([1, 1, 1])",
+                            "mask_from_prompt": False}},
+            "decoder_high_res_masks": stats(np32(high)),
             "outputs": {case: {"maskmem_features": stats(np32(mem_nchw[case][0])),
                                "maskmem_pos_enc": stats(np32(mem_nchw[case][1]))} for case in memories}},
         "memory_attention": {
@@ -339,6 +378,7 @@ def video_reference(video, px, pts, lbl, graphs: Graphs) -> dict:
                         "cond_frames": {str(i): {"memory": c, "pointer_token": k} for i, (c, k) in BANK["cond"].items()},
                         "tracked_frames": {str(i): {"memory": c, "pointer_token": k} for i, (c, k) in BANK["tracked"].items()}},
             "inputs": {"tracker_feat_2": "backbone output", "tracker_pos_2": "backbone output",
+                       "memory_cases": [c for _, c, _ in bank],
                        "memory_features": [f"memory_encoder {c} maskmem_features" for _, c, _ in bank],
                        "memory_pos_enc": [f"memory_encoder {c} maskmem_pos_enc" for _, c, _ in bank],
                        "memory_offsets": attention_feeds["memory_offsets"].tolist(),
@@ -364,11 +404,11 @@ def video_reference(video, px, pts, lbl, graphs: Graphs) -> dict:
 # ---------------------------------------------------------------- the pack
 def load_models(hf_dir: str) -> dict:
     """HF's classes from the pack's checkpoint; every parameter must come from it."""
-    from transformers import Sam3Model, Sam3TrackerModel, Sam3VideoModel
+    from transformers import Sam3Model, Sam3TrackerVideoModel, Sam3VideoModel
     from . import roi_align
     roi_align.install()
     models = {}
-    for key, cls in (("detector", Sam3Model), ("tracker", Sam3TrackerModel), ("video", Sam3VideoModel)):
+    for key, cls in (("detector", Sam3Model), ("tracker", Sam3TrackerVideoModel), ("video", Sam3VideoModel)):
         model, info = cls.from_pretrained(hf_dir, output_loading_info=True)
         if info.get("missing_keys"):
             raise ValueError(f"{cls.__name__} misses {len(info['missing_keys'])} weights in {hf_dir}, "
@@ -396,7 +436,7 @@ def write_references(pack_dir: str, out_dir: str, onnx: bool = True, progress=pr
     enc = trk_proc(images=image, input_points=inputs.POINTS, input_labels=inputs.POINT_LABELS, return_tensors="pt")
     video = video_reference(models["video"], enc["pixel_values"].float(), enc["input_points"].float(),
                             enc["input_labels"].long(), graphs)
-    # the image tracker (Sam3TrackerModel) is the video tracker on one frame: same embeddings, same candidates
+    # the image tracker reference is the video model's tracker on one frame: same embeddings, same candidates
     trk = refs["reference_tracker.json"]["raw"]
     video["cross_checks"] = {
         "tracker_embeddings_vs_backbone": max(_max_sample_diff(trk["embeddings"][i], video["backbone"]["outputs"][f"image_embeddings_{i}"])
