@@ -108,3 +108,28 @@ def test_tracker_reference_equals_hf_processors(pack):
     assert got["post_masks"]["shape"] == post["shape"]
     assert max(abs(a - b) for a, b in zip(got["post_masks"]["areas"], post["areas"])) <= AREA_TOL
     assert references.digest(got["post_masks"]["mask0_rle"]) == post["mask0_rle_sha256"]
+
+
+def test_cli_writes_the_three_references_from_an_hf_checkpoint(tmp_path):
+    """From a pack folder holding only hf/ (the official checkpoint layout: Sam3VideoModel's state dict) and the
+    tokenizer, the CLI writes the three files; the image tracker reference is the video tracker on one frame."""
+    import shutil
+    from safetensors.torch import save_file
+    from sam3_export import configs
+    video = configs.build_video(configs.PRESETS["tiny-336"])
+    pack = tmp_path / "pack"
+    (pack / "hf").mkdir(parents=True)
+    video.config.save_pretrained(pack / "hf")
+    save_file({k: v.contiguous() for k, v in video.state_dict().items()}, str(pack / "hf" / "model.safetensors"))
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(os.path.dirname(__file__), "..", "..", "sam3-tiny-336", f), pack / f)
+    assert references.main(["--pack", str(pack), "--out", str(tmp_path / "out"), "--no-onnx"]) == 0
+    refs = {f: json.load(open(tmp_path / "out" / f))
+            for f in ("reference_detector.json", "reference_tracker.json", "reference_video.json")}
+    assert refs["reference_video.json"]["cross_checks"] == {"tracker_embeddings_vs_backbone": 0.0,
+                                                           "tracker_iou_vs_video_tokens_1_3": 0.0}
+    assert refs["reference_tracker.json"]["raw"]["pred_masks"]["shape"] == [1, 1, 3, 96, 96]
+    assert refs["reference_video.json"]["video_tracker_decoder"]["outputs"]["object_pointers"]["shape"] == [1, 1, 4, 128]
+    assert refs["reference_video.json"]["memory_attention"]["inputs"]["memory_offsets"] == [0, 1]
+    assert refs["reference_video.json"]["memory_attention"]["inputs"]["object_pointer_offsets"] == [8, 1, 7]
+    assert refs["reference_detector.json"]["onnx_vision_encoder"] is None
