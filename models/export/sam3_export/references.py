@@ -354,7 +354,8 @@ def video_reference(video, px, pts, lbl, graphs: Graphs) -> dict:
         "video_tracker_decoder_mask": {
             "inputs": {"image_embeddings_0..2": "backbone outputs", "input_points": pts.tolist(),
                        "input_labels": lbl.tolist(),
-                       "input_masks": "video_tracker_decoder pred_masks[0, 0, best_candidate] as [1, 1, 4g, 4g]"},
+                       "input_masks": "video_tracker_decoder pred_masks[0, 0, best_candidate] as [1, 1, 4g, 4g], "
+                                      "-1024 everywhere if the object score <= 0 (HF's chosen low-res mask)"},
             "outputs": _tokens_json(mask_tokens)},
         "memory_encoder": {
             "inputs": {
