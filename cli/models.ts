@@ -1,18 +1,40 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ensureFolder, fetchablePreset, fetchPreset, parseDevice, presetDir, PRESETS, verifyPack } from "../core";
-import { UsageError } from "./args";
+import {
+  ensureFolder,
+  EXPORT_ROLES,
+  type ExportDtype,
+  exportPack,
+  fetchablePreset,
+  fetchPreset,
+  parseDevice,
+  presetDir,
+  PRESETS,
+  setupExporter,
+  verifyPack,
+} from "../core";
+import { parseCount, parseThreads, UsageError } from "./args";
 import { progressLine } from "./progress";
 
 export const MODELS_USAGE = `sam3 models list | fetch <preset> [--dir D] [--base-url URL] | verify <dir|preset> [--device D]
+sam3 models export --from SOURCE --out DIR [--seed N] [--dtype fp32|fp16|int8] [--roles a,b] [--no-check]
+                   [--hf-weights] [--threads N] | export --setup
 
   list      presets: bundled, installed or downloadable, with size and licence
   fetch     download a preset's files (resumes partial downloads, checks published sha256; HF_TOKEN for gated
             repositories; --base-url or SAM3_MODEL_BASE_URL for a mirror) and write its manifest
-  verify    open a pack, check every file and tensor, run one inference per head`;
+  verify    open a pack, check every file and tensor, run one inference per head
+  export    make a pack with the project's Python exporter (build time only; --setup makes its environment
+            once, Python 3.10+). SOURCE: tiny-336, tiny-1008 or full-random (random weights, --seed N), a hub id
+            such as facebook/sam3 (gated: set HF_TOKEN) or a checkpoint folder. --dtype fp16|int8 writes a smaller
+            pack, --roles only those graphs, --no-check skips the onnxruntime-vs-PyTorch check of each graph,
+            --hf-weights adds the HF checkpoint (hf/model.safetensors), --threads N torch threads. Progress goes to
+            stderr, the pack folder to stdout. Roles:
+${EXPORT_ROLES.join(", ").replace(/(.{1,96})(,|$) ?/g, "            $1$2\n").trimEnd()}`;
 
 export async function modelsCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
+  if (action === "export") return exportCommand(rest);
   const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dir: { type: "string" }, "base-url": { type: "string" }, device: { type: "string" } } });
   if (action === "list") return list();
   if (action === "fetch") {
@@ -39,6 +61,44 @@ export async function modelsCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new UsageError(`unknown models action "${action ?? ""}"\n\n${MODELS_USAGE}`.split("\n")[0]);
+}
+
+async function exportCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      from: { type: "string" },
+      out: { type: "string" },
+      seed: { type: "string" },
+      dtype: { type: "string" },
+      roles: { type: "string" },
+      "no-check": { type: "boolean" },
+      "hf-weights": { type: "boolean" },
+      threads: { type: "string" },
+      setup: { type: "boolean" },
+    },
+  });
+  const line = (text: string) => process.stderr.write(text + "\n");
+  if (values.setup) {
+    if (Object.keys(values).length > 1) throw new UsageError("--setup takes no other option: run it first, then the export");
+    await setupExporter({ onLine: line });
+    process.stdout.write("the exporter's environment is ready\n");
+    return;
+  }
+  if (!values.from || !values.out) throw new UsageError("give --from SOURCE and --out DIR (see sam3 models --help)");
+  const dir = await exportPack({
+    from: values.from,
+    out: values.out,
+    seed: parseCount(values.seed, "seed", 0, 2 ** 32 - 1),
+    // checked by exportPack with the other values
+    dtype: values.dtype as ExportDtype | undefined,
+    roles: values.roles?.split(","),
+    check: !values["no-check"],
+    hfWeights: values["hf-weights"],
+    threads: parseThreads(values.threads),
+    onProgress: line,
+  });
+  process.stdout.write(dir + "\n");
 }
 
 function list() {

@@ -17,6 +17,8 @@ export type Sam3ErrorCode =
   | "WRITE_FAILED" // an output that cannot be written: disk full, no permission, not a folder
   | "TIMEOUT" // waited too long for a free slot, or the work ran past its time limit
   | "DOWNLOAD_FAILED" // offline, refused (401/403/404), or a file whose checksum does not match
+  | "EXPORT_SETUP_NEEDED" // the Python exporter's environment (models/export) is not set up
+  | "EXPORT_FAILED" // the Python exporter refused its input, failed or was cancelled
   | "INTERNAL" // an unexpected failure; the message says so without server details
   | "CLOSED"; // the engine or session was closed
 

@@ -11,9 +11,13 @@ export interface Run {
 const MAIN = join(REPO, "dist", "cli", "main.js");
 
 /** Runs the built `sam3` CLI in a subprocess from the repository root, as a user would. */
-export function cli(...args: string[]): Promise<Run> {
+export const cli = (...args: string[]): Promise<Run> => cliWithEnv({}, ...args);
+
+/** `cli` with these environment variables added to (or, when undefined, removed from) the test's own. */
+export function cliWithEnv(env: Record<string, string | undefined>, ...args: string[]): Promise<Run> {
   return new Promise((done) => {
-    execFile(process.execPath, [MAIN, ...args], { cwd: REPO, maxBuffer: 256 << 20, timeout: 120_000 }, (error, stdout, stderr) => {
+    const options = { cwd: REPO, env: { ...process.env, ...env }, maxBuffer: 256 << 20, timeout: 120_000 };
+    execFile(process.execPath, [MAIN, ...args], options, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
       done({ code, stdout, stderr });
     });

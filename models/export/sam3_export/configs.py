@@ -2,7 +2,7 @@
 
 The tiny packs (`tiny-336`, `tiny-1008`) are one tiny `Sam3VideoModel` each, with random weights at the real tensor
 layout: a ViT of hidden size 32 and 2 layers at the real patch size, the real feature grids and query counts, FPN /
-detector / tracker width 128, memory channels 64. Their weights come from a fixed seed, so a rebuild gives the same
+detector / tracker width 64, memory channels 64. Their weights come from a fixed seed, so a rebuild gives the same
 graphs as the ones bundled in `models/`.
 """
 from __future__ import annotations
@@ -62,9 +62,11 @@ VIDEO_SEED = 3
 
 # Sizes of the tiny video model. HF's memory attention reads memories of 64 channels (its cross-attention has
 # kv_in_dim=64 built in) and the object pointers, of the hidden size C, join them split into C/64 tokens; the tracker
-# neck has the detector's FPN width. So the video model's FPN / tracker width is 128 (a pointer splits into 2
-# tokens, as 256 into 4 in the real model) with memory channels 64, on the tiny ViT (hidden 32, 2 layers).
-VIDEO_HIDDEN = 128
+# neck has the detector's FPN width. The bundled packs take the smallest width that runs, 64 (a pointer is one
+# token), which keeps them small; the exporter's tests also check memory attention at 128 (a pointer splits into 2
+# tokens, as 256 into 4 in the real model). Memory channels 64, on the tiny ViT (hidden 32, 2 layers).
+VIDEO_HIDDEN = 64
+WIDE_VIDEO_HIDDEN = 128
 VIDEO_MEMORY_CHANNELS = 64
 
 
@@ -89,16 +91,16 @@ def tiny_tracker_video_config(S: int, H: int = 32, C: int = VIDEO_HIDDEN) -> dic
                 num_maskmem=7, max_object_pointers_in_encoder=16, max_cond_frame_num=4)
 
 
-def tiny_video_config(S: int, Q: int, H: int = 32) -> dict:
-    """Keyword arguments of `Sam3VideoConfig`: a tiny detector of width VIDEO_HIDDEN (on the tiny ViT and the tiny
-    text encoder, hidden 32) and the tiny video tracker on one backbone."""
-    det = tiny_detector_config(S, Q, VIDEO_HIDDEN)
-    det["vision_config"] = tiny_video_vision_config(S, H)
-    det["text_config"] = tiny_detector_config(S, Q, H)["text_config"]  # the tiny text encoder, projected to 128
-    return dict(detector_config=det, tracker_config=tiny_tracker_video_config(S, H))
+def tiny_video_config(S: int, Q: int, H: int = 32, C: int = VIDEO_HIDDEN) -> dict:
+    """Keyword arguments of `Sam3VideoConfig`: a tiny detector of width C (on the tiny ViT and the tiny text
+    encoder, hidden 32) and the tiny video tracker on one backbone."""
+    det = tiny_detector_config(S, Q, C)
+    det["vision_config"] = tiny_video_vision_config(S, H, C)
+    det["text_config"] = tiny_detector_config(S, Q, H)["text_config"]  # the tiny text encoder, projected to C
+    return dict(detector_config=det, tracker_config=tiny_tracker_video_config(S, H, C))
 
 
-def build_video(preset: Preset, seed: int = VIDEO_SEED):
+def build_video(preset: Preset, seed: int = VIDEO_SEED, width: int = VIDEO_HIDDEN):
     """A tiny `Sam3VideoModel` (detector + video tracker sharing the detector's ViT), all weights from `seed`: every
     graph of a tiny pack comes from it."""
     from transformers import Sam3VideoConfig, Sam3VideoModel
@@ -106,9 +108,14 @@ def build_video(preset: Preset, seed: int = VIDEO_SEED):
     roi_align.install()
     torch.manual_seed(seed)
     video = Sam3VideoModel(Sam3VideoConfig(**tiny_video_config(preset.image_size, preset.num_queries,
-                                                                preset.hidden_size))).eval()
-    # HF initialises the tracker's learned embeddings to zeros: give them seeded values, so that each one shows
-    # in the graphs' outputs and in the constants
+                                                                preset.hidden_size, width))).eval()
+    seed_learned_embeddings(video, seed)
+    return video
+
+
+def seed_learned_embeddings(video, seed: int) -> None:
+    """HF initialises the tracker's learned embeddings to zeros: give a random-weight model seeded values, so that
+    each one shows in the graphs' outputs and in the constants."""
     gen = torch.Generator().manual_seed(seed)
     t = video.tracker_model
     with torch.no_grad():
@@ -116,7 +123,6 @@ def build_video(preset: Preset, seed: int = VIDEO_SEED):
             p = getattr(t, name)
             if p is not None:
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-    return video
 
 
 # The video tracker's parameters that HF initialises to zeros (see build_video).

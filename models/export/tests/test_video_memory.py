@@ -203,3 +203,30 @@ def test_tracker_constants_equal_hf_parameters(key, tmp_path, video):
     assert entry["file"] == "onnx/tracker_constants.json" and entry["data"] == ["onnx/tracker_constants.bin"]
     assert set(entry["outputs"].values()) == set(got) and entry["outputs"]["maskmemTposEnc"] == "maskmem_tpos_enc"
     assert read_tracker_constants(video(key)[0]).keys() == got.keys()
+
+
+def test_memory_attention_splits_wide_pointers_as_hf(tmp_path):
+    """At width 128 an object pointer joins the memory as 2 tokens of 64 (the real model: 256 as 4); the bundled
+    packs are 64 wide (one token), so this width is exported here on its own."""
+    from sam3_export.export import export_pack, pack_graphs
+    preset = configs.PRESETS["tiny-336"]
+    model = configs.build_video(preset, width=configs.WIDE_VIDEO_HIDDEN)
+    export_pack(model, str(tmp_path), name="wide", description="", roles=["memoryAttention"], check=False,
+                tokenizer_dir=os.path.join(os.path.dirname(__file__), "..", "..", preset.name), progress=lambda s: None)
+    graphs = {g.role.name: g for g in pack_graphs(model)}
+    with torch.no_grad():
+        o = graphs["backbone"].module(*graphs["backbone"].args)
+    t = model.tracker_model
+    assert t.hidden_dim // t.mem_dim == 2
+    frame, num_frames, cond, tracked = BANKS["N3 M4"]
+    sess = session(t, frame, cond, tracked, preset.image_size, seed=frame)
+    feeds = gather(t, sess, frame, num_frames)
+    feeds.update(tracker_feat_2=o[11].numpy(), tracker_pos_2=o[12].numpy())
+    (got,) = run_onnx(os.path.join(str(tmp_path), MEMORY_ATTENTION.file), feeds)
+    seq = lambda x: x.flatten(2).permute(2, 0, 1)
+    with torch.no_grad():
+        want = t._prepare_memory_conditioned_features(
+            inference_session=sess, frame_idx=frame, obj_idx=0, is_initial_conditioning_frame=False,
+            current_vision_features=seq(o[11]), current_vision_positional_embeddings=seq(o[12]),
+            num_total_frames=num_frames).numpy()
+    assert max_abs_diff(got, want) <= TOL
