@@ -15,9 +15,9 @@ const scratch = mkdtempSync(join(tmpdir(), "sam3-fp16-"));
 const FP16 = join(scratch, "sam3-tiny-336-fp16");
 
 beforeAll(() => {
-  // the committed float16 graphs beside the bundled pack's manifest and tokenizer
-  cpSync(join(REPO, "test", "fixtures", "sam3-tiny-336-fp16", "onnx"), join(FP16, "onnx"), { recursive: true });
-  for (const f of ["manifest.json", "tokenizer.json"]) copyFileSync(join(PACK, f), join(FP16, f));
+  // the committed float16 graphs and their manifest beside the bundled pack's tokenizer
+  cpSync(join(REPO, "test", "fixtures", "sam3-tiny-336-fp16"), FP16, { recursive: true });
+  copyFileSync(join(PACK, "tokenizer.json"), join(FP16, "tokenizer.json"));
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -56,6 +56,7 @@ describe("a float16 pack", () => {
       const stages: [Parameters<Engine["run"]>[0], Tensors][] = [
         ["visionEncoder", { pixels }],
         ["trackerVisionEncoder", { pixels }],
+        ["backbone", { pixels }],
         ["textEncoder", { inputIds: ids, attentionMask: mask }],
       ];
       for (const [role, feeds] of stages) {

@@ -18,42 +18,11 @@ import time
 from typing import Callable
 
 from .errors import ExportError
-from .export import EXTERNAL_DATA_BYTES
+from .export import save_graph
 
 DTYPES = ("fp16", "int8")
 # Files of a pack that a variant keeps as they are (the HF weights stay out: they are the float32 model's).
 COPIED_FILES = ("tokenizer_config.json", "hf/config.json")
-
-
-def weight_bytes(model) -> int:
-    """Bytes of the graph's constants: its initializers and Constant nodes."""
-    tensors = list(model.graph.initializer) + [a.t for n in model.graph.node if n.op_type == "Constant"
-                                               for a in n.attribute if a.HasField("t")]
-    return sum(t.ByteSize() for t in tensors)
-
-
-def save_graph(model, path: str) -> list[str]:
-    """Write `model` to `path` under a temporary name, renamed when complete; a graph whose weights pass
-    EXTERNAL_DATA_BYTES keeps them in `<stem>.onnx_data` beside it. Returns the external data files written, as
-    paths relative to the graph's folder."""
-    import onnx
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    data_name = os.path.splitext(os.path.basename(path))[0] + ".onnx_data"
-    external = weight_bytes(model) > EXTERNAL_DATA_BYTES
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".save-") as tmp:
-        partial = os.path.join(tmp, os.path.basename(path))
-        for stale in (path, os.path.join(folder, data_name)):
-            if os.path.exists(stale):
-                os.remove(stale)
-        if external:
-            onnx.save_model(model, partial, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=data_name, size_threshold=1024)
-            os.replace(os.path.join(tmp, data_name), os.path.join(folder, data_name))
-        else:
-            onnx.save_model(model, partial)
-        os.replace(partial, path)
-    return [data_name] if external else []
 
 
 def fp16_graph(src: str):

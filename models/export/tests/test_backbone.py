@@ -2,7 +2,6 @@
 HF Sam3VideoModel (which shares the detector's ViT with the tracker) within 1e-5."""
 import os
 
-import numpy as np
 import pytest
 import torch
 

@@ -129,7 +129,7 @@ def test_cli_writes_the_three_references_from_an_hf_checkpoint(tmp_path):
     assert refs["reference_video.json"]["cross_checks"] == {"tracker_embeddings_vs_backbone": 0.0,
                                                            "tracker_iou_vs_video_tokens_1_3": 0.0}
     assert refs["reference_tracker.json"]["raw"]["pred_masks"]["shape"] == [1, 1, 3, 96, 96]
-    assert refs["reference_video.json"]["video_tracker_decoder"]["outputs"]["object_pointers"]["shape"] == [1, 1, 4, 128]
+    assert refs["reference_video.json"]["video_tracker_decoder"]["outputs"]["object_pointers"]["shape"] == [1, 1, 4, configs.VIDEO_HIDDEN]
     assert refs["reference_video.json"]["memory_attention"]["inputs"]["memory_offsets"] == [0, 1]
     assert refs["reference_video.json"]["memory_attention"]["inputs"]["object_pointer_offsets"] == [8, 1, 7]
     assert refs["reference_detector.json"]["onnx_vision_encoder"] is None
