@@ -1,19 +1,15 @@
 """Model configurations of the packs this tool builds, and the seeded models made from them.
 
-The tiny packs (`tiny-336`, `tiny-1008`) have random weights at the real tensor layout: hidden size 32, 2 layers,
-the real patch size, feature grids and query counts. Their weights come from fixed seeds, so a rebuild gives the
-same graphs as the ones bundled in `models/`.
+The tiny packs (`tiny-336`, `tiny-1008`) are one tiny `Sam3VideoModel` each, with random weights at the real tensor
+layout: a ViT of hidden size 32 and 2 layers at the real patch size, the real feature grids and query counts, FPN /
+detector / tracker width 128, memory channels 64. Their weights come from a fixed seed, so a rebuild gives the same
+graphs as the ones bundled in `models/`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
-
-# Seeds of the bundled tiny packs: the detector (image model) and the tracker are separate models.
-DETECTOR_SEED = 1
-TRACKER_SEED = 2
-
 
 @dataclass(frozen=True)
 class Preset:
@@ -49,7 +45,7 @@ def tiny_vision_config(S: int, H: int = 32) -> dict:
 
 
 def tiny_detector_config(S: int, Q: int, H: int = 32) -> dict:
-    """Keyword arguments of `Sam3Config` for a tiny image model (the detector)."""
+    """Keyword arguments of `Sam3Config` for a tiny detector of width H."""
     text = dict(vocab_size=49408, hidden_size=H, intermediate_size=2 * H, projection_dim=H, num_hidden_layers=2,
                 num_attention_heads=2, max_position_embeddings=32, hidden_act="gelu")
     return dict(vision_config=tiny_vision_config(S, H), text_config=text,
@@ -60,29 +56,7 @@ def tiny_detector_config(S: int, Q: int, H: int = 32) -> dict:
                 mask_decoder_config=dict(hidden_size=H, num_upsampling_stages=3, num_attention_heads=2))
 
 
-def tiny_tracker_config(S: int, H: int = 32) -> dict:
-    """Keyword arguments of `Sam3TrackerConfig` for a tiny interactive tracker (image-only SAM 2 style head)."""
-    return dict(vision_config=dict(tiny_vision_config(S, H), model_type="sam3_vision_model"),
-                prompt_encoder_config=dict(hidden_size=H, image_size=S, patch_size=14, mask_input_channels=16),
-                mask_decoder_config=dict(hidden_size=H, mlp_dim=2 * H, num_hidden_layers=2, num_attention_heads=2,
-                                         iou_head_hidden_dim=H))
-
-
-def build_detector(preset: Preset, seed: int = DETECTOR_SEED):
-    from transformers import Sam3Config, Sam3Model
-    from . import roi_align
-    roi_align.install()
-    torch.manual_seed(seed)
-    return Sam3Model(Sam3Config(**tiny_detector_config(preset.image_size, preset.num_queries, preset.hidden_size))).eval()
-
-
-def build_tracker(preset: Preset, seed: int = TRACKER_SEED):
-    from transformers import Sam3TrackerConfig, Sam3TrackerModel
-    torch.manual_seed(seed)
-    return Sam3TrackerModel(Sam3TrackerConfig(**tiny_tracker_config(preset.image_size, preset.hidden_size))).eval()
-
-
-# Seed of the modules only the video model has (the tracker neck on the shared backbone, the memory graphs).
+# Seed of the tiny packs' weights.
 VIDEO_SEED = 3
 
 
@@ -125,10 +99,8 @@ def tiny_video_config(S: int, Q: int, H: int = 32) -> dict:
 
 
 def build_video(preset: Preset, seed: int = VIDEO_SEED):
-    """A tiny `Sam3VideoModel` (detector + video tracker sharing the detector's ViT), all weights from `seed`.
-
-    Its widths differ from the image models' (see VIDEO_HIDDEN), so it shares no weights with them: the video
-    graphs of a pack are one model, coherent from the backbone to the memory graphs."""
+    """A tiny `Sam3VideoModel` (detector + video tracker sharing the detector's ViT), all weights from `seed`: every
+    graph of a tiny pack comes from it."""
     from transformers import Sam3VideoConfig, Sam3VideoModel
     from . import roi_align
     roi_align.install()

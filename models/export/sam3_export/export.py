@@ -1,10 +1,13 @@
-"""Export a pack: build the seeded models, trace each role's wrapper to ONNX, check it in onnxruntime, write the
-manifest, the HF configs and the tokenizer files."""
+"""Export a pack: trace each role's wrapper of one Sam3VideoModel to ONNX, check it in onnxruntime, write the
+manifest, the tracker constants, the HF checkpoint (config, optionally weights) and the tokenizer files."""
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 import warnings
 from typing import Callable
@@ -14,21 +17,110 @@ import torch
 
 from . import configs, inputs, wrappers
 from .manifest import manifest, write_manifest
-from .roles import (ROLES, Role, IMAGE_PACK_ROLES, VIDEO_ROLES, TRACKER_CONSTANTS, TRACKER_CONSTANTS_DATA,
-                    TRACKER_CONSTANTS_INDEX)
+from .roles import (GRAPH_ROLES, ROLES, Role, TRACKER_CONSTANTS, TRACKER_CONSTANTS_DATA, TRACKER_CONSTANTS_INDEX,
+                    TRACKER_CONSTANTS_ROLE)
 
 OPSET = 17
 BUNDLED_MODELS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# A graph whose weights pass this keeps them in <stem>.onnx_data beside it (protobuf stops at 2 GiB).
+EXTERNAL_DATA_BYTES = int(1.5 * 2 ** 30)
 
 
-def export_graph(module: torch.nn.Module, args: tuple, path: str, role: Role) -> None:
-    """Trace `module` on `args` to ONNX (TorchScript exporter, opset 17: the exporter the bundled packs came from)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+def image_size(video) -> int:
+    """S: the model input is S x S (the ViT's image size)."""
+    return video.config.detector_config.vision_config.backbone_config.image_size
+
+
+def _tensor_key(t) -> tuple:
+    from onnx import numpy_helper
+    a = numpy_helper.to_array(t)
+    return t.data_type, tuple(t.dims), hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _rename_inputs(graph, renames: dict) -> None:
+    """Point every use of a renamed tensor (in this graph and its subgraphs) at its new name."""
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in renames:
+                node.input[i] = renames[name]
+        for attr in node.attribute:
+            for g in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                _rename_inputs(g, renames)
+    for out in graph.output:
+        if out.name in renames:
+            out.name = renames[out.name]
+
+
+def merge_equal_constants(model) -> int:
+    """Keep one copy of equal constant tensors (Constant nodes and initializers of the main graph): tracing
+    repeats tables such as HF's RoPE cos / sin in every attention layer. Returns the bytes saved."""
+    graph = model.graph
+    first, renames, saved, keep = {}, {}, 0, []
+    for node in graph.node:
+        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
+            key = ("node",) + _tensor_key(node.attribute[0].t)
+            if key in first:
+                renames[node.output[0]] = first[key]
+                saved += node.attribute[0].t.ByteSize()
+                continue
+            first[key] = node.output[0]
+        keep.append(node)
+    inits = []
+    graph_outputs = {o.name for o in graph.output}
+    for t in graph.initializer:
+        key = ("init",) + _tensor_key(t)
+        if key in first and t.name not in graph_outputs:
+            renames[t.name] = first[key]
+            saved += t.ByteSize()
+            continue
+        first.setdefault(key, t.name)
+        inits.append(t)
+    if renames:
+        del graph.node[:]
+        graph.node.extend(keep)
+        del graph.initializer[:]
+        graph.initializer.extend(inits)
+        _rename_inputs(graph, renames)
+    return saved
+
+
+def _weight_bytes(model) -> int:
+    tensors = list(model.graph.initializer) + [n.attribute[0].t for n in model.graph.node
+                                               if n.op_type == "Constant" and n.attribute and n.attribute[0].HasField("t")]
+    return sum(t.ByteSize() for t in tensors)
+
+
+def export_graph(module: torch.nn.Module, args: tuple, path: str, role: Role) -> list[str]:
+    """Trace `module` on `args` to ONNX at `path` (TorchScript exporter, opset 17), merge equal constants, and
+    write it under a temporary name, renamed when complete. Returns the external data files written beside it
+    (the weights of a graph over EXTERNAL_DATA_BYTES, `<stem>.onnx_data`), as paths relative to the graph's
+    folder."""
+    import onnx
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    data_name = os.path.splitext(os.path.basename(path))[0] + ".onnx_data"
     module.eval()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, path, input_names=role.inputs, output_names=role.outputs,
-                          dynamic_axes=role.dynamic_axes or None, opset_version=OPSET, dynamo=False)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".trace-") as tmp:
+        traced = os.path.join(tmp, "graph.onnx")
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, args, traced, input_names=role.inputs, output_names=role.outputs,
+                              dynamic_axes=role.dynamic_axes or None, opset_version=OPSET, dynamo=False)
+        model = onnx.load(traced)
+        merge_equal_constants(model)
+        external = _weight_bytes(model) > EXTERNAL_DATA_BYTES
+        for stale in (path, os.path.join(folder, data_name)):
+            if os.path.exists(stale):
+                os.remove(stale)
+        partial = os.path.join(tmp, os.path.basename(path))
+        if external:
+            onnx.save_model(model, partial, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=data_name, size_threshold=1024)
+            os.replace(os.path.join(tmp, data_name), os.path.join(folder, data_name))
+        else:
+            onnx.save_model(model, partial)
+        os.replace(partial, path)
+    return [data_name] if external else []
 
 
 def run_onnx(path: str, feeds: dict) -> list[np.ndarray]:
@@ -57,60 +149,47 @@ class _Graph:
         return {n: a.numpy() for n, a in zip(self.role.inputs, self.args)}
 
 
-def image_pack_graphs(preset: configs.Preset) -> tuple[list[_Graph], dict]:
-    """The seeded models of a tiny pack and the graphs of today's pack layout, with chained example inputs."""
-    S = preset.image_size
-    det = configs.build_detector(preset)
-    trk = configs.build_tracker(preset)
+def pack_graphs(video) -> list[_Graph]:
+    """Every graph of a pack from one Sam3VideoModel, in the manifest's order, with example inputs chained through
+    PyTorch from the scene and the reference prompts (the reference inputs of the parity checks)."""
+    S = image_size(video)
+    det = video.detector_model
     px = inputs.pixel_values(S)
     ids, am = inputs.text_prompt()
     boxes, box_labels = inputs.box_prompt()
     pts, lbl = inputs.point_prompt(S)
-    with torch.no_grad():
-        fpn = wrappers.DetectorVision(det)(px)
-        text = wrappers.TextEncoder(det)(ids, am)
-        emb = wrappers.TrackerVision(trk)(px)
-        dec = wrappers.TrackerDecoder(trk, False)(*emb, pts, lbl)
-    low = dec[1][:, :, :1]  # the first candidate's low-res logits: a previous mask as a dense prompt
-    mask_in = low.reshape(1, 1, low.shape[-2], low.shape[-1])
-    graphs = [
-        _Graph(ROLES["visionEncoder"], wrappers.DetectorVision(det), (px,)),
-        _Graph(ROLES["textEncoder"], wrappers.TextEncoder(det), (ids, am)),
-        _Graph(ROLES["detectorDecoder"], wrappers.DetectorDecoder(det, False), (*fpn, text, am)),
-        _Graph(ROLES["detectorDecoderBoxes"], wrappers.DetectorDecoder(det, True), (*fpn, text, am, boxes, box_labels)),
-        _Graph(ROLES["trackerVisionEncoder"], wrappers.TrackerVision(trk), (px,)),
-        _Graph(ROLES["trackerDecoder"], wrappers.TrackerDecoder(trk, False), (*emb, pts, lbl)),
-        _Graph(ROLES["trackerDecoderMask"], wrappers.TrackerDecoder(trk, True), (*emb, pts, lbl, mask_in)),
-    ]
-    return graphs, {"detector": det, "tracker": trk}
-
-
-def video_pack_graphs(preset: configs.Preset) -> tuple[list[_Graph], dict]:
-    """The graphs only the video model gives (the shared backbone, the full tracker decoders), and that model."""
-    video = configs.build_video(preset)
-    px = inputs.pixel_values(preset.image_size)
-    pts, lbl = inputs.point_prompt(preset.image_size)
     backbone = wrappers.Backbone(video)
     with torch.no_grad():
         out = backbone(px)
-        emb, feat, pos = out[8:11], out[11], out[12]
+        fpn, emb, feat, pos = out[0:8], out[8:11], out[11], out[12]
+        text = wrappers.TextEncoder(det)(ids, am)
+        low = wrappers.TrackerDecoder(video, False)(*emb, pts, lbl)[1][:, :, :1]
+        mask_in = low.reshape(1, 1, low.shape[-2], low.shape[-1])  # a candidate's logits as a previous mask
         dec = wrappers.VideoTrackerDecoder(video, False)(*emb, pts, lbl)
         prev = dec[0][:, :, 0]  # [1, 1, 4g, 4g]
-        S = preset.image_size
         high = torch.nn.functional.interpolate(prev, size=(S, S), mode="bilinear", align_corners=False)
-        mem = wrappers.MemoryEncoder(video)(feat, high, dec[2], torch.tensor([True]))
+        mem_in = (feat, high, dec[2], torch.tensor([True]))
+        mem = wrappers.MemoryEncoder(video)(*mem_in)
     # memory attention is traced with 3 memory frames and 4 object pointers (both axes dynamic)
     n, m = 3, 4
     mem_args = (feat, pos, mem[0].expand(n, -1, -1, -1).contiguous(), mem[1].expand(n, -1, -1, -1).contiguous(),
                 torch.tensor([0, 2, 1]), dec[3][0, 0, :1].expand(m, -1).contiguous(), torch.tensor([1, 2, 3, 4]),
                 torch.tensor([15.0]))
-    return [
-        _Graph(ROLES["backbone"], backbone, (px,)),
-        _Graph(ROLES["videoTrackerDecoder"], wrappers.VideoTrackerDecoder(video, False), (*emb, pts, lbl)),
-        _Graph(ROLES["videoTrackerDecoderMask"], wrappers.VideoTrackerDecoder(video, True), (*emb, pts, lbl, prev)),
-        _Graph(ROLES["memoryEncoder"], wrappers.MemoryEncoder(video), (feat, high, dec[2], torch.tensor([True]))),
-        _Graph(ROLES["memoryAttention"], wrappers.MemoryAttention(video), mem_args),
-    ], {"video": video}
+    modules = {
+        "visionEncoder": (wrappers.Backbone(video, wrappers.DETECTOR_OUTPUTS), (px,)),
+        "textEncoder": (wrappers.TextEncoder(det), (ids, am)),
+        "detectorDecoder": (wrappers.DetectorDecoder(det, False), (*fpn, text, am)),
+        "detectorDecoderBoxes": (wrappers.DetectorDecoder(det, True), (*fpn, text, am, boxes, box_labels)),
+        "trackerVisionEncoder": (wrappers.Backbone(video, wrappers.TRACKER_OUTPUTS), (px,)),
+        "trackerDecoder": (wrappers.TrackerDecoder(video, False), (*emb, pts, lbl)),
+        "trackerDecoderMask": (wrappers.TrackerDecoder(video, True), (*emb, pts, lbl, mask_in)),
+        "backbone": (backbone, (px,)),
+        "videoTrackerDecoder": (wrappers.VideoTrackerDecoder(video, False), (*emb, pts, lbl)),
+        "videoTrackerDecoderMask": (wrappers.VideoTrackerDecoder(video, True), (*emb, pts, lbl, prev)),
+        "memoryEncoder": (wrappers.MemoryEncoder(video), mem_in),
+        "memoryAttention": (wrappers.MemoryAttention(video), mem_args),
+    }
+    return [_Graph(r, *modules[r.name]) for r in GRAPH_ROLES]
 
 
 def tracker_constants(video) -> dict:
@@ -176,34 +255,39 @@ def copy_tokenizer(src_dir: str, pack_dir: str) -> None:
         shutil.copyfile(os.path.join(src_dir, f), os.path.join(pack_dir, f))
 
 
-def write_hf_configs(models: dict, pack_dir: str) -> None:
+def write_hf_checkpoint(video, pack_dir: str, weights: bool) -> int:
+    """hf/config.json (the Sam3VideoConfig) and, with weights, hf/model.safetensors with the keys of the official
+    facebook/sam3 checkpoint: the state dict of Sam3VideoModel (detector_model.*, tracker_model.* without a vision
+    encoder, tracker_neck.*). Sam3Model, Sam3TrackerModel, Sam3TrackerVideoModel and Sam3VideoModel each load it
+    with from_pretrained (transformers maps the keys per class; HF's own save_pretrained of the video model writes
+    tracker_model.tracker_model.*, which the image classes cannot load). Returns the bytes written."""
+    from safetensors.torch import save_file
     hf = os.path.join(pack_dir, "hf")
     os.makedirs(hf, exist_ok=True)
-    for key, model in models.items():
-        with open(os.path.join(hf, f"{key}_config.json"), "w") as f:
-            f.write(model.config.to_json_string())
-
-
-def write_hf_checkpoints(models: dict, pack_dir: str) -> dict:
-    """Save each model as a Hugging Face checkpoint, hf/<key>/ (config.json + model.safetensors), loadable with
-    the model class's from_pretrained, so every reference can be regenerated from the pack alone."""
-    sizes = {}
-    for key, model in models.items():
-        dst = os.path.join(pack_dir, "hf", key)
-        model.save_pretrained(dst, safe_serialization=True)
-        sizes[key] = sum(os.path.getsize(os.path.join(dst, f)) for f in os.listdir(dst))
-    return sizes
+    config = copy.deepcopy(video.config)
+    config.architectures = ["Sam3VideoModel"]
+    config.save_pretrained(hf)
+    files = ["config.json"]
+    if weights:
+        partial = os.path.join(hf, ".model.safetensors.partial")
+        save_file({k: v.detach().contiguous() for k, v in video.state_dict().items()}, partial,
+                  metadata={"format": "pt"})
+        os.replace(partial, os.path.join(hf, "model.safetensors"))
+        files.append("model.safetensors")
+    return sum(os.path.getsize(os.path.join(hf, f)) for f in files)
 
 
 def export_graphs(graphs: list[_Graph], out_dir: str, check: bool = True,
                   progress: Callable[[str], None] = print) -> dict:
-    """Export each graph into out_dir; with check, run it in onnxruntime on its example inputs against PyTorch."""
+    """Export each graph into out_dir; with check, run it in onnxruntime on its example inputs against PyTorch.
+    Returns per role: file, external data files, seconds, bytes and (with check) max |onnx - torch| per output."""
     report = {}
     for i, g in enumerate(graphs, 1):
         t = time.time()
         path = os.path.join(out_dir, g.role.file)
-        export_graph(g.module, g.args, path, g.role)
-        entry = {"file": g.role.file, "seconds": round(time.time() - t, 2), "bytes": os.path.getsize(path)}
+        data = [os.path.join(os.path.dirname(g.role.file), d) for d in export_graph(g.module, g.args, path, g.role)]
+        entry = {"file": g.role.file, "data": data, "seconds": round(time.time() - t, 2),
+                 "bytes": sum(os.path.getsize(os.path.join(out_dir, f)) for f in [g.role.file] + data)}
         if check:
             with torch.no_grad():
                 want = g.module(*g.args)
@@ -216,38 +300,49 @@ def export_graphs(graphs: list[_Graph], out_dir: str, check: bool = True,
     return report
 
 
-def export_tiny_pack(preset_key: str, out_dir: str, roles: list[str] | None = None, check: bool = True,
-                     tokenizer_dir: str | None = None, video: bool = False, hf_weights: bool = False,
-                     progress: Callable[[str], None] = print) -> dict:
-    """Rebuild a bundled tiny pack into out_dir; with video, add the video model's graphs (the backbone) and its
-    HF config; with hf_weights, also the HF checkpoints (hf/<model>/). Returns per role: seconds, size and (with
-    check) the max abs difference of onnxruntime's outputs from PyTorch's on the example inputs."""
-    preset = configs.PRESETS[preset_key]
-    os.makedirs(out_dir, exist_ok=True)
+def export_pack(video, out_dir: str, *, name: str, description: str, tokenizer_dir: str,
+                roles: list[str] | None = None, check: bool = True, hf_weights: bool = False,
+                progress: Callable[[str], None] = print) -> dict:
+    """Write a complete pack of one float32 Sam3VideoModel (eval mode) into out_dir: every graph role and the
+    tracker constants (or those of `roles`), manifest.json, the tokenizer, hf/config.json (+ hf/model.safetensors
+    with hf_weights) and export_report.json. Returns the report: per graph role, its files, seconds, bytes and
+    (with check) the max abs difference of onnxruntime's outputs from PyTorch's on the example inputs."""
+    unknown = sorted(set(roles or []) - set(ROLES) - {TRACKER_CONSTANTS_ROLE})
+    if unknown:
+        raise ValueError(f"unknown roles: {', '.join(unknown)}")
+    wanted = lambda r: roles is None or r in roles
     t0 = time.time()
-    graphs, models = image_pack_graphs(preset)
-    pack_roles = list(IMAGE_PACK_ROLES)
-    if video:
-        vgraphs, vmodels = video_pack_graphs(preset)
-        graphs += vgraphs
-        models.update(vmodels)
-        pack_roles += VIDEO_ROLES
-    progress(f"{preset.name}: models built in {time.time() - t0:.1f}s")
-    wanted = [g for g in graphs if roles is None or g.role.name in roles]
-    report = export_graphs(wanted, out_dir, check, progress)
-    copy_tokenizer(tokenizer_dir or os.path.join(BUNDLED_MODELS, preset.name), out_dir)
-    write_hf_configs(models, out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    graphs = [g for g in pack_graphs(video) if wanted(g.role.name)]
+    report = export_graphs(graphs, out_dir, check, progress)
     extra = {}
-    if video:
-        index = write_tracker_constants(models["video"], out_dir)
-        extra["trackerConstants"] = tracker_constants_entry(index)
+    if wanted(TRACKER_CONSTANTS_ROLE):
+        index = write_tracker_constants(video, out_dir)
+        extra[TRACKER_CONSTANTS_ROLE] = tracker_constants_entry(index)
         progress(f"tracker constants -> {TRACKER_CONSTANTS_INDEX} ({len(index['tensors'])} tensors)")
-    if hf_weights:
-        sizes = write_hf_checkpoints(models, out_dir)
-        progress("HF checkpoints: " + ", ".join(f"hf/{k}/ ({v / 1e6:.1f} MB)" for k, v in sizes.items()))
-    write_manifest(out_dir, manifest(preset.name, preset.description, preset.image_size,
-                                     [r for r in pack_roles if roles is None or r.name in roles], extra))
+    copy_tokenizer(tokenizer_dir, out_dir)
+    size = write_hf_checkpoint(video, out_dir, hf_weights)
+    progress(f"HF checkpoint -> hf/ ({size / 1e6:.1f} MB{'' if hf_weights else ', config only'})")
+    data = {r: e["data"] for r, e in report.items()}
+    write_manifest(out_dir, manifest(name, description, image_size(video),
+                                     [r for r in GRAPH_ROLES if r.name in report], extra, data))
     with open(os.path.join(out_dir, "export_report.json"), "w") as f:
         json.dump(report, f, indent=1)
-    progress(f"{preset.name}: done in {time.time() - t0:.1f}s -> {out_dir}")
+        f.write("\n")
+    progress(f"{name}: done in {time.time() - t0:.1f}s -> {out_dir}")
     return report
+
+
+def export_tiny_pack(preset_key: str, out_dir: str, roles: list[str] | None = None, check: bool = True,
+                     tokenizer_dir: str | None = None, video: bool = True, hf_weights: bool = False,
+                     progress: Callable[[str], None] = print) -> dict:
+    """Rebuild a bundled tiny pack (configs.build_video of the preset) into out_dir with export_pack; the
+    tokenizer defaults to the bundled pack's. `video` is accepted for the command line of before, and ignored:
+    every pack has every graph."""
+    preset = configs.PRESETS[preset_key]
+    t = time.time()
+    model = configs.build_video(preset)
+    progress(f"{preset.name}: model built in {time.time() - t:.1f}s")
+    return export_pack(model, out_dir, name=preset.name, description=preset.description,
+                       tokenizer_dir=tokenizer_dir or os.path.join(BUNDLED_MODELS, preset.name), roles=roles,
+                       check=check, hf_weights=hf_weights, progress=progress)

@@ -11,20 +11,23 @@ TOKENIZER = {"file": "tokenizer.json", "contextLength": 32}
 THRESHOLDS = {"detection": 0.5, "mask": 0.5, "minRegionArea": 16}
 
 
-def manifest(name: str, description: str, image_size: int, roles: list[Role], extra_roles: dict | None = None) -> dict:
-    """extra_roles: entries that are not graphs (e.g. trackerConstants), added after the graphs' roles."""
-    data = {
+def manifest(name: str, description: str, image_size: int, roles: list[Role], extra_roles: dict | None = None,
+             data_files: dict | None = None) -> dict:
+    """extra_roles: entries that are not graphs (e.g. trackerConstants), added after the graphs' roles; data_files: per
+    role, the external weight files of its graph (paths in the pack), listed where there are any."""
+    out = {
         "name": name,
         "description": description,
         "imageSize": image_size,
         "normalize": NORMALIZE,
         "tokenizer": TOKENIZER,
         "thresholds": THRESHOLDS,
-        "roles": {r.name: {"file": r.file, "inputs": dict(r.manifest_inputs), "outputs": dict(r.manifest_outputs)}
+        "roles": {r.name: {"file": r.file, **({"data": data_files[r.name]} if (data_files or {}).get(r.name) else {}),
+                           "inputs": dict(r.manifest_inputs), "outputs": dict(r.manifest_outputs)}
                   for r in roles},
     }
-    data["roles"].update(extra_roles or {})
-    return data
+    out["roles"].update(extra_roles or {})
+    return out
 
 
 def write_manifest(pack_dir: str, data: dict) -> str:

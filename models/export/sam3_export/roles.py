@@ -117,10 +117,9 @@ TRACKER_CONSTANTS = {
     "maskDownsampleBias": ("mask_downsample.bias", "mask_downsample.bias"),
 }
 
-# The roles of today's bundled packs, in the manifest's order.
-IMAGE_PACK_ROLES = [VISION_ENCODER, TEXT_ENCODER, DETECTOR_DECODER, DETECTOR_DECODER_BOXES, TRACKER_VISION_ENCODER,
-                    TRACKER_DECODER, TRACKER_DECODER_MASK]
-# Graphs of the video model (one ViT pass for both heads, the full tracker decoder, the memory graphs), exported
-# on request.
-VIDEO_ROLES = [BACKBONE, VIDEO_TRACKER_DECODER, VIDEO_TRACKER_DECODER_MASK, MEMORY_ENCODER, MEMORY_ATTENTION]
-ROLES = {r.name: r for r in IMAGE_PACK_ROLES + VIDEO_ROLES}
+# Every graph of a pack, in the manifest's order (trackerConstants, not a graph, follows them).
+GRAPH_ROLES = [VISION_ENCODER, TEXT_ENCODER, DETECTOR_DECODER, DETECTOR_DECODER_BOXES, TRACKER_VISION_ENCODER,
+               TRACKER_DECODER, TRACKER_DECODER_MASK, BACKBONE, VIDEO_TRACKER_DECODER, VIDEO_TRACKER_DECODER_MASK,
+               MEMORY_ENCODER, MEMORY_ATTENTION]
+ROLES = {r.name: r for r in GRAPH_ROLES}
+TRACKER_CONSTANTS_ROLE = "trackerConstants"

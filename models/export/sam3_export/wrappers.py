@@ -14,18 +14,6 @@ def _text_output(t: torch.Tensor):
     return BaseModelOutputWithPooling(last_hidden_state=t, pooler_output=t)
 
 
-class DetectorVision(torch.nn.Module):
-    """pixel_values -> fpn_feat_0..3, fpn_pos_0..3 (the detector's vision encoder: ViT + FPN neck)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.m = model
-
-    def forward(self, pixel_values):
-        o = self.m.get_vision_features(pixel_values=pixel_values)
-        return tuple(o.fpn_hidden_states) + tuple(o.fpn_position_encoding)
-
-
 class TextEncoder(torch.nn.Module):
     """input_ids, attention_mask [N, 32] -> text_features [N, 32, C] (projected CLIP text features)."""
 
@@ -53,45 +41,21 @@ class DetectorDecoder(torch.nn.Module):
         return o.pred_masks, o.pred_boxes, o.pred_logits, o.presence_logits, o.semantic_seg
 
 
-class TrackerVision(torch.nn.Module):
-    """pixel_values -> image_embeddings_0..2 (the tracker's ViT + its own neck, high-res levels first)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.m = model
-
-    def forward(self, pixel_values):
-        return tuple(self.m.get_image_embeddings(pixel_values))
-
-
-class TrackerDecoder(torch.nn.Module):
-    """image embeddings + points/labels (+ previous low-res mask logits) -> iou_scores, pred_masks, object score."""
-
-    def __init__(self, model, with_mask: bool):
-        super().__init__()
-        self.m = model
-        self.with_mask = with_mask
-
-    def forward(self, e0, e1, e2, input_points, input_labels, *mask):
-        kw = {"input_masks": mask[0]} if self.with_mask else {}
-        o = self.m(image_embeddings=[e0, e1, e2], input_points=input_points, input_labels=input_labels,
-                   multimask_output=True, **kw)
-        return o.iou_scores, o.pred_masks, o.object_score_logits
-
-
 class Backbone(torch.nn.Module):
     """pixel_values -> the detector's FPN features AND the tracker's image embeddings from ONE pass of the ViT.
 
     As HF `Sam3VideoModel` does per frame: the detector's vision encoder (ViT + detector neck) runs once, and the
     tracker neck reads the same ViT output (`get_vision_features_for_tracker`), with the mask decoder's conv_s0 /
     conv_s1 applied to the two high-resolution levels. Outputs, in order:
-    fpn_feat_0..3, fpn_pos_0..3 (as the vision encoder), image_embeddings_0..2 (as the tracker vision encoder:
-    level 2 carries the no-memory embedding, for a frame without memory), tracker_feat_2 (level 2 without it: the
-    input of memory attention) and tracker_pos_2 (its position encoding)."""
+    fpn_feat_0..3, fpn_pos_0..3 (the detector's), image_embeddings_0..2 (the tracker's: level 2 carries the
+    no-memory embedding, for a frame without memory), tracker_feat_2 (level 2 without it: the input of memory
+    attention) and tracker_pos_2 (its position encoding). `outputs` keeps a slice of them (DETECTOR_OUTPUTS for the
+    vision encoder, TRACKER_OUTPUTS for the tracker vision encoder); tracing drops what the slice does not use."""
 
-    def __init__(self, video_model):
+    def __init__(self, video_model, outputs: slice = slice(None)):
         super().__init__()
         self.m = video_model
+        self.outputs = outputs
 
     def forward(self, pixel_values):
         ve = self.m.detector_model.get_vision_features(pixel_values=pixel_values)
@@ -102,8 +66,13 @@ class Backbone(torch.nn.Module):
         nchw = lambda x, size: x.permute(1, 2, 0).reshape(batch, -1, size[0], size[1])
         emb = [nchw(f, s) for f, s in zip(feats[:-1], sizes[:-1])]
         emb.append(nchw(feats[-1] + tracker.no_memory_embedding, sizes[-1]))
-        return (tuple(ve.fpn_hidden_states) + tuple(ve.fpn_position_encoding) + tuple(emb)
-                + (nchw(feats[-1], sizes[-1]), nchw(pos[-1], sizes[-1])))
+        out = (tuple(ve.fpn_hidden_states) + tuple(ve.fpn_position_encoding) + tuple(emb)
+               + (nchw(feats[-1], sizes[-1]), nchw(pos[-1], sizes[-1])))
+        return out[self.outputs]
+
+
+DETECTOR_OUTPUTS = slice(0, 8)  # fpn_feat_0..3, fpn_pos_0..3
+TRACKER_OUTPUTS = slice(8, 11)  # image_embeddings_0..2
 
 
 NO_OBJECT_SCORE = -1024.0  # HF's NO_OBJ_SCORE: the mask logits of a frame where the object is not seen
@@ -128,7 +97,8 @@ class VideoTrackerDecoder(torch.nn.Module):
         self.t = video_model.tracker_model
         self.with_mask = with_mask
 
-    def forward(self, e0, e1, e2, input_points, input_labels, *mask):
+    def decode(self, e0, e1, e2, input_points, input_labels, mask):
+        """Prompt encoder + mask decoder: masks, IoU and output tokens of all 4 mask tokens, object score."""
         t = self.t
         pe = t.prompt_encoder
         sparse = pe._embed_points(input_points, input_labels, pad=True)
@@ -136,13 +106,27 @@ class VideoTrackerDecoder(torch.nn.Module):
             dense = pe.mask_embed(mask[0])
         else:
             dense = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(1, -1, e2.shape[-2], e2.shape[-1])
-        masks, iou, tokens, obj = _mask_decoder_all_tokens(t.mask_decoder, e2, t.get_image_wide_positional_embeddings(),
-                                                           sparse, dense, [e0, e1])
+        return _mask_decoder_all_tokens(t.mask_decoder, e2, t.get_image_wide_positional_embeddings(), sparse, dense,
+                                        [e0, e1])
+
+    def forward(self, e0, e1, e2, input_points, input_labels, *mask):
+        masks, iou, tokens, obj = self.decode(e0, e1, e2, input_points, input_labels, mask)
         seen = obj > 0  # [1, 1, 1]
-        pointers = t.object_pointer_proj(tokens)
+        pointers = self.t.object_pointer_proj(tokens)
         w = seen.to(pointers.dtype)[..., None]
-        pointers = w * pointers + (1 - w) * t.no_object_pointer
+        pointers = w * pointers + (1 - w) * self.t.no_object_pointer
         return masks, iou, obj, pointers
+
+
+class TrackerDecoder(VideoTrackerDecoder):
+    """The interactive (image) tracker decoder: the video tracker's prompt encoder + mask decoder with multimask
+    output, as HF `Sam3TrackerModel` gives it with multimask_output=True (no memory, no token choice).
+    Inputs as VideoTrackerDecoder; outputs iou_scores [1,1,3], pred_masks [1,1,3,4g,4g] (tokens 1..3) and
+    object_score_logits [1,1,1]."""
+
+    def forward(self, e0, e1, e2, input_points, input_labels, *mask):
+        masks, iou, _, obj = self.decode(e0, e1, e2, input_points, input_labels, mask)
+        return iou[:, :, 1:], masks[:, :, 1:], obj
 
 
 def _mask_decoder_all_tokens(md, image_embeddings, image_pe, sparse, dense, high_res):

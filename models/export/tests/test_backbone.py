@@ -15,11 +15,11 @@ TOL = 1e-5
 
 
 @pytest.fixture
-def backbone(video_export):
+def backbone(pack):
     """(backbone.onnx path, the HF video model, pixel values) of a tiny pack."""
     def get(key):
-        out, graphs, video = video_export(key)
-        return os.path.join(out, BACKBONE.file), video, graphs[0].args[0]
+        out, _, graphs, video = pack(key)
+        return os.path.join(out, BACKBONE.file), video, graphs["backbone"].args[0]
     return get
 
 

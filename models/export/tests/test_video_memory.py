@@ -17,12 +17,12 @@ TOL = 1e-5
 
 
 @pytest.fixture
-def video(video_export):
+def video(pack):
     """(pack folder, the HF video model, tracker_feat_2, tracker_pos_2 as torch tensors) of a tiny pack."""
     def get(key):
-        out, graphs, model = video_export(key)
+        out, _, graphs, model = pack(key)
         with torch.no_grad():
-            o = graphs[0].module(*graphs[0].args)
+            o = graphs["backbone"].module(*graphs["backbone"].args)
         return out, model, o[11], o[12]
     return get
 
@@ -194,12 +194,12 @@ def test_tracker_constants_equal_hf_parameters(key, tmp_path, video):
     offsets = sorted((e["offset"], e["length"]) for e in index["tensors"].values())
     assert offsets[0][0] == 0 and all(a + n == b for (a, n), (b, _) in zip(offsets, offsets[1:]))
     assert os.path.getsize(tmp_path / "onnx" / index["file"]) == sum(n for _, n in offsets)
-    # the manifest names them: role trackerConstants, after the graphs' roles, shaped like a graph's entry
-    from sam3_export.export import tracker_constants_entry
-    from sam3_export.manifest import manifest
-    from sam3_export.roles import VIDEO_ROLES
-    m = manifest("p", "", 336, VIDEO_ROLES, {"trackerConstants": tracker_constants_entry(index)})
+    # the pack's manifest names them: role trackerConstants, after the graphs' roles, shaped like a graph's entry
+    import json
+    with open(os.path.join(video(key)[0], "manifest.json")) as f:
+        m = json.load(f)
     assert list(m["roles"])[-3:] == ["memoryEncoder", "memoryAttention", "trackerConstants"]
     entry = m["roles"]["trackerConstants"]
     assert entry["file"] == "onnx/tracker_constants.json" and entry["data"] == ["onnx/tracker_constants.bin"]
     assert set(entry["outputs"].values()) == set(got) and entry["outputs"]["maskmemTposEnc"] == "maskmem_tpos_enc"
+    assert read_tracker_constants(video(key)[0]).keys() == got.keys()

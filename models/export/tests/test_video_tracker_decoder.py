@@ -15,12 +15,12 @@ TOL = 1e-5
 
 
 @pytest.fixture
-def video(video_export):
+def video(pack):
     """(pack folder, the HF video model, the backbone's image embeddings) of a tiny pack."""
     def get(key):
-        out, graphs, model = video_export(key)
+        out, _, graphs, model = pack(key)
         with torch.no_grad():
-            emb = graphs[0].module(*graphs[0].args)[8:11]
+            emb = graphs["backbone"].module(*graphs["backbone"].args)[8:11]
         return out, model, [e.numpy() for e in emb]
     return get
 
@@ -89,7 +89,7 @@ def test_video_tracker_decoder_equals_hf(key, with_mask, prompt, video):
 
 
 @pytest.mark.parametrize("case", ["object absent", "stable single mask"])
-def test_branches_of_the_choice_equal_hf(case, tmp_path, video_export):
+def test_branches_of_the_choice_equal_hf(case, tmp_path, pack):
     """The tiny random tracker always sees the object and its single-mask logits are never stable: change its
     weights so that the other branches run (no-object pointer and -1024 masks; token 0 kept)."""
     import copy
@@ -97,11 +97,11 @@ def test_branches_of_the_choice_equal_hf(case, tmp_path, video_export):
     from sam3_export.wrappers import VideoTrackerDecoder
     from sam3_export.export import export_graph
     preset = configs.PRESETS["tiny-336"]
-    _, graphs, video_model = video_export("tiny-336")
+    _, _, graphs, video_model = pack("tiny-336")
     model = copy.deepcopy(video_model)
     t = model.tracker_model
     with torch.no_grad():
-        emb = graphs[0].module(*graphs[0].args)[8:11]
+        emb = graphs["backbone"].module(*graphs["backbone"].args)[8:11]
         if case == "object absent":
             t.mask_decoder.pred_obj_score_head.proj_out.bias -= 10.0
             t.no_object_pointer.copy_(torch.randn(t.no_object_pointer.shape, generator=torch.Generator().manual_seed(5)))
