@@ -107,8 +107,13 @@ def build_video(preset: Preset, seed: int = VIDEO_SEED):
     torch.manual_seed(seed)
     video = Sam3VideoModel(Sam3VideoConfig(**tiny_video_config(preset.image_size, preset.num_queries,
                                                                 preset.hidden_size))).eval()
-    # HF initialises the tracker's learned embeddings to zeros: give them seeded values, so that each one shows
-    # in the graphs' outputs and in the constants
+    seed_learned_embeddings(video, seed)
+    return video
+
+
+def seed_learned_embeddings(video, seed: int) -> None:
+    """HF initialises the tracker's learned embeddings to zeros: give a random-weight model seeded values, so that
+    each one shows in the graphs' outputs and in the constants."""
     gen = torch.Generator().manual_seed(seed)
     t = video.tracker_model
     with torch.no_grad():
@@ -116,7 +121,6 @@ def build_video(preset: Preset, seed: int = VIDEO_SEED):
             p = getattr(t, name)
             if p is not None:
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-    return video
 
 
 # The video tracker's parameters that HF initialises to zeros (see build_video).
