@@ -92,7 +92,7 @@ class TorchRunner:
             "backbone": wrappers.Backbone(video),
             "textEncoder": wrappers.TextEncoder(video.detector_model),
             "detectorDecoder": wrappers.DetectorDecoder(video.detector_model, False),
-            "trackerDecoder": wrappers.ImageTrackerDecoder(video, False),
+            "trackerDecoder": wrappers.TrackerDecoder(video, False),
             "videoTrackerDecoder": wrappers.VideoTrackerDecoder(video, False),
             "memoryEncoder": wrappers.MemoryEncoder(video),
             "memoryAttention": wrappers.MemoryAttention(video),
@@ -287,8 +287,16 @@ def agreement(ref: dict, got: dict) -> dict:
             "topMaskIoU": {k: iou(mr[k], mg[k]) for k in mr}}
 
 
+def pack_bytes(pack_dir: str) -> int:
+    """Bytes of the graph files the manifest names (with their weights), each file once."""
+    files = {os.path.realpath(os.path.join(pack_dir, f)) for e in read_manifest(pack_dir)["roles"].values()
+             for f in [e["file"]] + e.get("data", [])}
+    return sum(os.path.getsize(f) for f in files)
+
+
 def compare_variants(a) -> dict:
-    """The fp32 pack and each variant in onnxruntime-python, one after the other (sessions released between)."""
+    """The fp32 pack and each variant in onnxruntime-python, one after the other (sessions released between); the
+    fp32 entry is also the onnxruntime-python column of the side-by-side table."""
     frame = make_frame(a.pack, a.image)
     packs = [("fp32", a.pack)] + [(read_manifest(d).get("dtype", os.path.basename(d)), d) for d in a.variants.split(",")]
     out, ref = {"runtime": "onnxruntime-python", "threads": a.threads, "runs": a.runs, "variants": {}}, None
@@ -296,8 +304,7 @@ def compare_variants(a) -> dict:
         log(f"variant {dtype}: {d}")
         runner = OrtRunner(d, a.threads)
         result, kept = measure(runner, frame, a.runs)
-        size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs)
-        entry = {**result, "packBytes": size}
+        entry = {**result, "packBytes": pack_bytes(d), "peakRssMB": peak_rss_mb()}  # the process's peak so far
         if ref is None:
             ref = kept
         else:
