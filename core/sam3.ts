@@ -16,7 +16,7 @@ import type { Device } from "./runtime/devices";
 import { checkRuntimeOptions, Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
 import { AsyncLruCache } from "./runtime/lru";
 import { checkRange } from "./runtime/options";
-import { timed, type Timings } from "./runtime/timings";
+import { timed, VIT_PASSES, type Timings } from "./runtime/timings";
 import { TextTokenizer } from "./text/tokenizer";
 import { bestCandidate, candidateLogits, candidateMask, pointPromptTensors, readTrackerOutput } from "./tracker";
 
@@ -79,12 +79,15 @@ class SharedModel {
   refs = 0;
   private tokenizer?: TextTokenizer;
   readonly features: AsyncLruCache<Tensors>;
+  /** ViT passes run since the pack was loaded (backbone or either vision encoder). */
+  vitPasses = 0;
   /** Both encoders take the same pixels: a frame is resized once for the detector and the tracker. */
   readonly pixels = new AsyncLruCache<ort.Tensor>(2);
   readonly texts = new AsyncLruCache<{ features: ort.Tensor; mask: ort.Tensor; truncated: boolean }>(64);
 
   constructor(readonly engine: Engine, featureCacheImages: number) {
-    this.features = new AsyncLruCache(featureCacheImages * 2);
+    // one entry per image with a backbone, else one per image and encoder
+    this.features = new AsyncLruCache(featureCacheImages * (engine.has("backbone") ? 1 : 2));
   }
 
   textTokenizer(): TextTokenizer {
@@ -136,12 +139,17 @@ export class Sam3 {
     return this.shared.engine.device;
   }
 
+  /** ViT passes run on this pack's shared sessions since they were loaded (what a video frame's cost is counted in). */
+  get vitPasses(): number {
+    return this.shared.vitPasses;
+  }
+
   async segment(image: ImageInput | RgbImage, prompt: ImagePrompt, options: SegmentOptions = {}): Promise<SegmentResult> {
     if (this.closed) throw new Sam3Error("CLOSED", "this SAM 3 handle is closed");
     checkPromptBounds(prompt);
     const path = promptPath(prompt);
     checkOptions(options);
-    const timings: Timings = {};
+    const timings: Timings = { [VIT_PASSES]: 0 };
     const input = typeof image === "string" && this.options.confine ? this.options.confine.resolve(image) : image;
     const maxPixels = this.options.maxPixels ?? DEFAULT_MAX_PIXELS;
     const rgb = isRgbImage(input) ? checkRgb(input, maxPixels) : await timed(timings, "decode", () => decodeImage(input, maxPixels));
@@ -168,7 +176,7 @@ export class Sam3 {
     const { engine } = this.shared;
     const thresholds = this.pack.manifest.thresholds;
     const text = checkText(prompt.text!);
-    const [vision, encoded] = await Promise.all([this.encoderFeatures("visionEncoder", rgb, timings), this.textFeatures(text, timings)]);
+    const [vision, encoded] = await Promise.all([this.imageFeatures("detector", rgb, timings), this.textFeatures(text, timings)]);
     const boxes = prompt.boxes ?? [];
     const role = boxes.length || !engine.has("detectorDecoder") ? "detectorDecoderBoxes" : "detectorDecoder";
     const feeds: Tensors = { ...vision, textFeatures: encoded.features, textMask: encoded.mask };
@@ -188,7 +196,7 @@ export class Sam3 {
   private async track(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {
     if (!this.pack.canTrack) throw new Sam3Error("BAD_PROMPT", `model ${this.pack.manifest.name} has no tracker: use a text prompt`);
     const { engine } = this.shared;
-    const embeddings = await this.encoderFeatures("trackerVisionEncoder", rgb, timings);
+    const embeddings = await this.imageFeatures("tracker", rgb, timings);
     const role = prompt.maskInput ? "trackerDecoderMask" : "trackerDecoder";
     const boxInput = this.pack.manifest.roles[role]?.inputs.boxes !== undefined;
     const { imageSize } = this.pack.manifest;
@@ -223,12 +231,20 @@ export class Sam3 {
     return fineness || minRegionArea ? refineMask(mask, { fineness, minRegionArea }) : mask;
   }
 
-  /** Encoder outputs of an image, computed once per image and role while it stays in the cache. */
-  private encoderFeatures(role: "visionEncoder" | "trackerVisionEncoder", rgb: RgbImage, timings: Timings): Promise<Tensors> {
-    return this.shared.features.getOrCreate(`${role}:${rgb.key}`, async () => {
+  /**
+   * The image features a head reads, computed once per image while they stay in the cache: with a backbone one ViT
+   * pass serves both heads (its outputs hold the detector's FPN features and the tracker's embeddings), without one
+   * each head has its own encoder.
+   */
+  private imageFeatures(head: "detector" | "tracker", rgb: RgbImage, timings: Timings): Promise<Tensors> {
+    const { shared } = this;
+    const role = shared.engine.has("backbone") ? "backbone" : head === "detector" ? "visionEncoder" : "trackerVisionEncoder";
+    return shared.features.getOrCreate(`${role}:${rgb.key}`, async () => {
       const { imageSize, normalize } = this.pack.manifest;
-      const pixels = await this.shared.pixels.getOrCreate(rgb.key, () => timed(timings, "preprocess", () => toPixelTensor(rgb, imageSize, normalize)));
-      return timed(timings, role, () => this.shared.engine.run(role, { pixels }));
+      const pixels = await shared.pixels.getOrCreate(rgb.key, () => timed(timings, "preprocess", () => toPixelTensor(rgb, imageSize, normalize)));
+      shared.vitPasses++;
+      timings[VIT_PASSES]++;
+      return timed(timings, role, () => shared.engine.run(role, { pixels }));
     });
   }
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "../limits";
-import { OPTIONAL_INPUTS, ROLES, type Role } from "./roles";
+import { OPTIONAL_INPUTS, ROLES, TRACKER_CONSTANT_NAMES, type Role } from "./roles";
 
 // bounds a real pack stays far inside: anything beyond is a broken or hostile manifest, refused before use
 const MAX_IMAGE_SIZE = 4096;
@@ -21,6 +21,15 @@ const graphSchema = z.object({
   outputs: tensorMap,
 });
 
+/** Not a graph: the video tracker's constants, a JSON index (`file`) of the float32 data file it names (`data`). */
+const constantsSchema = z.object({
+  file: packPath,
+  data: z.array(packPath).max(1).default([]),
+  inputs: z.object({}).strict().default({}),
+  /** Logical constant name -> tensor name in the index. */
+  outputs: z.record(z.enum(TRACKER_CONSTANT_NAMES), name(256)),
+});
+
 export const manifestSchema = z.object({
   name: name(200),
   description: z.string().max(4000).default(""),
@@ -37,16 +46,15 @@ export const manifestSchema = z.object({
       minRegionArea: z.number().int().min(0).max(LIMITS.pixels).default(16),
     })
     .default({}),
-  roles: z.object(
-    Object.fromEntries(Object.keys(ROLES).map((role) => [role, graphSchema.optional()])) as Record<
-      Role,
-      z.ZodOptional<typeof graphSchema>
-    >,
-  ),
+  roles: z.object({
+    ...(Object.fromEntries(Object.keys(ROLES).map((role) => [role, graphSchema.optional()])) as Record<Role, z.ZodOptional<typeof graphSchema>>),
+    trackerConstants: constantsSchema.optional(),
+  }),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type GraphSpec = z.infer<typeof graphSchema>;
+export type ConstantsSpec = z.infer<typeof constantsSchema>;
 
 /** The logical tensor names a role's manifest entry must map, and the ones it may map. */
 export function roleTensors(role: Role) {

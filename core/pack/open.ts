@@ -1,18 +1,19 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { resolveInside } from "../confine";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { Sam3Error, isSam3Error } from "../errors";
 import { manifestSchema, roleTensors, type GraphSpec, type Manifest } from "./manifest";
 import { readExternalDataFiles, readOnnxSignature } from "./onnx-signature";
+import { packError, packFile } from "./pack-file";
 import { DEFAULT_PRESET, detectLayout, findPreset, presetDir, PRESETS } from "./presets";
 import { ROLE_NAMES, type Role } from "./roles";
+import { checkTrackerConstants } from "./tracker-constants";
 
 export interface ModelPack {
   dir: string;
   manifest: Manifest;
-  /** Text / box prompts: vision + text encoders and at least one detector decoder. */
+  /** Text / box prompts: vision encoder (or backbone) + text encoder and at least one detector decoder. */
   canDetect: boolean;
-  /** Point / box / mask prompts: tracker encoder and decoder. */
+  /** Point / box / mask prompts: tracker encoder (or backbone) and decoder. */
   canTrack: boolean;
 }
 
@@ -42,11 +43,14 @@ function checkPack(ref: string): ModelPack {
     const graph = manifest.roles[role];
     if (graph) manifest.roles[role] = checkGraph(dir, ref, role, graph);
   }
+  const constants = manifest.roles.trackerConstants;
+  if (constants) manifest.roles.trackerConstants = checkTrackerConstants(dir, ref, constants).spec;
   const has = (role: Role) => manifest.roles[role] !== undefined;
-  const canDetect = has("visionEncoder") && has("textEncoder") && (has("detectorDecoder") || has("detectorDecoderBoxes"));
-  const canTrack = has("trackerVisionEncoder") && has("trackerDecoder");
+  // a backbone gives both heads their image features in one ViT pass
+  const canDetect = (has("visionEncoder") || has("backbone")) && has("textEncoder") && (has("detectorDecoder") || has("detectorDecoderBoxes"));
+  const canTrack = (has("trackerVisionEncoder") || has("backbone")) && has("trackerDecoder");
   if (!canDetect && !canTrack) {
-    throw packError(ref, "has neither a complete detector (vision + text encoders + decoder) nor a complete tracker (encoder + decoder)");
+    throw packError(ref, "has neither a complete detector (vision encoder or backbone + text encoder + decoder) nor a complete tracker (encoder or backbone + decoder)");
   }
   if (canDetect) manifest.tokenizer.file = packFile(dir, ref, manifest.tokenizer.file, "the tokenizer file");
   return { dir, manifest, canDetect, canTrack };
@@ -92,23 +96,6 @@ function readManifest(dir: string, ref: string): Manifest {
   return parsed.data;
 }
 
-/**
- * A file the manifest names, as its real path relative to the pack folder: refused when it, or a link on the way,
- * leads outside the folder, and when it is missing or not a regular file (a pipe would block the read).
- */
-function packFile(dir: string, ref: string, file: string, what: string): string {
-  let real: string;
-  try {
-    real = resolveInside(dir, file, `${what} ${file}`);
-  } catch (e) {
-    if (!isSam3Error(e)) throw e;
-    if (e.code === "PACK_INVALID") throw new Sam3Error("PACK_INVALID", `model pack ${ref}: ${what} ${file} is missing`);
-    throw new Sam3Error(e.code, `model pack ${ref}: ${what} ${file} points outside the pack folder; every file a pack names must be inside it`);
-  }
-  if (!statSync(real).isFile()) throw new Sam3Error("PACK_INVALID", `model pack ${ref}: ${what} ${file} is not a regular file`);
-  return relative(dir, real);
-}
-
 function checkGraph(dir: string, ref: string, role: Role, spec: GraphSpec): GraphSpec {
   const where = `role ${role} (${spec.file})`;
   const graph = { ...spec, file: packFile(dir, ref, spec.file, `${where}: file`), data: spec.data.map((f) => packFile(dir, ref, f, `${where}: file`)) };
@@ -146,5 +133,3 @@ function listNames(names: string[]): string {
   const plain = names.length <= 32 && names.every((n) => /^[\w.:/-]{1,128}$/.test(n));
   return plain ? names.join(", ") : `${names.length} tensors whose names are not shown`;
 }
-
-const packError = (ref: string, what: string) => new Sam3Error("PACK_INVALID", `model pack ${ref} ${what}`);

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
 import { openPack } from "../../core/pack/open";
+import { readTrackerConstants } from "../../core/pack/tracker-constants";
 import { Sam3 } from "../../core/sam3";
 import { SCENE } from "../support/reference";
 import { hostilePacks, PACK_SECRET } from "./pack-files";
@@ -48,11 +49,39 @@ describe("model pack confinement", () => {
     "graph-external-weights-outside",
     "graph-external-weights-absolute",
     "manifest-symlink",
+    "constants-dotdot",
+    "constants-absolute",
+    "constants-data-dotdot",
+    "constants-data-symlink",
   ])("%s: a file outside the pack is refused", (id) => {
     const e = openFailure(id);
     expect(e.code).toBe("PATH_NOT_ALLOWED");
     expect(e.message).toMatch(/outside the pack folder/);
     expect(e.message).not.toContain(root.replace(/\/[^/]+$/, "") + "/secret");
+  });
+
+  it("opens a pack with a valid tracker-constants index and reads its values", () => {
+    const pack = openPack(packs["constants-valid"]);
+    expect(pack.manifest.roles.trackerConstants).toMatchObject({ file: "onnx/tracker_constants.json", data: ["onnx/tracker_constants.bin"] });
+    const { tensors, config } = readTrackerConstants(pack);
+    expect(tensors.noMemEmbed).toEqual({ shape: [1, 1, 4], data: Float32Array.from([0.5, 1.5, 2.5, 3.5]) });
+    expect(tensors.maskmemTposEnc).toEqual({ shape: [2, 1, 1, 2], data: Float32Array.from([4.5, 5.5, 6.5, 7.5]) });
+    expect(config).toEqual({ num_maskmem: 2, hidden_size: 4 });
+  });
+
+  it("checks the constants again when they are read: a data file cut short after open is PACK_INVALID", () => {
+    const pack = openPack(packs["constants-cut"]);
+    truncateSync(join(packs["constants-cut"], "onnx", "tracker_constants.bin"), 20);
+    const e = (() => {
+      try {
+        readTrackerConstants(pack);
+      } catch (error) {
+        return error as Sam3Error;
+      }
+    })();
+    expect(e).toBeInstanceOf(Sam3Error);
+    expect(e!.code).toBe("PACK_INVALID");
+    expect(e!.message).toMatch(/past the end of onnx\/tracker_constants.bin \(20 bytes\)/);
   });
 
   it("opens a pack whose files are real files inside it, naming them by real paths inside it", () => {
@@ -76,6 +105,25 @@ describe("model pack contents", () => {
     ["context-length-huge", /contextLength/],
     ["std-zero", /normalize/],
     ["roles-wrong-type", /roles.trackerDecoder/],
+    ["constants-index-names-outside", /trackerConstants.*invalid index: file:/],
+    ["constants-index-names-other-file", /trackerConstants.*not the one the manifest lists/],
+    ["constants-not-json", /trackerConstants.*not valid JSON/],
+    ["constants-index-huge", /trackerConstants.*over 1 MiB/],
+    ["constants-index-array", /trackerConstants.*invalid index: the whole file/],
+    ["constants-wrong-dtype", /trackerConstants.*invalid index: dtype:/],
+    ["constants-wrong-byte-order", /trackerConstants.*invalid index: byteOrder:/],
+    ["constants-huge-shape", /tensor "no_mem_embed" has shape \[1000000, 1000000, 1000000\]/],
+    ["constants-huge-dimension", /invalid index: tensors.no_mem_embed.shape.0:/],
+    ["constants-deep-shape", /invalid index: tensors.no_mem_embed.shape:/],
+    ["constants-negative-offset", /invalid index: tensors.no_mem_embed.offset:/],
+    ["constants-length-mismatch", /tensor "no_mem_embed" .* a length of 12 bytes/],
+    ["constants-offset-past-end", /tensor "maskmem_tpos_enc" .* past the end of onnx\/tracker_constants.bin \(32 bytes\)/],
+    ["constants-too-many-tensors", /more than 64 tensors/],
+    ["constants-secret-tensor-name", /invalid index: tensors.\(a name that is not shown\)/],
+    ["constants-missing-tensor", /maps noObjPtr to tensor "no_obj_ptr", which the index does not hold/],
+    ["constants-unknown-name", /roles.trackerConstants.outputs/],
+    ["constants-config-object", /invalid index: config.nested:/],
+    ["constants-data-fifo", /tracker_constants.bin is not a regular file/],
   ])("%s is PACK_INVALID", (id, reason) => {
     const e = openFailure(id);
     expect(e.code).toBe("PACK_INVALID");

@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
 import { openPack } from "../../core/pack/open";
 import { readOnnxSignature } from "../../core/pack/onnx-signature";
+import { ROLE_NAMES, TRACKER_CONSTANT_NAMES } from "../../core/pack/roles";
+import { readTrackerConstants } from "../../core/pack/tracker-constants";
 import { REPO } from "../support/reference";
 
 const ORIGINAL = join(REPO, "models", "sam3-tiny-336");
@@ -52,6 +54,54 @@ describe("model packs", () => {
       expect(pack.canDetect && pack.canTrack).toBe(true);
     }
     expect(openPack("sam3-tiny-1008").manifest.imageSize).toBe(1008);
+  });
+
+  it("opens every role of a complete pack in both bundled packs: the video graphs and the tracker constants", () => {
+    for (const name of ["sam3-tiny-336", "sam3-tiny-1008"]) {
+      const roles = Object.keys(openPack(name).manifest.roles).sort();
+      expect(roles).toEqual([...ROLE_NAMES, "trackerConstants"].sort());
+    }
+  });
+
+  it("reads the tracker constants by logical name, as float32 values of the data file", () => {
+    const pack = openPack("sam3-tiny-336");
+    const { tensors, config } = readTrackerConstants(pack);
+    expect(Object.keys(tensors).sort()).toEqual([...TRACKER_CONSTANT_NAMES].sort());
+    const index = JSON.parse(readFileSync(join(ORIGINAL, "onnx", "tracker_constants.json"), "utf8"));
+    const bin = readFileSync(join(ORIGINAL, "onnx", index.file));
+    for (const [key, name] of Object.entries(pack.manifest.roles.trackerConstants!.outputs)) {
+      const { shape, data } = tensors[key as keyof typeof tensors]!;
+      const { offset, length } = index.tensors[name];
+      expect(shape).toEqual(index.tensors[name].shape);
+      expect(data.length).toBe(shape.reduce((n, d) => n * d, 1));
+      expect(Buffer.from(data.buffer)).toEqual(bin.subarray(offset, offset + length));
+    }
+    expect(tensors.noMemEmbed!.data.length).toBe(config.hidden_size);
+    expect(tensors.maskmemTposEnc!.shape[0]).toBe(config.num_maskmem);
+  });
+
+  it("lets a backbone stand in for both vision encoders", () => {
+    const pack = openPack(variant((m) => {
+      delete m.roles.visionEncoder;
+      delete m.roles.trackerVisionEncoder;
+    }, ["onnx/vision_encoder.onnx", "onnx/tracker_vision_encoder.onnx"]));
+    expect([pack.canDetect, pack.canTrack]).toEqual([true, true]);
+    const neither = failure(variant((m) => {
+      for (const role of ["visionEncoder", "trackerVisionEncoder", "backbone"]) delete m.roles[role];
+    }));
+    expect(neither.message).toContain("neither a complete detector");
+  });
+
+  it("names the role, the file and the tensor when a video graph does not match its manifest entry", () => {
+    const backbone = failure(variant((m) => (m.roles.backbone.outputs.emb2 = "image_embeddings.2")));
+    expect(backbone.message).toMatch(/role backbone \(onnx\/backbone.onnx\): output tensor "image_embeddings.2" \(emb2\) is not in the graph/);
+    const attention = failure(variant((m) => delete m.roles.memoryAttention.inputs.pointerMaxOffset));
+    expect(attention.message).toMatch(/memoryAttention \(onnx\/memory_attention.onnx\).*"pointerMaxOffset"/);
+    const encoder = failure(variant(undefined, ["onnx/memory_encoder.onnx"]));
+    expect(encoder.message).toMatch(/memoryEncoder.*onnx\/memory_encoder.onnx is missing/);
+    // the image decoder's graph in the video decoder's place: caught by the output it lacks
+    const swapped = failure(variant((m) => (m.roles.videoTrackerDecoder.file = "onnx/tracker_decoder.onnx")));
+    expect(swapped.message).toMatch(/videoTrackerDecoder \(onnx\/tracker_decoder.onnx\): output tensor "object_pointers" \(objectPointers\)/);
   });
 
   it("reads a graph's tensor names without loading it", () => {
