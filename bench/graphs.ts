@@ -1,10 +1,8 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { decodeImage } from "../core/image/decode";
 import { toPixelTensor } from "../core/image/preprocess";
-import { MANIFEST_FILE, openPack } from "../core/pack/open";
+import { openPack } from "../core/pack/open";
 import type { Role } from "../core/pack/roles";
 import { Engine, type Tensors } from "../core/runtime/engine";
 import { DEMO_IMAGE } from "../cli/demo";
@@ -58,11 +56,8 @@ function highResMasks(masks: ort.Tensor[], size: number): ort.Tensor {
 async function main() {
   if (!values.pack) throw new Error("usage: node dist/bench/graphs.js --pack DIR [--runs N] [--threads N] [--image FILE]");
   const pack = openPack(values.pack);
-  // the engine runs any role the manifest names; the pack reader knows the image roles only so far
-  const raw = JSON.parse(readFileSync(join(pack.dir, MANIFEST_FILE), "utf8"));
-  Object.assign(pack.manifest.roles, raw.roles);
   const engine = new Engine(pack, { intraOpThreads: values.threads ? Number(values.threads) : undefined });
-  const run = (role: string, feeds: Tensors) => engine.run(role as Role, feeds);
+  const run = (role: Role, feeds: Tensors) => engine.run(role, feeds);
   const { imageSize, normalize } = pack.manifest;
   const pixels = toPixelTensor(await decodeImage(values.image ?? DEMO_IMAGE), imageSize, normalize);
   const click = { points: f32(Float32Array.of(imageSize / 4, imageSize / 3), [1, 1, 1, 2]), labels: new ort.Tensor("int64", BigInt64Array.of(1n), [1, 1, 1]) };
@@ -86,7 +81,7 @@ async function main() {
   const rows: Record<string, number>[] = [];
   for (let r = -1; r < runs; r++) {
     const ms: Record<string, number> = {};
-    const timed = async (key: string, role: string, feeds: Tensors) => {
+    const timed = async (key: string, role: Role, feeds: Tensors) => {
       const start = performance.now();
       const out = await run(role, feeds);
       ms[key] = (ms[key] ?? 0) + performance.now() - start;
