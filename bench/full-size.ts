@@ -95,21 +95,22 @@ function peers(extra: string[]): Result {
 const cell = (v: number | undefined, width = 12) => (v === undefined ? "-" : v.toFixed(0)).padStart(width);
 const ratio = (peer: number | undefined, ours: number | undefined) => (peer && ours ? `${(peer / ours).toFixed(2)}x` : "-").padStart(7);
 
-function printTable(ours: Result, oursVideo: Result, torch: Result, ortPy: Result) {
+function printTable(ours: Result, oursVideo: Result, torch?: Result, ortPy?: Result) {
   console.log(`\n${pack}, ${image}, ${threads} threads, median of ${runs} runs after a warm-up, ms (ratio = peer / this project)`);
   console.log(`${"scenario".padEnd(24)}${"this project".padStart(12)}${"PyTorch".padStart(12)}${"ratio".padStart(7)}${"ORT-python".padStart(12)}${"ratio".padStart(7)}`);
   for (const [key, label] of Object.entries(SCENARIOS) as [Scenario, string][]) {
     const mine = ours.scenarios[key] ?? oursVideo.scenarios[key];
-    const t = torch.scenarios[key];
-    const o = ortPy.scenarios[key];
+    const t = torch?.scenarios[key];
+    const o = ortPy?.scenarios[key];
     console.log(`${label.padEnd(24)}${cell(mine)}${cell(t)}${ratio(t, mine)}${cell(o)}${ratio(o, mine)}`);
   }
   console.log("text / click: this project end to end (decode, preprocess, graphs, postprocess, PNG + RLE); graphs only: " +
     `text ${ours.stages["text: graphs"]}, click ${ours.stages["click: graphs"]}. Video frames: onnxruntime-node graph by graph (bench/graphs.js). Peers: graphs only.`);
   console.log("\nper stage, ms:");
-  for (const r of [ours, oursVideo, torch, ortPy]) console.log(`  ${r.runtime}: ${Object.entries(r.stages).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  const ran = [ours, oursVideo, torch, ortPy].filter((r): r is Result => r !== undefined);
+  for (const r of ran) console.log(`  ${r.runtime}: ${Object.entries(r.stages).map(([k, v]) => `${k} ${v}`).join(", ")}`);
   console.log("\nprocess, peak RSS MB, wall s, load average before/after:");
-  for (const r of [ours, oursVideo, torch, ortPy]) console.log(`  ${r.runtime.padEnd(28)}${String(r.peakRssMB).padStart(8)}${String(r.seconds).padStart(8)}   ${r.load}`);
+  for (const r of ran) console.log(`  ${r.runtime.padEnd(28)}${String(r.peakRssMB).padStart(8)}${String(r.seconds).padStart(8)}   ${r.load}`);
 }
 
 function printVariants(v: Result) {
@@ -125,15 +126,31 @@ function printVariants(v: Result) {
 }
 
 function main() {
-  const ours = thisProject();
-  const oursVideo = nodeGraphs();
+  const done: Record<string, Result> = {};
+  // each runtime's figures are kept as soon as it ends: a late failure loses only its own
+  const keep = (key: string, r: Result) => {
+    done[key] = r;
+    if (values.json) writeFileSync(values.json, JSON.stringify({ pack, image, threads, runs, ...done }, null, 1) + "\n");
+    return r;
+  };
+  // a runtime that fails (killed for memory, say) is reported and left out; the others still run
+  const attempt = (key: string, work: () => Result): Result | undefined => {
+    try {
+      return keep(key, work());
+    } catch (e) {
+      console.error(`${key}: ${e instanceof Error ? e.message : e}`);
+      return undefined;
+    }
+  };
+  const ours = keep("thisProject", thisProject());
+  const oursVideo = keep("nodeGraphs", nodeGraphs());
   // with --variants, the fp32 pass of the variants' comparison is the onnxruntime-python column (one pass fewer)
-  const variants = values.variants ? peers(["--variants", `${pack}-fp16,${pack}-int8`]) : undefined;
-  const ortPy = variants ? { ...(variants.variants as Record<string, Result>).fp32, runtime: "onnxruntime-python", seconds: variants.seconds, load: variants.load } : peers(["--runtime", "ort"]);
-  const torch = peers(["--runtime", "torch"]);
+  const variants = values.variants ? attempt("variants", () => peers(["--variants", `${pack}-fp16,${pack}-int8`])) : undefined;
+  const fp32 = (variants?.variants as Record<string, Result> | undefined)?.fp32;
+  const ortPy = fp32 ? { ...fp32, runtime: "onnxruntime-python", seconds: variants!.seconds, load: variants!.load } : attempt("ortPython", () => peers(["--runtime", "ort"]));
+  const torch = attempt("pytorch", () => peers(["--runtime", "torch"]));
   printTable(ours, oursVideo, torch, ortPy);
   if (variants) printVariants(variants);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ pack, image, threads, runs, results: [ours, oursVideo, torch, ortPy], variants }, null, 1) + "\n");
 }
 
 try {
