@@ -111,6 +111,7 @@ def save_graph(model, path: str) -> list[str]:
                                            size_threshold=1024, convert_attribute=True)
         onnx.save_model(model, partial)
         if external:
+            os.chmod(os.path.join(tmp, data_name), 0o644)  # onnx creates it readable by its owner only
             os.replace(os.path.join(tmp, data_name), os.path.join(folder, data_name))
         os.replace(partial, path)
     return [data_name] if external else []

@@ -39,6 +39,7 @@ def test_large_graph_keeps_its_weights_beside_it(tmp_path, monkeypatch):
     assert export.export_graph(_Repeated(), (x,), path, ROLE) == ["test.onnx_data"]
     assert sorted(os.listdir(tmp_path / "onnx")) == ["test.onnx", "test.onnx_data"]
     assert os.path.getsize(tmp_path / "onnx" / "test.onnx_data") >= 4096 * 4
+    assert os.stat(tmp_path / "onnx" / "test.onnx_data").st_mode & 0o777 == 0o644  # readable like the graph
     assert np.abs(run_onnx(path, {"x": x.numpy()})[0] - _Repeated()(x).numpy()).max() <= 1e-4
     monkeypatch.setattr(export, "EXTERNAL_DATA_BYTES", 10 ** 9)
     assert export.export_graph(_Repeated(), (x,), path, ROLE) == []  # a re-export below the limit drops the old data
