@@ -18,7 +18,6 @@ prints one JSON object on stdout (progress on stderr).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import resource
@@ -294,25 +293,30 @@ def pack_bytes(pack_dir: str) -> int:
     return sum(os.path.getsize(f) for f in files)
 
 
+def measure_pack(pack_dir: str, image: str | None, threads: int, runs: int) -> tuple[dict, dict]:
+    """One pack in onnxruntime-python: its timings, size and peak RSS, and its outputs (what agreement reads)."""
+    result, kept = measure(OrtRunner(pack_dir, threads), make_frame(pack_dir, image), runs)
+    return {**result, "packBytes": pack_bytes(pack_dir), "peakRssMB": peak_rss_mb()}, kept
+
+
 def compare_variants(a) -> dict:
-    """The fp32 pack and each variant in onnxruntime-python, one after the other (sessions released between); the
-    fp32 entry is also the onnxruntime-python column of the side-by-side table."""
-    frame = make_frame(a.pack, a.image)
+    """The fp32 pack and each variant in onnxruntime-python, each in a process of its own (a process that has held
+    a full-size pack's sessions keeps their memory), one after the other; the fp32 entry is also the
+    onnxruntime-python column of the side-by-side table."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
     packs = [("fp32", a.pack)] + [(read_manifest(d).get("dtype", os.path.basename(d)), d) for d in a.variants.split(",")]
     out, ref = {"runtime": "onnxruntime-python", "threads": a.threads, "runs": a.runs, "variants": {}}, None
     for dtype, d in packs:
         log(f"variant {dtype}: {d}")
-        runner = OrtRunner(d, a.threads)
-        result, kept = measure(runner, frame, a.runs)
-        entry = {**result, "packBytes": pack_bytes(d), "peakRssMB": peak_rss_mb()}  # the process's peak so far
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            entry, kept = pool.submit(measure_pack, d, a.image, a.threads, a.runs).result()
         if ref is None:
             ref = kept
         else:
             entry.update(agreement(ref, kept))
         out["variants"][dtype] = entry
-        del runner, kept
-        gc.collect()
-    out["peakRssMB"] = peak_rss_mb()
+    out["peakRssMB"] = max(v["peakRssMB"] for v in out["variants"].values())
     return out
 
 
