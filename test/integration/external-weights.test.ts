@@ -20,6 +20,10 @@ function externalPack(name: string, minBytes?: number): string {
   mkdirSync(join(dir, "onnx"), { recursive: true });
   for (const f of ["manifest.json", "tokenizer.json"]) copyFileSync(join(PACK, f), join(dir, f));
   for (const f of readdirSync(join(PACK, "onnx"))) {
+    if (!f.endsWith(".onnx")) {
+      copyFileSync(join(PACK, "onnx", f), join(dir, "onnx", f)); // the tracker constants are no graph
+      continue;
+    }
     const { model, data } = rewriteOnnx(readFileSync(join(PACK, "onnx", f)), {}, `${f}_data`, minBytes);
     writeFileSync(join(dir, "onnx", f), model);
     writeFileSync(join(dir, "onnx", `${f}_data`), data!);

@@ -54,7 +54,12 @@ class ModelHost {
 
 const host = new ModelHost();
 const scratch = mkdtempSync(join(tmpdir(), "sam3-fetch-"));
-const manifest = JSON.parse(readFileSync(join(PACK, "manifest.json"), "utf8"));
+const bundled = JSON.parse(readFileSync(join(PACK, "manifest.json"), "utf8"));
+// the mirror serves the image graphs: its manifest names those roles only
+const manifest = {
+  ...bundled,
+  roles: Object.fromEntries(Object.entries(bundled.roles).filter(([, r]) => FILES.includes((r as { file: string }).file))),
+};
 let hashes: Record<string, string>;
 
 /** A preset laid out like the project's own published packs, served from the local host. */
