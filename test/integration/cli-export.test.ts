@@ -70,7 +70,7 @@ describe("sam3 models export", () => {
     async () => {
       const run = await cli("models", "export", "--from", "tiny-999", "--out", join(tmp, "never"));
       const line = oneError(run, 1);
-      expect(line).toMatch(/^sam3: error: export failed: .*tiny-999/);
+      expect(line).toMatch(/^sam3: error: export failed: bad-source: --from takes /);
       expect(existsSync(join(tmp, "never", "manifest.json"))).toBe(false);
     },
     EXPORT_TIMEOUT,

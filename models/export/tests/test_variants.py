@@ -127,8 +127,8 @@ def role_file(pack, role):
 
 def test_external_data(fp32_pack, tmp_path, monkeypatch):
     """Graphs over the threshold keep their weights in <stem>.onnx_data, named in the manifest."""
-    from sam3_export import variants
-    monkeypatch.setattr(variants, "EXTERNAL_DATA_BYTES", 0)
+    from sam3_export import export
+    monkeypatch.setattr(export, "EXTERNAL_DATA_BYTES", 0)
     write_variant(fp32_pack, str(tmp_path), "fp16", progress=QUIET)
     with open(tmp_path / "manifest.json") as f:
         roles = json.load(f)["roles"]
