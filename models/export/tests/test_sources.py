@@ -56,6 +56,26 @@ def test_full_random_is_the_real_architecture():
     assert all(p.dtype == torch.float32 for p in video.parameters())
 
 
+@pytest.mark.skipif(not os.environ.get("SAM3_FULL_PACK"), reason="SAM3_FULL_PACK names no full-size pack")
+def test_full_random_pack_opens_in_onnxruntime():
+    """A pack exported with --from full-random (about half an hour and 19 GB, so SAM3_FULL_PACK names one made
+    beforehand): every graph opens in onnxruntime, one at a time, with the tensors its manifest names."""
+    import onnxruntime as ort
+    from sam3_export.roles import ROLES
+    pack = os.environ["SAM3_FULL_PACK"]
+    with open(os.path.join(pack, "manifest.json")) as f:
+        manifest = json.load(f)
+    assert manifest["imageSize"] == 1008 and set(ROLES) <= set(manifest["roles"])
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    for name in ROLES:
+        entry = manifest["roles"][name]
+        session = ort.InferenceSession(os.path.join(pack, entry["file"]), options, providers=["CPUExecutionProvider"])
+        assert set(entry["inputs"].values()) <= {i.name for i in session.get_inputs()}, name
+        assert set(entry["outputs"].values()) <= {o.name for o in session.get_outputs()}, name
+        del session
+
+
 def test_local_checkpoint(tiny_checkpoint, tmp_path):
     folder, state = tiny_checkpoint
     src = load_source(folder, **QUIET)
