@@ -31,7 +31,7 @@ def _hf_image_processing_module():
     import transformers.image_processing_backends  # noqa: F401  (decides torchvision is absent before the stand-in)
 
     def batched_nms(*args, **kwargs):
-        raise NotImplementedError("torchvision's batched_nms is not available here")
+        raise RuntimeError("torchvision's batched_nms is not available here (only mask generation calls it)")
 
     stand_in = {n: types.ModuleType(n) for n in ("torchvision", "torchvision.ops", "torchvision.ops.boxes")}
     stand_in["torchvision.ops.boxes"].batched_nms = batched_nms
@@ -70,7 +70,7 @@ def image_processor(size: int, resize=resize_uint8):
 
         def resize(self, image, size, resample=None, antialias=True, **kwargs):
             if image.dtype != torch.uint8 or not antialias or not (size.height and size.width):
-                raise NotImplementedError("only the antialiased resize of uint8 images to height x width")
+                raise ValueError("the reference processor resizes uint8 images to height x width with antialiasing only")
             return resize(image, size.height, size.width)
 
         def normalize(self, image, mean, std, **kwargs):

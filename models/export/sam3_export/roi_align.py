@@ -80,7 +80,7 @@ class _RoiAlign(torch.autograd.Function):
 def roi_align(input, boxes, output_size, spatial_scale: float = 1.0, sampling_ratio: int = -1, aligned: bool = False):
     """torchvision.ops.roi_align for boxes given as a list of [K_i, 4] xyxy tensors (one per image)."""
     if aligned or sampling_ratio > 0:
-        raise NotImplementedError("only aligned=False with adaptive sampling (what SAM 3 uses)")
+        raise ValueError("roi_align here takes aligned=False with adaptive sampling only (what SAM 3 uses)")
     ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
     if isinstance(boxes, torch.Tensor):
         rois = boxes
