@@ -5,6 +5,7 @@ export type Sam3ErrorCode =
   | "BAD_OPTION" // an option out of range
   | "PACK_INVALID" // model pack missing a file, a role or a tensor, or a malformed manifest
   | "UNKNOWN_PRESET"
+  | "MISSING_CAPABILITY" // the model pack lacks the graphs a prompt needs (text, clicks, mask refinement, video...)
   | "BAD_VIDEO" // unreadable or truncated video, empty frame folder, a playlist or other refused container
   | "FFMPEG_FAILED" // ffmpeg missing, killed or failing
   | "BAD_REQUEST" // a video request that cannot be served: frame out of range, points without obj_id...

@@ -7,6 +7,7 @@ export { decodeImage, type ImageInput, type RgbImage } from "./image/decode";
 export { maskArea, maskBox, maskIoU, type Mask, type Box } from "./masks/mask";
 export { refineMask, fineRadius } from "./masks/refine";
 export { openPack, type ModelPack } from "./pack/open";
+export { describeCapabilities, CAPABILITY_LABELS, type Capabilities, type Capability } from "./pack/capabilities";
 export { readTrackerConstants, type TrackerConstants } from "./pack/tracker-constants";
 export { PRESETS, DEFAULT_PRESET, presetDir } from "./pack/presets";
 export { fetchablePreset, fetchPreset } from "./models/fetch";

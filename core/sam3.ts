@@ -9,7 +9,8 @@ import { maskArea, maskBox, type Box, type Mask } from "./masks/mask";
 import { refineMask } from "./masks/refine";
 import { sigmoid } from "./masks/resize";
 import { openPack, type ModelPack } from "./pack/open";
-import { DEFAULT_PRESET } from "./pack/presets";
+import { DEFAULT_PRESET, presetWith } from "./pack/presets";
+import { requireCapability, type Capabilities, type Capability } from "./pack/capabilities";
 import { LIMITS } from "./limits";
 import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, type ImagePrompt } from "./prompts";
 import type { Device } from "./runtime/devices";
@@ -139,6 +140,16 @@ export class Sam3 {
     return this.shared.engine.device;
   }
 
+  /** What this pack can do (text, clicks, mask refinement, video...), from the graphs it has. */
+  get capabilities(): Capabilities {
+    return this.pack.capabilities;
+  }
+
+  /** A MISSING_CAPABILITY error naming a preset that has it, unless the pack can do `capability`. */
+  require(capability: Capability): void {
+    requireCapability(this.pack.manifest.name, this.pack.capabilities, capability, presetWith);
+  }
+
   /** ViT passes run on this pack's shared sessions since they were loaded (what a video frame's cost is counted in). */
   get vitPasses(): number {
     return this.shared.vitPasses;
@@ -172,7 +183,7 @@ export class Sam3 {
   }
 
   private async detect(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {
-    if (!this.pack.canDetect) throw new Sam3Error("BAD_PROMPT", `model ${this.pack.manifest.name} has no detector: use points or a box without text`);
+    this.require(prompt.boxes?.length ? "exemplarBoxes" : "text");
     const { engine } = this.shared;
     const thresholds = this.pack.manifest.thresholds;
     const text = checkText(prompt.text!);
@@ -194,7 +205,7 @@ export class Sam3 {
   }
 
   private async track(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {
-    if (!this.pack.canTrack) throw new Sam3Error("BAD_PROMPT", `model ${this.pack.manifest.name} has no tracker: use a text prompt`);
+    this.require(prompt.points?.length ? "clicks" : "box");
     const { engine } = this.shared;
     const embeddings = await this.imageFeatures("tracker", rgb, timings);
     const role = prompt.maskInput ? "trackerDecoderMask" : "trackerDecoder";

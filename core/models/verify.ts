@@ -23,8 +23,8 @@ export async function verifyPack(dir: string, device?: Sam3["device"]["requested
       const result = await sam.segment(SCENE, prompt, { threshold: 0, maxObjects: 3 });
       checks.push({ name, ms: performance.now() - t, objects: result.objects.length });
     };
-    if (sam.pack.canDetect) await run("text prompt", { text: "circle" });
-    if (sam.pack.canTrack) await run("click", { points: [{ x: 160, y: 170 }] });
+    if (sam.pack.capabilities.text) await run("text prompt", { text: "circle" });
+    if (sam.pack.capabilities.clicks) await run("click", { points: [{ x: 160, y: 170 }] });
     return { model: sam.pack.manifest.name, dir: sam.pack.dir, device: sam.device.active, checks };
   } finally {
     await sam.close();

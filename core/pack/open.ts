@@ -7,14 +7,13 @@ import { packError, packFile } from "./pack-file";
 import { DEFAULT_PRESET, detectLayout, findPreset, presetDir, PRESETS } from "./presets";
 import { ROLE_NAMES, type Role } from "./roles";
 import { checkTrackerConstants } from "./tracker-constants";
+import { capabilitiesOf, type Capabilities } from "./capabilities";
 
 export interface ModelPack {
   dir: string;
   manifest: Manifest;
-  /** Text / box prompts: vision encoder (or backbone) + text encoder and at least one detector decoder. */
-  canDetect: boolean;
-  /** Point / box / mask prompts: tracker encoder (or backbone) and decoder. */
-  canTrack: boolean;
+  /** What the pack can do, from the graphs it has. */
+  capabilities: Capabilities;
 }
 
 export const MANIFEST_FILE = "manifest.json";
@@ -45,15 +44,12 @@ function checkPack(ref: string): ModelPack {
   }
   const constants = manifest.roles.trackerConstants;
   if (constants) manifest.roles.trackerConstants = checkTrackerConstants(dir, ref, constants).spec;
-  const has = (role: Role) => manifest.roles[role] !== undefined;
-  // a backbone gives both heads their image features in one ViT pass
-  const canDetect = (has("visionEncoder") || has("backbone")) && has("textEncoder") && (has("detectorDecoder") || has("detectorDecoderBoxes"));
-  const canTrack = (has("trackerVisionEncoder") || has("backbone")) && has("trackerDecoder");
-  if (!canDetect && !canTrack) {
+  const capabilities = capabilitiesOf(new Set(ROLE_NAMES.filter((role) => manifest.roles[role] !== undefined)));
+  if (!capabilities.text && !capabilities.clicks) {
     throw packError(ref, "has neither a complete detector (vision encoder or backbone + text encoder + decoder) nor a complete tracker (encoder or backbone + decoder)");
   }
-  if (canDetect) manifest.tokenizer.file = packFile(dir, ref, manifest.tokenizer.file, "the tokenizer file");
-  return { dir, manifest, canDetect, canTrack };
+  if (capabilities.text) manifest.tokenizer.file = packFile(dir, ref, manifest.tokenizer.file, "the tokenizer file");
+  return { dir, manifest, capabilities };
 }
 
 function resolvePackDir(ref: string): string {

@@ -49,7 +49,7 @@ describe("the public ONNX export layouts open through the same loader", () => {
   it("onnx-community tracker: dotted names and external weights, no manifest, same masks as the bundled pack", async () => {
     const pack = openPack(communityTracker);
     expect(pack.manifest.name).toBe("onnx-community-sam3-tracker");
-    expect([pack.canDetect, pack.canTrack]).toEqual([false, true]);
+    expect([pack.capabilities.text, pack.capabilities.clicks]).toEqual([false, true]);
     const theirs = await segmentWith(communityTracker, { points: clicks });
     const ours = await segmentWith(PACK, { points: clicks });
     expect(theirs.candidates).toEqual(ours.candidates);
@@ -67,7 +67,7 @@ describe("the public ONNX export layouts open through the same loader", () => {
 
   it("usls sam3-image: text alone through the box-taking decoder, and text with an exemplar box as the bundled pack", async () => {
     const pack = openPack(uslsImage);
-    expect([pack.canDetect, pack.canTrack]).toEqual([true, false]);
+    expect([pack.capabilities.text, pack.capabilities.clicks]).toEqual([true, false]);
     const textOnly = await segmentWith(uslsImage, { text: "red circle" });
     expect(textOnly.objects).toHaveLength(5);
     const prompt = { text: "red circle", boxes: [{ box: [80, 90, 240, 250] as [number, number, number, number] }] };

@@ -51,7 +51,7 @@ describe("model packs", () => {
     for (const name of ["sam3-tiny-336", "sam3-tiny-1008"]) {
       const pack = openPack(name);
       expect(pack.manifest.name).toBe(name);
-      expect(pack.canDetect && pack.canTrack).toBe(true);
+      expect(pack.capabilities.text && pack.capabilities.clicks).toBe(true);
     }
     expect(openPack("sam3-tiny-1008").manifest.imageSize).toBe(1008);
   });
@@ -85,7 +85,7 @@ describe("model packs", () => {
       delete m.roles.visionEncoder;
       delete m.roles.trackerVisionEncoder;
     }, ["onnx/vision_encoder.onnx", "onnx/tracker_vision_encoder.onnx"]));
-    expect([pack.canDetect, pack.canTrack]).toEqual([true, true]);
+    expect([pack.capabilities.text, pack.capabilities.clicks]).toEqual([true, true]);
     const neither = failure(variant((m) => {
       for (const role of ["visionEncoder", "trackerVisionEncoder", "backbone"]) delete m.roles[role];
     }));
@@ -148,7 +148,7 @@ describe("model packs", () => {
       for (const role of ["visionEncoder", "textEncoder", "detectorDecoder", "detectorDecoderBoxes"]) delete m.roles[role];
     }, ["tokenizer.json"]);
     const pack = openPack(trackerOnly);
-    expect([pack.canDetect, pack.canTrack]).toEqual([false, true]);
+    expect([pack.capabilities.text, pack.capabilities.clicks]).toEqual([false, true]);
   });
 
   it("refuses a pack with no complete head", () => {
