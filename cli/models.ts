@@ -5,6 +5,7 @@ import {
   EXPORT_ROLES,
   type ExportDtype,
   exportPack,
+  describeCapabilities,
   fetchablePreset,
   fetchPreset,
   parseDevice,
@@ -16,13 +17,14 @@ import {
 import { parseCount, parseThreads, UsageError } from "./args";
 import { progressLine } from "./progress";
 
-export const MODELS_USAGE = `sam3 models list | fetch <preset> [--dir D] [--base-url URL] | verify <dir|preset> [--device D]
+export const MODELS_USAGE = `sam3 models list | fetch <preset> [--dtype D] [--dir D] [--base-url URL] | verify <dir|preset> [--device D]
 sam3 models export --from SOURCE --out DIR [--seed N] [--dtype fp32|fp16|int8] [--roles a,b] [--no-check]
                    [--hf-weights] [--threads N] | export --setup
 
-  list      presets: bundled, installed or downloadable, with size and licence
-  fetch     download a preset's files (resumes partial downloads, checks published sha256; HF_TOKEN for gated
-            repositories; --base-url or SAM3_MODEL_BASE_URL for a mirror) and write its manifest
+  list      presets: bundled, installed or downloadable, what each can do, precisions with sizes, licence
+  fetch     download a preset's files in one precision (--dtype, default fp32; resumes partial downloads, checks
+            published sha256; HF_TOKEN for gated repositories; --base-url or SAM3_MODEL_BASE_URL for a mirror
+            that serves the pack's files under their pack paths) and write its manifest
   verify    open a pack, check every file and tensor, run one inference per head
   export    make a pack with the project's Python exporter (build time only; --setup makes its environment
             once, Python 3.10+). SOURCE: tiny-336, tiny-1008 or full-random (random weights, --seed N), a hub id
@@ -35,7 +37,7 @@ ${EXPORT_ROLES.join(", ").replace(/(.{1,96})(,|$) ?/g, "            $1$2\n").tri
 export async function modelsCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
   if (action === "export") return exportCommand(rest);
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dir: { type: "string" }, "base-url": { type: "string" }, device: { type: "string" } } });
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dir: { type: "string" }, "base-url": { type: "string" }, device: { type: "string" }, dtype: { type: "string" } } });
   if (action === "list") return list();
   if (action === "fetch") {
     if (positionals.length !== 1) throw new UsageError("give one preset to fetch (see sam3 models list)");
@@ -46,6 +48,7 @@ export async function modelsCommand(argv: string[]): Promise<void> {
     const dir = await fetchPreset(preset, {
       dir: values.dir,
       baseUrl: values["base-url"],
+      dtype: values.dtype,
       onFile: (file, i, n) => process.stderr.write(`${file} (${i + 1}/${n})\n`),
       onProgress: (_file, bytes, total) => bar.update(Math.round(bytes / 2 ** 20), total ? Math.round(total / 2 ** 20) : 0, "MiB"),
     });
@@ -104,8 +107,16 @@ async function exportCommand(argv: string[]): Promise<void> {
 function list() {
   for (const p of PRESETS) {
     const where = presetDir(p);
-    const state = p.bundled ? "bundled" : existsSync(where) ? `installed in ${where}` : "not installed (sam3 models fetch " + p.name + ")";
-    const size = p.files?.some((f) => f.bytes) ? `, ${(p.files.reduce((n, f) => n + (f.bytes ?? 0), 0) / 2 ** 30).toFixed(1)} GiB` : "";
-    process.stdout.write(`${p.name}\n  ${p.description}${size}\n  licence: ${p.licence}\n  ${state}\n`);
+    const state = p.bundled ? "bundled" : existsSync(where) ? `installed in ${where}` : `not installed (sam3 models fetch ${p.name} [--dtype D])`;
+    const lines = [
+      `${p.name}${p.verified ? "" : "  (layout read from the exporter's code, not yet checked against its real files)"}`,
+      `  ${p.description}`,
+      `  can do: ${describeCapabilities(p.capabilities)}`,
+    ];
+    if (p.variants) lines.push(`  precisions (--dtype): ${p.variants.map((v) => `${v.dtype} ${v.bytes ? gib(v.bytes) : "size not published"}`).join(", ")}`);
+    lines.push(`  licence: ${p.licence}`, `  ${state}`);
+    process.stdout.write(lines.join("\n") + "\n");
   }
 }
+
+const gib = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`);

@@ -1,4 +1,4 @@
-import type { Manifest } from "./manifest";
+import type { GraphSpec, Manifest } from "./manifest";
 
 type Roles = Manifest["roles"];
 
@@ -60,31 +60,109 @@ export const PROJECT_ROLES: Roles = {
   },
 };
 
-/**
- * usls "sam3-image" v2 (jamjamjon/assets release `sam3`): one decoder that always takes boxes (no box = one zero
- * box labelled -10), and a text encoder that returns its own boolean mask.
- */
-export const USLS_SAM3_IMAGE_ROLES: Roles = {
-  visionEncoder: { ...PROJECT_ROLES.visionEncoder!, file: "vision-encoder.onnx", inputs: { pixels: "images" } },
-  textEncoder: { ...PROJECT_ROLES.textEncoder!, file: "text-encoder.onnx" },
-  detectorDecoderBoxes: { ...PROJECT_ROLES.detectorDecoderBoxes!, file: "decoder.onnx" },
+const USLS_RELEASE = "https://github.com/jamjamjon/assets/releases/download/sam3/";
+const ONNX_COMMUNITY_REPO = "https://huggingface.co/onnx-community/sam3-tracker-ONNX/resolve/main/";
+
+/** The tracker's prompt encoder + mask decoder as HF exports it: its own box input, no mask input, 3 candidates. */
+const HF_TRACKER_DECODER: GraphSpec = {
+  file: "",
+  data: [],
+  inputs: {
+    emb0: "image_embeddings.0", emb1: "image_embeddings.1", emb2: "image_embeddings.2",
+    points: "input_points", labels: "input_labels", boxes: "input_boxes",
+  },
+  outputs: { iouScores: "iou_scores", masks: "pred_masks", objectScore: "object_score_logits" },
+};
+const HF_TRACKER_ENCODER: GraphSpec = {
+  file: "",
+  data: [],
+  inputs: { pixels: "pixel_values" },
+  outputs: { emb0: "image_embeddings.0", emb1: "image_embeddings.1", emb2: "image_embeddings.2" },
 };
 
-/** onnx-community/sam3-tracker-ONNX (used by transformers.js): dotted embedding names, external `.onnx_data`. */
-export const ONNX_COMMUNITY_TRACKER_ROLES: Roles = {
-  trackerVisionEncoder: {
-    file: "onnx/vision_encoder.onnx",
-    data: ["onnx/vision_encoder.onnx_data"],
-    inputs: { pixels: "pixel_values" },
-    outputs: { emb0: "image_embeddings.0", emb1: "image_embeddings.1", emb2: "image_embeddings.2" },
-  },
-  trackerDecoder: {
-    file: "onnx/prompt_encoder_mask_decoder.onnx",
-    data: ["onnx/prompt_encoder_mask_decoder.onnx_data"],
-    inputs: {
-      emb0: "image_embeddings.0", emb1: "image_embeddings.1", emb2: "image_embeddings.2",
-      points: "input_points", labels: "input_labels", boxes: "input_boxes",
+/**
+ * A public export's layout: its graphs (as float32 file names, mapped to roles), the precisions it is published in
+ * (how each renames a file, with the published total size where known), and the extra files it needs.
+ */
+export interface PublicLayout {
+  baseUrl: string;
+  /** dtype -> the file-name suffix of that precision (inserted before `.onnx`) and its published size in bytes. */
+  dtypes: Record<string, { suffix: string; bytes?: number }>;
+  /** Each graph's external weight file beside it (`<graph>.onnx_data`), when the export keeps weights apart. */
+  externalData: boolean;
+  roles: Roles;
+  /** Non-graph files (tokenizer), the same in every precision. */
+  extra: string[];
+  variant(dtype: string): { roles: Roles; files: { path: string }[]; bytes?: number };
+}
+
+function layout(spec: Omit<PublicLayout, "variant">): PublicLayout {
+  return {
+    ...spec,
+    variant(dtype) {
+      const { suffix, bytes } = spec.dtypes[dtype];
+      const rename = (file: string) => file.replace(/\.onnx$/, `${suffix}.onnx`);
+      const roles = Object.fromEntries(
+        Object.entries(spec.roles).map(([role, graph]) => {
+          const file = rename(graph!.file);
+          return [role, { ...graph!, file, data: spec.externalData ? [`${file}_data`] : [] }];
+        }),
+      ) as Roles;
+      const graphs = Object.values(roles).flatMap((g) => [g!.file, ...g!.data]);
+      return { roles, files: [...graphs, ...spec.extra].map((path) => ({ path })), bytes };
     },
-    outputs: { iouScores: "iou_scores", masks: "pred_masks", objectScore: "object_score_logits" },
-  },
+  };
+}
+
+export const PUBLIC_LAYOUTS = {
+  /**
+   * usls "sam3-image" v2 (jamjamjon/usls, sam3_image/config.rs and scripts/sam3-image/export_v2.py): `images` in,
+   * a text encoder that also gives its boolean mask, and the geometry encoder + decoder in one graph that always
+   * takes boxes (no box = one zero box labelled -10). Precisions by a `-<dtype>` suffix.
+   */
+  uslsImage: layout({
+    baseUrl: USLS_RELEASE,
+    dtypes: { fp32: { suffix: "" }, fp16: { suffix: "-fp16" }, q8: { suffix: "-q8" }, q4f16: { suffix: "-q4f16" }, bnb4: { suffix: "-bnb4" } },
+    externalData: false,
+    roles: {
+      visionEncoder: { ...PROJECT_ROLES.visionEncoder!, file: "vision-encoder.onnx", inputs: { pixels: "images" } },
+      textEncoder: { ...PROJECT_ROLES.textEncoder!, file: "text-encoder.onnx" },
+      detectorDecoderBoxes: { ...PROJECT_ROLES.detectorDecoderBoxes!, file: "geo-encoder-mask-decoder.onnx" },
+    },
+    extra: ["tokenizer.json"],
+  }),
+  /** usls's SAM 3 tracker files (the HF tracker export under usls names): same tensors as onnx-community's. */
+  uslsTracker: layout({
+    baseUrl: USLS_RELEASE,
+    dtypes: { fp32: { suffix: "" }, fp16: { suffix: "-fp16" }, q8: { suffix: "-q8" }, q4f16: { suffix: "-q4f16" }, bnb4: { suffix: "-bnb4" } },
+    externalData: false,
+    roles: {
+      trackerVisionEncoder: { ...HF_TRACKER_ENCODER, file: "tracker-vision-encoder.onnx" },
+      trackerDecoder: { ...HF_TRACKER_DECODER, file: "tracker-prompt-encoder-mask-decoder.onnx" },
+    },
+    extra: [],
+  }),
+  /**
+   * onnx-community/sam3-tracker-ONNX as transformers.js loads it: `onnx/<graph><suffix>.onnx` with its weights in
+   * `<file>_data` beside it; suffixes as transformers.js's dtype table. Sizes are the repository's (graph + data).
+   */
+  onnxCommunityTracker: layout({
+    baseUrl: ONNX_COMMUNITY_REPO,
+    dtypes: {
+      fp32: { suffix: "", bytes: 1_870_741_928 + 22_285_434 },
+      fp16: { suffix: "_fp16", bytes: 935_992_733 + 11_240_876 },
+      q8: { suffix: "_quantized", bytes: 528_670_397 + 10_066_013 },
+      int8: { suffix: "_int8", bytes: 528_670_397 + 10_066_013 },
+      uint8: { suffix: "_uint8", bytes: 528_670_397 + 10_066_013 },
+      q4: { suffix: "_q4", bytes: 370_274_764 + 8_470_668 },
+      q4f16: { suffix: "_q4f16", bytes: 296_930_472 + 5_364_622 },
+      bnb4: { suffix: "_bnb4", bytes: 342_490_428 + 8_212_347 },
+    },
+    externalData: true,
+    roles: {
+      trackerVisionEncoder: { ...HF_TRACKER_ENCODER, file: "onnx/vision_encoder.onnx" },
+      trackerDecoder: { ...HF_TRACKER_DECODER, file: "onnx/prompt_encoder_mask_decoder.onnx" },
+    },
+    extra: [],
+  }),
 };

@@ -1,36 +1,46 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { BUNDLED_MODELS_DIR, installedModelsDir } from "../paths";
-import { ONNX_COMMUNITY_TRACKER_ROLES, USLS_SAM3_IMAGE_ROLES } from "./layouts";
+import { capabilitiesOf, type Capabilities, type Capability } from "./capabilities";
+import { PUBLIC_LAYOUTS, type PublicLayout } from "./layouts";
 import type { Manifest } from "./manifest";
+import { ROLE_NAMES, type Role } from "./roles";
 
 /** A file of a downloadable preset: where it lands in the pack, where it comes from, and its checksum if published. */
 export interface PresetFile {
   path: string;
-  /** Relative to the preset's base URL (or SAM3_MODEL_BASE_URL). */
-  source: string;
+  /** Where the publisher serves it (a mirror serves it under `path` instead). */
+  url: string;
   sha256?: string;
-  /** Approximate size, for `sam3 models list`. */
+}
+
+/** One precision of a downloadable preset: its files, their total size where published, the manifest mapping them. */
+export interface PresetVariant {
+  dtype: string;
+  files: PresetFile[];
   bytes?: number;
+  manifest: Manifest;
 }
 
 export interface Preset {
   name: string;
   description: string;
   licence: string;
-  /** Where a downloadable preset's files come from. */
-  baseUrl?: string;
-  files?: PresetFile[];
   /** A pack shipped inside this package (folder under models/). */
   bundled?: boolean;
-  /** For downloaded layouts that carry no manifest of their own: the manifest that maps their files. */
-  manifest?: Manifest;
+  /** Downloadable precisions, the default (float32) first. */
+  variants?: PresetVariant[];
+  /** False until the layout has been checked against the publisher's real files (names, tensors, dtypes). */
+  verified: boolean;
+  capabilities: Capabilities;
 }
 
 const SAM_LICENCE = "SAM License (Meta): accept it on the facebook/sam3 model page before use";
 const RANDOM = "random weights, real tensor layout: proves the pipeline, masks are meaningless";
+/** The bundled packs are this project's own export: every role. */
+const ALL_ROLES = new Set<Role>(ROLE_NAMES);
 
-const realManifest = (name: string, description: string, roles: Manifest["roles"]): Manifest => ({
+const manifestFor = (name: string, description: string, roles: Manifest["roles"]): Manifest => ({
   name,
   description,
   imageSize: 1008,
@@ -40,25 +50,52 @@ const realManifest = (name: string, description: string, roles: Manifest["roles"
   roles,
 });
 
+/**
+ * A preset made of one or more public exports installed in one folder: each part's graphs in the precision asked
+ * for, under the part's own file names, fetched from the part's own address.
+ */
+function downloadable(name: string, description: string, parts: PublicLayout[], verified = false): Preset {
+  const dtypes = parts.map((p) => Object.keys(p.dtypes)).reduce((all, d) => all.filter((x) => d.includes(x)));
+  const variants = dtypes.map((dtype): PresetVariant => {
+    const roles: Manifest["roles"] = {};
+    const files: PresetFile[] = [];
+    let bytes: number | undefined = 0;
+    for (const part of parts) {
+      const variant = part.variant(dtype);
+      Object.assign(roles, variant.roles);
+      files.push(...variant.files.map((f) => ({ ...f, url: new URL(f.path, part.baseUrl).href })));
+      bytes = bytes !== undefined && variant.bytes !== undefined ? bytes + variant.bytes : undefined;
+    }
+    return { dtype, files, bytes, manifest: manifestFor(name, description, roles) };
+  });
+  const roles = new Set(Object.keys(variants[0].manifest.roles) as Role[]);
+  return { name, description, licence: SAM_LICENCE, variants, verified, capabilities: capabilitiesOf(roles) };
+}
+
+const bundled = (name: string, description: string): Preset => ({
+  name,
+  description,
+  licence: "Apache-2.0",
+  bundled: true,
+  verified: true,
+  capabilities: capabilitiesOf(ALL_ROLES),
+});
+
+const { uslsImage, uslsTracker, onnxCommunityTracker } = PUBLIC_LAYOUTS;
+
 export const PRESETS: Preset[] = [
-  { name: "sam3-tiny-336", description: `tiny SAM 3 at 336 px, ${RANDOM}`, licence: "Apache-2.0", bundled: true },
-  { name: "sam3-tiny-1008", description: `tiny SAM 3 at 1008 px (real shapes), ${RANDOM}`, licence: "Apache-2.0", bundled: true },
-  {
-    name: "usls-sam3-image",
-    description: "SAM 3 image detector (text and box prompts), usls v2 ONNX export",
-    licence: SAM_LICENCE,
-    manifest: realManifest("usls-sam3-image", "SAM 3 detector, usls v2 export", USLS_SAM3_IMAGE_ROLES),
-    baseUrl: "https://github.com/jamjamjon/assets/releases/download/sam3/",
-    files: ["vision-encoder.onnx", "text-encoder.onnx", "decoder.onnx", "tokenizer.json"].map((f) => ({ path: f, source: f })),
-  },
-  {
-    name: "onnx-community-sam3-tracker",
-    description: "SAM 3 tracker (point and box prompts), onnx-community export used by transformers.js",
-    licence: SAM_LICENCE,
-    manifest: realManifest("onnx-community-sam3-tracker", "SAM 3 tracker, onnx-community export", ONNX_COMMUNITY_TRACKER_ROLES),
-    baseUrl: "https://huggingface.co/onnx-community/sam3-tracker-ONNX/resolve/main/",
-    files: ["onnx/vision_encoder.onnx", "onnx/vision_encoder.onnx_data", "onnx/prompt_encoder_mask_decoder.onnx", "onnx/prompt_encoder_mask_decoder.onnx_data"].map((f) => ({ path: f, source: f })),
-  },
+  bundled("sam3-tiny-336", `tiny SAM 3 at 336 px, ${RANDOM}`),
+  bundled("sam3-tiny-1008", `tiny SAM 3 at 1008 px (real shapes), ${RANDOM}`),
+  // composites first: a folder holding both parts is detected as the whole
+  downloadable("usls-sam3", "SAM 3 detector and tracker of the usls release `sam3` in one pack: text, exemplar boxes, clicks, box, video", [uslsImage, uslsTracker]),
+  downloadable(
+    "sam3-usls-detector-onnx-community-tracker",
+    "usls v2 detector and the onnx-community tracker in one pack: text, exemplar boxes, clicks, box, video",
+    [uslsImage, onnxCommunityTracker],
+  ),
+  downloadable("usls-sam3-image", "SAM 3 detector (text and exemplar boxes), usls v2 export", [uslsImage]),
+  downloadable("usls-sam3-tracker", "SAM 3 tracker (clicks and box), usls export", [uslsTracker]),
+  downloadable("onnx-community-sam3-tracker", "SAM 3 tracker (clicks and box), onnx-community export used by transformers.js", [onnxCommunityTracker]),
 ];
 
 export const DEFAULT_PRESET = "sam3-tiny-336";
@@ -69,7 +106,16 @@ export const findPreset = (name: string) => PRESETS.find((p) => p.name === name)
 export const presetDir = (preset: Preset) =>
   preset.bundled ? join(BUNDLED_MODELS_DIR, preset.name) : join(installedModelsDir(), preset.name);
 
-/** The preset whose files a manifest-less folder holds, if any. */
-export function detectLayout(dir: string): Preset | undefined {
-  return PRESETS.find((p) => p.manifest && Object.values(p.manifest.roles).every((g) => !g || existsSync(join(dir, g.file))));
+/** A preset with real weights that can do `capability` (a bundled one when none can), for error messages. */
+export const presetWith = (capability: Capability): string | undefined =>
+  (PRESETS.find((p) => !p.bundled && p.capabilities[capability]) ?? PRESETS.find((p) => p.capabilities[capability]))?.name;
+
+/** The preset variant whose files a manifest-less folder holds, if any (the first complete one). */
+export function detectLayout(dir: string): PresetVariant | undefined {
+  for (const preset of PRESETS) {
+    for (const variant of preset.variants ?? []) {
+      if (variant.files.every((f) => existsSync(join(dir, f.path)))) return variant;
+    }
+  }
+  return undefined;
 }
