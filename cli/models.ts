@@ -25,7 +25,9 @@ sam3 models export --from SOURCE --out DIR [--seed N] [--dtype fp32|fp16|int8] [
   fetch     download a preset's files in one precision (--dtype, default fp32; resumes partial downloads, checks
             published sha256; HF_TOKEN for gated repositories; --base-url or SAM3_MODEL_BASE_URL for a mirror
             that serves the pack's files under their pack paths) and write its manifest
-  verify    open a pack, check every file and tensor, run one inference per head
+  verify    open a pack, check every file and tensor, then run every capability it claims (text, exemplar box,
+            click, box, clicks + previous mask, 3 frames of video), printing each stage's time; stops at the first
+            stage that fails
   export    make a pack with the project's Python exporter (build time only; --setup makes its environment
             once, Python 3.10+). SOURCE: tiny-336, tiny-1008 or full-random (random weights, --seed N), a hub id
             such as facebook/sam3 (gated: set HF_TOKEN) or a checkpoint folder. --dtype fp16|int8 writes a smaller
@@ -58,9 +60,10 @@ export async function modelsCommand(argv: string[]): Promise<void> {
   }
   if (action === "verify") {
     if (positionals.length !== 1) throw new UsageError("give the pack folder or preset to verify");
-    const report = await verifyPack(positionals[0], values.device ? parseDevice(values.device) : undefined);
-    process.stdout.write(`${report.model} (${report.dir}) on ${report.device}: ok\n`);
-    for (const c of report.checks) process.stdout.write(`  ${c.name.padEnd(12)} ${c.ms.toFixed(0).padStart(6)} ms${c.name === "open" ? "" : `  ${c.objects} object(s)`}\n`);
+    const line = (c: { name: string; ms: number; objects: number }) =>
+      process.stdout.write(`  ${c.name.padEnd(24)} ${c.ms.toFixed(0).padStart(7)} ms${c.name === "open" ? "" : `  ${c.objects} ${c.name.startsWith("video") ? "frame(s)" : "object(s)"}`}\n`);
+    const report = await verifyPack(positionals[0], values.device ? parseDevice(values.device) : undefined, line);
+    process.stdout.write(`${report.model} (${report.dir}) on ${report.device}: ok\n  can do: ${report.capabilities}\n`);
     return;
   }
   throw new UsageError(`unknown models action "${action ?? ""}"\n\n${MODELS_USAGE}`.split("\n")[0]);

@@ -19,7 +19,8 @@ import { AsyncLruCache } from "./runtime/lru";
 import { checkRange } from "./runtime/options";
 import { timed, VIT_PASSES, type Timings } from "./runtime/timings";
 import { TextTokenizer } from "./text/tokenizer";
-import { bestCandidate, candidateLogits, candidateMask, pointPromptTensors, readTrackerOutput } from "./tracker";
+import { bestCandidate, candidateLogits, candidateMask, pointPromptTensors, readTrackerOutput, singleMaskToken } from "./tracker";
+import type { Role } from "./pack/roles";
 
 export interface Sam3Options extends RuntimeOptions {
   /** A pack folder or preset name (default: the bundled sam3-tiny-336). */
@@ -45,7 +46,13 @@ export interface SegmentOptions {
   nms?: number;
   /** Detector: keep at most this many instances. */
   maxObjects?: number;
-  /** Tracker: also upsample the two other candidates to report their areas (default true). */
+  /**
+   * Tracker: true gives SAM's multimask output, 3 candidates with object 1 the best by the model's IoU estimate;
+   * false the single-mask output. Default: as SAM's predictors, 3 candidates for one click alone. Exports whose
+   * decoder gives only the 3 candidates answer with the best of them.
+   */
+  multimask?: boolean;
+  /** Tracker, multimask: also upsample the two other candidates to report their areas (default true). */
   candidates?: boolean;
 }
 
@@ -64,7 +71,7 @@ export interface SegmentResult {
   model: string;
   path: "detector" | "tracker";
   objects: SegmentedObject[];
-  /** Tracker: all three candidates in model order (IoU estimate and area); object 1 is the best of them. */
+  /** Tracker, multimask output: the three candidates in model order (IoU estimate and area); object 1 is the best. */
   candidates?: { score: number; area: number }[];
   /** Tracker: probability that the object is present at all. */
   objectScore?: number;
@@ -205,35 +212,54 @@ export class Sam3 {
   }
 
   private async track(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {
-    this.require(prompt.points?.length ? "clicks" : "box");
+    const points = prompt.points ?? [];
+    const box = prompt.boxes?.[0];
+    this.require(points.length ? "clicks" : "box");
+    if (!points.length && !box) throw new Sam3Error("BAD_PROMPT", "a mask prompt needs at least one point or a box with it");
     const { engine } = this.shared;
-    const embeddings = await this.imageFeatures("tracker", rgb, timings);
-    const role = prompt.maskInput ? "trackerDecoderMask" : "trackerDecoder";
-    const boxInput = this.pack.manifest.roles[role]?.inputs.boxes !== undefined;
-    const { imageSize } = this.pack.manifest;
-    const feeds: Tensors = { ...embeddings, ...pointPromptTensors(prompt.points ?? [], prompt.boxes?.[0], rgb.width, rgb.height, imageSize, boxInput) };
-    if (prompt.maskInput) {
-      if (!engine.has("trackerDecoderMask")) throw new Sam3Error("BAD_PROMPT", `model ${this.pack.manifest.name} cannot take a mask prompt`);
-      feeds.maskInput = maskInputTensor(prompt.maskInput, embeddings.emb0.dims[2] as number);
+    const { name, imageSize } = this.pack.manifest;
+    const warnings: string[] = [];
+    let maskInput = prompt.maskInput;
+    if (maskInput && !this.capabilities.maskRefinement) {
+      // the clicks alone still give the object: a face that keeps every click refines by sending them all
+      warnings.push(`model ${name} takes no mask prompt: the clicks ran without the previous mask`);
+      maskInput = undefined;
     }
-    if (!feeds.points.dims[2]) throw new Sam3Error("BAD_PROMPT", "a mask prompt needs at least one point or a box with it");
+    // SAM's predictors ask for 3 candidates when one click alone is ambiguous, for the single-mask output otherwise
+    const multimask = options.multimask ?? (points.length === 1 && !box && !maskInput);
+    const role = this.trackerRole(multimask, maskInput !== undefined);
+    // the video decoders give all 4 mask tokens (0: the single-mask output), the others the 3 candidates
+    const first = role.startsWith("video") ? 1 : 0;
+    const embeddings = await this.imageFeatures("tracker", rgb, timings);
+    const boxInput = this.pack.manifest.roles[role]?.inputs.boxes !== undefined;
+    const feeds: Tensors = { ...embeddings, ...pointPromptTensors(points, box, rgb.width, rgb.height, imageSize, boxInput) };
+    if (maskInput) feeds.maskInput = maskInputTensor(maskInput, embeddings.emb0.dims[2] as number);
     const raw = readTrackerOutput(await timed(timings, "trackerDecoder", () => engine.run(role, feeds)));
     return timed(timings, "postprocess", () => {
-      const best = bestCandidate(raw);
+      const chosen = multimask || !first ? bestCandidate(raw, first) : singleMaskToken(raw);
       const upsample = (i: number) => this.refine(candidateMask(raw, i, rgb.width, rgb.height), options);
-      const mask = upsample(best);
+      const mask = upsample(chosen);
       const area = maskArea(mask);
+      const candidates = [first, first + 1, first + 2];
       return {
-        objects: [{ id: 1, score: raw.iouScores[best], box: maskBox(mask) ?? ([0, 0, 0, 0] as Box), area, mask }],
+        objects: [{ id: 1, score: raw.iouScores[chosen], box: maskBox(mask) ?? ([0, 0, 0, 0] as Box), area, mask }],
         candidates:
-          options.candidates === false
+          !multimask || options.candidates === false
             ? undefined
-            : [0, 1, 2].map((i) => ({ score: raw.iouScores[i], area: i === best ? area : maskArea(upsample(i)) })),
+            : candidates.map((i) => ({ score: raw.iouScores[i], area: i === chosen ? area : maskArea(upsample(i)) })),
         objectScore: sigmoid(raw.objectScoreLogit),
-        lowResMask: candidateLogits(raw, best),
-        warnings: [],
+        lowResMask: candidateLogits(raw, chosen),
+        warnings,
       };
     });
+  }
+
+  /** The single-mask output needs a decoder that gives every mask token (a video decoder); else the 3 candidates. */
+  private trackerRole(multimask: boolean, withMask: boolean): Role {
+    const { engine } = this.shared;
+    const video = withMask ? "videoTrackerDecoderMask" : "videoTrackerDecoder";
+    if (!multimask && engine.has(video)) return video;
+    return withMask ? "trackerDecoderMask" : "trackerDecoder";
   }
 
   private refine(mask: Mask, options: SegmentOptions): Mask {
@@ -306,7 +332,9 @@ function checkOptions(o: SegmentOptions) {
   inUnit("nms", o.nms);
   checkRange("minRegionArea", o.minRegionArea, 0, LIMITS.pixels, false);
   checkRange("maxObjects", o.maxObjects, 1, MAX_OBJECTS_PER_IMAGE);
-  if (o.candidates !== undefined && typeof o.candidates !== "boolean") throw new Sam3Error("BAD_OPTION", `candidates must be true or false, got ${o.candidates}`);
+  for (const key of ["candidates", "multimask"] as const) {
+    if (o[key] !== undefined && typeof o[key] !== "boolean") throw new Sam3Error("BAD_OPTION", `${key} must be true or false, got ${o[key]}`);
+  }
 }
 
 function checkOpenOptions(o: Sam3Options) {

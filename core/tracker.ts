@@ -4,12 +4,13 @@ import { resizeAndThreshold } from "./masks/resize";
 import type { BoxPrompt, PointPrompt } from "./prompts";
 
 /** Point labels of the tracker's prompt encoder. */
-const LABEL = { notAPoint: -1n, negative: 0n, positive: 1n, boxTopLeft: 2n, boxBottomRight: 3n } as const;
+const LABEL = { negative: 0n, positive: 1n, boxTopLeft: 2n, boxBottomRight: 3n } as const;
 
 /**
  * Clicks and box as the tracker takes them, in model-frame pixels (x * S / W). The box goes in as its two corners
  * labelled 2 and 3 (the same prompt as the box path), box first as in SAM's predictors - or, for exports with a
- * box input of their own (`boxInput`), as a [1, boxes, 4] tensor beside at least one (possibly not-a-) point.
+ * box input of their own (`boxInput`), as a [1, boxes, 4] tensor beside the clicks, zero of them for a box alone,
+ * as HF and transformers.js feed it (the graph adds the box's own padding token).
  */
 export function pointPromptTensors(
   points: PointPrompt[],
@@ -32,7 +33,6 @@ export function pointPromptTensors(
     add(x2, y2, LABEL.boxBottomRight);
   }
   for (const p of points) add(p.x, p.y, p.positive === false ? LABEL.negative : LABEL.positive);
-  if (boxInput && !labels.length) add(0, 0, LABEL.notAPoint);
   const n = labels.length;
   const tensors: Record<string, ort.Tensor> = {
     points: new ort.Tensor("float32", Float32Array.from(coords), [1, 1, n, 2]),
@@ -46,7 +46,7 @@ export function pointPromptTensors(
 }
 
 export interface TrackerOutput {
-  /** [3, maskSize, maskSize] candidate mask logits. */
+  /** [candidates, maskSize, maskSize] mask logits: the 3 multimask candidates, or all 4 tokens (single-mask first). */
   masks: Float32Array;
   maskSize: number;
   iouScores: Float32Array;
@@ -63,8 +63,33 @@ export function readTrackerOutput(out: Record<string, ort.Tensor>): TrackerOutpu
   };
 }
 
-/** The candidate the model rates best by its own IoU estimate. */
-export const bestCandidate = (out: TrackerOutput) => out.iouScores.reduce((best, v, i, all) => (v > all[best] ? i : best), 0);
+/** The candidate among `from..` the model rates best by its own IoU estimate. */
+export const bestCandidate = (out: TrackerOutput, from = 0) => {
+  let best = from;
+  for (let i = from + 1; i < out.iouScores.length; i++) if (out.iouScores[i] > out.iouScores[best]) best = i;
+  return best;
+};
+
+/** SAM's threshold on the single-mask output's stability, below which it is replaced by the best candidate. */
+const STABILITY = { delta: 0.05, threshold: 0.98 };
+
+/**
+ * The single-mask output of a decoder that gives all 4 tokens (token 0 first), chosen as SAM's mask decoder does
+ * outside training: token 0 unless its mask is unstable (area at logit > 0.05 over area at > -0.05 under 0.98),
+ * then the best of the 3 candidates.
+ */
+export function singleMaskToken(out: TrackerOutput): number {
+  const plane = out.maskSize * out.maskSize;
+  let inner = 0;
+  let outer = 0;
+  for (let i = 0; i < plane; i++) {
+    const v = out.masks[i];
+    if (v > STABILITY.delta) inner++;
+    if (v > -STABILITY.delta) outer++;
+  }
+  const stability = outer > 0 ? inner / outer : 1;
+  return stability >= STABILITY.threshold ? 0 : bestCandidate(out, 1);
+}
 
 export function candidateLogits(out: TrackerOutput, index: number): Float32Array {
   const plane = out.maskSize * out.maskSize;

@@ -10,10 +10,13 @@ const name = (max: number) => z.string().min(1).max(max);
 const packPath = name(1024);
 
 const tensorMap = z.record(z.string().max(256), name(256));
+/** Another pack installed beside this one (its folder name in the same models folder) that holds the file. */
+const siblingPack = z.string().regex(/^[A-Za-z0-9][\w.-]{0,127}$/, "a pack's folder name (letters, digits, . _ -)").optional();
 
 const graphSchema = z.object({
-  /** Path of the .onnx file, relative to the pack directory. */
+  /** Path of the .onnx file, relative to the pack directory (or to `pack`'s). */
   file: packPath,
+  pack: siblingPack,
   /** External weight files the graph needs beside it (e.g. `vision_encoder.onnx_data`). */
   data: z.array(packPath).max(MAX_DATA_FILES).default([]),
   /** Logical tensor name -> the graph's tensor name. */
@@ -38,7 +41,7 @@ export const manifestSchema = z.object({
   normalize: z
     .object({ mean: z.array(z.number().finite()).length(3), std: z.array(z.number().finite().positive()).length(3) })
     .default({ mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }),
-  tokenizer: z.object({ file: packPath, contextLength: z.number().int().min(2).max(MAX_CONTEXT_LENGTH).default(32) }),
+  tokenizer: z.object({ file: packPath, pack: siblingPack, contextLength: z.number().int().min(2).max(MAX_CONTEXT_LENGTH).default(32) }),
   thresholds: z
     .object({
       detection: z.number().min(0).max(1).default(0.5),

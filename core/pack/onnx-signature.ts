@@ -1,11 +1,25 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { Sam3Error } from "../errors";
 
-/** Input and output tensor names of an ONNX graph. */
+/** Input and output tensor names of an ONNX graph, and each one's element type and shape where it declares them. */
 export interface OnnxSignature {
   inputs: string[];
   outputs: string[];
+  tensors: Record<string, TensorType>;
 }
+
+export interface TensorType {
+  /** onnxruntime's name of the element type ("float32", "float16", "int64", "bool"...), or "unknown". */
+  type: string;
+  /** Each dimension's size, or its symbolic name (a dynamic axis); absent when the graph declares no shape. */
+  dims?: (number | string)[];
+}
+
+/** onnx.proto TensorProto.DataType -> onnxruntime's type names. */
+const ELEMENT_TYPES: Record<number, string> = {
+  1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "string", 9: "bool",
+  10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 16: "bfloat16",
+};
 
 // protobuf field numbers (onnx.proto)
 const MODEL_GRAPH = 7; // ModelProto.graph
@@ -15,7 +29,11 @@ const ATTRIBUTE = { tensor: 5, graph: 6, tensors: 10, graphs: 11, sparseTensor: 
 const SPARSE = { values: 1, indices: 2 };
 const TENSOR_EXTERNAL_DATA = 13;
 const ENTRY = { key: 1, value: 2 };
-const VALUE_INFO_NAME = 1;
+const VALUE_INFO = { name: 1, type: 2 };
+const TYPE_TENSOR = 1; // TypeProto.tensor_type
+const TENSOR_TYPE = { elemType: 1, shape: 2 };
+const SHAPE_DIM = 1;
+const DIM = { value: 1, param: 2 };
 /** Tensor names and external file names are short; a longer one is not read into memory. */
 const MAX_TEXT_BYTES = 4096;
 /** Graphs nest inside node attributes (If, Loop, Scan); deeper than this is no real model. */
@@ -28,15 +46,37 @@ const MAX_DEPTH = 32;
 export function readOnnxSignature(file: string): OnnxSignature {
   const inputs: string[] = [];
   const outputs: string[] = [];
+  const tensors: Record<string, TensorType> = {};
   withGraph(file, (reader, graph) => {
     forEachField(reader, graph.start, graph.end, (field, start, end) => {
       if (field !== GRAPH.input && field !== GRAPH.output) return;
-      const name = findField(reader, start, end, VALUE_INFO_NAME);
-      if (name) (field === GRAPH.input ? inputs : outputs).push(reader.text(name.start, name.end));
+      const name = findField(reader, start, end, VALUE_INFO.name);
+      if (!name) return;
+      const text = reader.text(name.start, name.end);
+      (field === GRAPH.input ? inputs : outputs).push(text);
+      tensors[text] = tensorType(reader, findField(reader, start, end, VALUE_INFO.type));
     });
     return [];
   });
-  return { inputs, outputs };
+  return { inputs, outputs, tensors };
+}
+
+function tensorType(reader: FileReader, type: { start: number; end: number } | undefined): TensorType {
+  const tensor = type && findField(reader, type.start, type.end, TYPE_TENSOR);
+  if (!tensor) return { type: "unknown" };
+  const elem = findVarint(reader, tensor.start, tensor.end, TENSOR_TYPE.elemType);
+  const shape = findField(reader, tensor.start, tensor.end, TENSOR_TYPE.shape);
+  const result: TensorType = { type: (elem !== undefined && ELEMENT_TYPES[elem]) || "unknown" };
+  if (shape) {
+    const dims: (number | string)[] = [];
+    forEachField(reader, shape.start, shape.end, (field, s, e) => {
+      if (field !== SHAPE_DIM) return;
+      const param = findField(reader, s, e, DIM.param);
+      dims.push(findVarint(reader, s, e, DIM.value) ?? (param ? reader.text(param.start, param.end) : "?"));
+    });
+    result.dims = dims;
+  }
+  return result;
 }
 
 /**
@@ -110,16 +150,34 @@ function findField(reader: FileReader, start: number, end: number, wanted: numbe
   return found;
 }
 
-/** Calls visit for every length-delimited field in [start, end); other wire types are skipped. */
-function forEachField(reader: FileReader, start: number, end: number, visit: (field: number, start: number, end: number) => void) {
+/** The first varint field `wanted` in [start, end). */
+function findVarint(reader: FileReader, start: number, end: number, wanted: number): number | undefined {
+  let found: number | undefined;
+  forEachField(reader, start, end, () => undefined, (field, value) => {
+    if (field === wanted && found === undefined) found = value;
+  });
+  return found;
+}
+
+/** Calls visit for every length-delimited field in [start, end), visitVarint for every varint; the rest are skipped. */
+function forEachField(
+  reader: FileReader,
+  start: number,
+  end: number,
+  visit: (field: number, start: number, end: number) => void,
+  visitVarint?: (field: number, value: number) => void,
+) {
   let pos = start;
   while (pos < end) {
     const [key, afterKey] = reader.varint(pos);
     const field = Math.floor(key / 8);
     switch (key & 7) {
-      case 0:
-        pos = reader.varint(afterKey)[1];
+      case 0: {
+        const [value, next] = reader.varint(afterKey);
+        visitVarint?.(field, value);
+        pos = next;
         break;
+      }
       case 1:
         pos = afterKey + 8;
         break;

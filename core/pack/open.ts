@@ -1,11 +1,12 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { resolveInside } from "../confine";
 import { Sam3Error, isSam3Error } from "../errors";
 import { manifestSchema, roleTensors, type GraphSpec, type Manifest } from "./manifest";
-import { readExternalDataFiles, readOnnxSignature } from "./onnx-signature";
+import { readExternalDataFiles, readOnnxSignature, type OnnxSignature, type TensorType } from "./onnx-signature";
 import { packError, packFile } from "./pack-file";
 import { DEFAULT_PRESET, detectLayout, findPreset, presetDir, PRESETS } from "./presets";
-import { ROLE_NAMES, type Role } from "./roles";
+import { INPUT_TYPES, OUTPUT_TYPES, ROLE_NAMES, type Role } from "./roles";
 import { checkTrackerConstants } from "./tracker-constants";
 import { capabilitiesOf, type Capabilities } from "./capabilities";
 
@@ -40,7 +41,7 @@ function checkPack(ref: string): ModelPack {
   const manifest = readManifest(dir, ref);
   for (const role of ROLE_NAMES) {
     const graph = manifest.roles[role];
-    if (graph) manifest.roles[role] = checkGraph(dir, ref, role, graph);
+    if (graph) manifest.roles[role] = checkGraph(dir, ref, role, graph, manifest.imageSize);
   }
   const constants = manifest.roles.trackerConstants;
   if (constants) manifest.roles.trackerConstants = checkTrackerConstants(dir, ref, constants).spec;
@@ -48,7 +49,12 @@ function checkPack(ref: string): ModelPack {
   if (!capabilities.text && !capabilities.clicks) {
     throw packError(ref, "has neither a complete detector (vision encoder or backbone + text encoder + decoder) nor a complete tracker (encoder or backbone + decoder)");
   }
-  if (capabilities.text) manifest.tokenizer.file = packFile(dir, ref, manifest.tokenizer.file, "the tokenizer file");
+  if (capabilities.text) {
+    const { tokenizer } = manifest;
+    const base = packBase(dir, ref, tokenizer.pack, "the tokenizer");
+    tokenizer.file = relative(dir, join(base, packFile(base, ref, tokenizer.file, "the tokenizer file")));
+    delete tokenizer.pack;
+  }
   return { dir, manifest, capabilities };
 }
 
@@ -92,9 +98,38 @@ function readManifest(dir: string, ref: string): Manifest {
   return parsed.data;
 }
 
-function checkGraph(dir: string, ref: string, role: Role, spec: GraphSpec): GraphSpec {
-  const where = `role ${role} (${spec.file})`;
-  const graph = { ...spec, file: packFile(dir, ref, spec.file, `${where}: file`), data: spec.data.map((f) => packFile(dir, ref, f, `${where}: file`)) };
+/**
+ * The folder a manifest entry's files are in: the pack's own, or the sibling pack it names (a folder beside it in
+ * the same models folder, links followed and held inside that models folder).
+ */
+function packBase(dir: string, ref: string, sibling: string | undefined, what: string): string {
+  if (!sibling) return dir;
+  const models = dirname(dir);
+  let base: string;
+  try {
+    base = resolveInside(models, sibling, `the pack ${sibling}`);
+  } catch (e) {
+    const outside = isSam3Error(e) && e.code === "PATH_NOT_ALLOWED";
+    throw new Sam3Error(outside ? "PATH_NOT_ALLOWED" : "PACK_INVALID", `model pack ${ref}: ${what} is in the pack ${sibling}, which ${outside ? "leads outside its models folder" : "is not installed beside it in its models folder"}`);
+  }
+  if (!statSync(base).isDirectory() || base === dir) throw new Sam3Error("PACK_INVALID", `model pack ${ref}: ${what} is in the pack ${sibling}, which is not another pack folder`);
+  return base;
+}
+
+/**
+ * Checks one graph of the manifest in the folder that holds it; the entry returned names its files relative to the
+ * pack folder, sibling packs' files included ("../<pack>/..."), with no `pack` left.
+ */
+function checkGraph(dir: string, ref: string, role: Role, spec: GraphSpec, imageSize: number): GraphSpec {
+  const where = `role ${role} (${spec.pack ? `${spec.pack}/` : ""}${spec.file})`;
+  const base = packBase(dir, ref, spec.pack, `role ${role}`);
+  const checked = checkGraphIn(base, ref, role, { ...spec, pack: undefined }, imageSize, where);
+  const fromPack = (file: string) => relative(dir, join(base, file));
+  return { ...checked, file: fromPack(checked.file), data: checked.data.map(fromPack) };
+}
+
+function checkGraphIn(dir: string, ref: string, role: Role, spec: GraphSpec, imageSize: number, where: string): GraphSpec {
+  const graph = { file: packFile(dir, ref, spec.file, `${where}: file`), data: spec.data.map((f) => packFile(dir, ref, f, `${where}: file`)), inputs: spec.inputs, outputs: spec.outputs };
   let signature;
   let external;
   try {
@@ -119,9 +154,35 @@ function checkGraph(dir: string, ref: string, role: Role, spec: GraphSpec): Grap
   };
   check("input", graph.inputs, wanted.inputs, signature.inputs);
   check("output", graph.outputs, wanted.outputs, signature.outputs);
+  checkTypes(signature, graph, (reason) => packError(ref, `${where}: ${reason}`), imageSize);
   // an optional input (a tracker's own box input) the graph lacks is simply not fed
   const inputs = Object.fromEntries(Object.entries(graph.inputs).filter(([key, name]) => !wanted.optionalInputs.includes(key) || signature.inputs.includes(name)));
   return { ...graph, inputs };
+}
+
+/**
+ * Each mapped tensor's element type and rank against what the pipeline feeds and reads, so a graph that would fail
+ * at its first run (a uint8 image input, int64 labels given as float, another image size) is refused at open.
+ */
+function checkTypes(signature: OnnxSignature, graph: GraphSpec, invalid: (reason: string) => Error, imageSize: number) {
+  const describe = (t: TensorType) => `${t.type}${t.dims ? ` [${t.dims.join(", ")}]` : ""}`;
+  for (const [key, name] of Object.entries(graph.inputs)) {
+    const want = INPUT_TYPES[key];
+    const actual = signature.tensors[name];
+    if (!want || !actual || actual.type === "unknown") continue;
+    if (!want.types.includes(actual.type)) {
+      throw invalid(`input "${name}" (${key}) is ${describe(actual)}; the pipeline feeds ${want.types.join(" or ")}${key === "pixels" && actual.type === "uint8" ? " pixels normalised outside the graph" : ""}`);
+    }
+    if (actual.dims && actual.dims.length !== want.rank) throw invalid(`input "${name}" (${key}) is ${describe(actual)}; the pipeline feeds ${want.rank} dimensions`);
+    const [, channels, height, width] = actual.dims ?? [];
+    if (key === "pixels" && [channels, height, width].some((d, i) => typeof d === "number" && d !== (i ? imageSize : 3))) {
+      throw invalid(`input "${name}" takes ${describe(actual)} images; the manifest's imageSize is ${imageSize} (3 x ${imageSize} x ${imageSize})`);
+    }
+  }
+  for (const [key, name] of Object.entries(graph.outputs)) {
+    const actual = signature.tensors[name];
+    if (actual && actual.type !== "unknown" && !OUTPUT_TYPES.includes(actual.type)) throw invalid(`output "${name}" (${key}) is ${describe(actual)}; the pipeline reads float32 or float16`);
+  }
 }
 
 /** The graph's tensor names when they look like names; a file that is no real graph has its bytes kept out of errors. */

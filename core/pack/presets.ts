@@ -114,7 +114,8 @@ export const presetWith = (capability: Capability): string | undefined =>
 export function detectLayout(dir: string): PresetVariant | undefined {
   for (const preset of PRESETS) {
     for (const variant of preset.variants ?? []) {
-      if (variant.files.every((f) => existsSync(join(dir, f.path)))) return variant;
+      // the graphs decide; a missing weights file is then named by the pack check
+      if (Object.values(variant.manifest.roles).every((g) => existsSync(join(dir, g!.file)))) return variant;
     }
   }
   return undefined;

@@ -65,3 +65,27 @@ export const TRACKER_CONSTANT_NAMES = [
   "maskDownsampleBias",
 ] as const;
 export type TrackerConstantName = (typeof TRACKER_CONSTANT_NAMES)[number];
+
+const FLOAT = ["float32", "float16"];
+const INTEGER = ["int64", "int32"];
+const feature = { types: FLOAT, rank: 4 };
+
+/**
+ * What the pipeline feeds each logical input: the element types it converts to (engine.ts casts float32 to float16,
+ * int64 to int32 or bool) and the rank. Every output is read as float (float16 widened).
+ */
+export const INPUT_TYPES: Record<string, { types: readonly string[]; rank: number }> = {
+  pixels: feature,
+  inputIds: { types: INTEGER, rank: 2 },
+  attentionMask: { types: INTEGER, rank: 2 },
+  textFeatures: { types: FLOAT, rank: 3 },
+  textMask: { types: [...INTEGER, "bool"], rank: 2 },
+  feat0: feature, feat1: feature, feat2: feature, pos2: feature,
+  emb0: feature, emb1: feature, emb2: feature,
+  boxes: { types: FLOAT, rank: 3 },
+  boxLabels: { types: INTEGER, rank: 2 },
+  points: { types: FLOAT, rank: 4 },
+  labels: { types: INTEGER, rank: 3 },
+  maskInput: feature,
+};
+export const OUTPUT_TYPES = FLOAT;

@@ -33,8 +33,9 @@ interface MaskPromptState {
 }
 
 /**
- * Tracks without a memory bank: each frame's tracker decoder is prompted with the previous frame's low-res mask
- * logits and its box, the prompt types the exported decoder graphs take.
+ * Tracks without a memory bank: each frame's tracker decoder is prompted with the box of the previous frame's mask,
+ * and with that mask's low-res logits where the decoder takes a mask (exports without a mask input track by the
+ * box alone).
  */
 export class MaskPromptTracker implements ObjectTracker {
   constructor(
@@ -48,7 +49,8 @@ export class MaskPromptTracker implements ObjectTracker {
 
   async step(frame: RgbImage, state: TrackState): Promise<TrackResult> {
     const previous = state as MaskPromptState;
-    return this.run(frame, { boxes: [{ box: previous.box }], maskInput: previous.lowResMask }, previous);
+    const maskInput = this.sam.capabilities.maskRefinement ? previous.lowResMask : undefined;
+    return this.run(frame, { boxes: [{ box: previous.box }], maskInput }, previous);
   }
 
   private async run(frame: RgbImage, prompt: Parameters<Sam3["segment"]>[1], previous: MaskPromptState | undefined): Promise<TrackResult> {

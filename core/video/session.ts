@@ -118,6 +118,7 @@ export class VideoSession {
     for (const b of boxes) checkBox(b, width, height);
     if (request.obj_id !== undefined) {
       if (request.text !== undefined) throw new Sam3Error("BAD_REQUEST", "obj_id goes with points or a box, not with text (text finds every instance)");
+      this.sam.require(points.length ? "clicks" : "box");
       const clicks = this.checkClicks(t, request.obj_id, points, boxes);
       await this.clickObject(await this.source.readFrame(t), t, request.obj_id, clicks);
     } else if (points.length) {
@@ -125,6 +126,8 @@ export class VideoSession {
     } else if (request.text !== undefined || boxes.length) {
       const texts = request.text === undefined ? ["visual"] : [request.text].flat().map((s) => s.trim());
       if (texts.some((s) => !s)) throw new Sam3Error("BAD_PROMPT", "the text prompt is empty");
+      this.sam.require("textVideo");
+      if (boxes.length) this.sam.require("exemplarBoxes");
       await this.setConcept(await this.source.readFrame(t), { texts, boxes, frame: t });
     } else {
       throw new Sam3Error("BAD_REQUEST", "add_prompt needs text, points with an obj_id, or bounding_boxes");

@@ -9,6 +9,7 @@ import { downloadFile, sha256Of } from "../../core/models/download";
 import { fetchPreset } from "../../core/models/fetch";
 import { verifyPack } from "../../core/models/verify";
 import type { Preset } from "../../core/pack/presets";
+import { openPack } from "../../core/pack/open";
 import { cli } from "../support/cli";
 import { REPO } from "../support/reference";
 
@@ -63,13 +64,13 @@ const manifest = {
 let hashes: Record<string, string>;
 
 /** A preset laid out like the project's own published packs, served from the local host. */
-const preset = (area: string, sha = true): Preset => ({
+const preset = (area: string, sha = true, base = `${host.base}/${area}/`): Preset => ({
   name: "tiny-mirror",
   description: "test",
   licence: "test",
-  baseUrl: `${host.base}/${area}/`,
-  files: FILES.map((f) => ({ path: f, source: f, ...(sha ? { sha256: hashes[f] } : {}) })),
-  manifest: { ...manifest, name: "tiny-mirror" },
+  verified: true,
+  capabilities: openPack(PACK).capabilities,
+  variants: [{ dtype: "fp32", files: FILES.map((f) => ({ path: f, url: base + f, ...(sha ? { sha256: hashes[f] } : {}) })), manifest: { ...manifest, name: "tiny-mirror" } }],
 });
 
 async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
@@ -96,7 +97,7 @@ describe("fetching model packs", () => {
     expect(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")).name).toBe("tiny-mirror");
     expect(progress.length).toBeGreaterThan(FILES.length);
     const report = await verifyPack(dir);
-    expect(report.checks.map((c) => c.name)).toEqual(["open", "text prompt", "click"]);
+    expect(report.checks.map((c) => c.name)).toEqual(["open", "text prompt", "exemplar box", "click", "box", "clicks + previous mask", "video, 3 frames"]);
     // a second fetch finds every file complete and downloads nothing
     const before = host.requests.length;
     await fetchPreset(preset("open"), { dir });
@@ -140,16 +141,16 @@ describe("fetching model packs", () => {
   });
 
   it("says clearly when the host cannot be reached, and honours a mirror", async () => {
-    const offline = await rejection(fetchPreset({ ...preset("open"), baseUrl: "http://127.0.0.1:9/" }, { dir: join(scratch, "offline") }));
+    const offline = await rejection(fetchPreset(preset("open", true, "http://127.0.0.1:9/"), { dir: join(scratch, "offline") }));
     expect(offline.message).toMatch(/cannot reach 127\.0\.0\.1:9.*offline\?/);
-    const mirrored = await fetchPreset({ ...preset("open"), baseUrl: "http://127.0.0.1:9/" }, { dir: join(scratch, "mirrored"), baseUrl: `${host.base}/open` });
+    const mirrored = await fetchPreset(preset("open", true, "http://127.0.0.1:9/"), { dir: join(scratch, "mirrored"), baseUrl: `${host.base}/open` });
     expect(existsSync(join(mirrored, "onnx", "vision_encoder.onnx"))).toBe(true);
   });
 
   it("the CLI fetches a public layout from a mirror, and verify names the mismatching tensor", async () => {
     // the usls layout's file names, served with this project's graphs: the download works, the tensor names do not
     const dir = join(scratch, "usls");
-    const names: Record<string, string> = { "vision-encoder.onnx": "onnx/vision_encoder.onnx", "text-encoder.onnx": "onnx/text_encoder.onnx", "decoder.onnx": "onnx/detector_decoder_boxes.onnx", "tokenizer.json": "tokenizer.json" };
+    const names: Record<string, string> = { "vision-encoder.onnx": "onnx/vision_encoder.onnx", "text-encoder.onnx": "onnx/text_encoder.onnx", "geo-encoder-mask-decoder.onnx": "onnx/detector_decoder_boxes.onnx", "tokenizer.json": "tokenizer.json" };
     const alias = createServer((req, res) => {
       const file = names[req.url!.slice(1)];
       if (!file) return res.writeHead(404).end();

@@ -29,7 +29,7 @@ beforeAll(() => {
   // usls sam3-image v2: `images` in, one decoder that always takes boxes
   write(uslsImage, "vision-encoder.onnx", "onnx/vision_encoder.onnx", { pixel_values: "images" });
   write(uslsImage, "text-encoder.onnx", "onnx/text_encoder.onnx", {});
-  write(uslsImage, "decoder.onnx", "onnx/detector_decoder_boxes.onnx", {});
+  write(uslsImage, "geo-encoder-mask-decoder.onnx", "onnx/detector_decoder_boxes.onnx", {});
   copyFileSync(join(PACK, "tokenizer.json"), join(uslsImage, "tokenizer.json"));
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -39,7 +39,7 @@ const clicks = [{ x: 160, y: 170 }, { x: 460, y: 160, positive: false }];
 async function segmentWith(model: string, prompt: Parameters<Sam3["segment"]>[1]) {
   const sam = await Sam3.open({ model });
   try {
-    return await sam.segment(SCENE, prompt, { threshold: 0, minRegionArea: 0, maxObjects: 5 });
+    return await sam.segment(SCENE, prompt, { threshold: 0, minRegionArea: 0, maxObjects: 5, multimask: true });
   } finally {
     await sam.close();
   }

@@ -104,11 +104,17 @@ describe("model packs", () => {
     expect(swapped.message).toMatch(/videoTrackerDecoder \(onnx\/tracker_decoder.onnx\): output tensor "object_pointers" \(objectPointers\)/);
   });
 
-  it("reads a graph's tensor names without loading it", () => {
-    expect(readOnnxSignature(join(ORIGINAL, "onnx", "tracker_decoder.onnx"))).toEqual({
+  it("reads a graph's tensor names, element types and shapes without loading it", () => {
+    const signature = readOnnxSignature(join(ORIGINAL, "onnx", "tracker_decoder.onnx"));
+    expect(signature).toMatchObject({
       inputs: ["image_embeddings_0", "image_embeddings_1", "image_embeddings_2", "input_points", "input_labels"],
       outputs: ["iou_scores", "pred_masks", "object_score_logits"],
     });
+    expect(signature.tensors.input_labels.type).toBe("int64");
+    expect(signature.tensors.input_points).toMatchObject({ type: "float32" });
+    expect(signature.tensors.input_points.dims).toHaveLength(4);
+    expect(signature.tensors.image_embeddings_2.dims?.slice(1)).toEqual([64, 24, 24]);
+    expect(signature.tensors.pred_masks.type).toBe("float32");
   });
 
   it("names the role and the file when a graph file is missing", () => {

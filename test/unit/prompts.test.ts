@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
 import { checkBox, checkPoint, checkText, promptPath } from "../../core/prompts";
-import { bestCandidate, pointPromptTensors } from "../../core/tracker";
+import { bestCandidate, singleMaskToken, pointPromptTensors } from "../../core/tracker";
 
 const code = (fn: () => unknown) => {
   try {
@@ -61,7 +61,9 @@ describe("tracker prompt tensors", () => {
     expect(withPoint.boxes.dims).toEqual([1, 1, 4]);
     expect(Array.from(withPoint.boxes.data as Float32Array)).toEqual([100.8, 100.8, 1008, 1008].map(Math.fround));
     const boxOnly = pointPromptTensors([], { box: [64, 48, 640, 480] }, 640, 480, 1008, true);
-    expect(Array.from(boxOnly.labels.data as BigInt64Array)).toEqual([-1n]);
+    // a box alone goes with zero points, as HF and transformers.js feed it
+    expect(boxOnly.points.dims).toEqual([1, 1, 0, 2]);
+    expect(boxOnly.labels.dims).toEqual([1, 1, 0]);
     const clicksOnly = pointPromptTensors([{ x: 1, y: 1 }], undefined, 640, 480, 1008, true);
     expect(clicksOnly.boxes.dims).toEqual([1, 0, 4]);
   });
@@ -73,5 +75,19 @@ describe("tracker candidate choice", () => {
     expect(bestCandidate(out([0.9, 0.2, 0.3]))).toBe(0);
     expect(bestCandidate(out([0.1, 0.2, 0.3]))).toBe(2);
     expect(bestCandidate(out([0.1, 0.8, 0.3]))).toBe(1);
+    expect(bestCandidate(out([0.9, 0.2, 0.3, 0.1]), 1)).toBe(2);
+  });
+
+  it("keeps the single-mask token while its mask is stable, else takes the best of the three candidates", () => {
+    const out = (token0: number[]) => ({
+      masks: Float32Array.from([...token0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+      maskSize: 2,
+      iouScores: Float32Array.from([0.5, 0.1, 0.9, 0.2]),
+      objectScoreLogit: 0,
+    });
+    expect(singleMaskToken(out([3, 3, -3, -3]))).toBe(0);
+    // one pixel of four sits within +-0.05 of the threshold: stability 1/2 < 0.98
+    expect(singleMaskToken(out([3, 0.01, -3, -3]))).toBe(2);
+    expect(singleMaskToken(out([-3, -3, -3, -3]))).toBe(0);
   });
 });
