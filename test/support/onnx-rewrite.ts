@@ -123,3 +123,17 @@ export function rewriteOnnx(model: Buffer, renames: Record<string, string>, data
   const out = encode(map(decode(model), 7, (g) => rewriteGraph(g, r)));
   return { model: out, data: external && Buffer.concat(external.chunks) };
 }
+
+/**
+ * The model with one graph input declared as another element type (onnx.proto TensorProto.DataType, e.g. 2 =
+ * uint8): what another exporter's graph would declare, for checks made before anything runs.
+ */
+export function retypeInput(model: Buffer, input: string, elemType: number): Buffer {
+  const retype = (info: Buffer) => {
+    const fields = decode(info);
+    if ((fields.find((f) => f.num === 1)?.value as Buffer | undefined)?.toString("utf8") !== input) return info;
+    const tensor = (t: Buffer) => encode(decode(t).map((f) => (f.num === 1 && f.wire === 0 ? { ...f, value: BigInt(elemType) } : f)));
+    return encode(map(fields, 2, (type) => encode(map(decode(type), 1, tensor))));
+  };
+  return encode(map(decode(model), 7, (g) => encode(map(decode(g), 11, retype))));
+}

@@ -1,4 +1,4 @@
-import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, linkSync, symlinkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import { readOnnxSignature } from "../../core/pack/onnx-signature";
 import { ROLE_NAMES, TRACKER_CONSTANT_NAMES } from "../../core/pack/roles";
 import { readTrackerConstants } from "../../core/pack/tracker-constants";
 import { REPO } from "../support/reference";
+import { retypeInput } from "../support/onnx-rewrite";
 
 const ORIGINAL = join(REPO, "models", "sam3-tiny-336");
 const scratch = mkdtempSync(join(tmpdir(), "sam3-pack-"));
@@ -187,5 +188,48 @@ describe("model packs", () => {
     expect(e.message).toContain('"image_embeddings.0"');
     rmSync(join(dir, "onnx", "vision_encoder.onnx_data"));
     expect(failure(dir).message).toContain("onnx/vision_encoder.onnx_data is missing");
+  });
+
+  it("checks each tensor's element type and the image size at open, naming what the pipeline feeds", () => {
+    const size = failure(variant((m) => (m.imageSize = 1008)));
+    expect(size.message).toMatch(/input "pixel_values" takes float32 \[.*3, 336, 336\] images; the manifest's imageSize is 1008/);
+    const uint8 = variant(undefined, ["onnx/tracker_vision_encoder.onnx"]);
+    writeFileSync(join(uint8, "onnx", "tracker_vision_encoder.onnx"), retypeInput(readFileSync(join(ORIGINAL, "onnx", "tracker_vision_encoder.onnx")), "pixel_values", 2));
+    expect(failure(uint8).message).toMatch(/trackerVisionEncoder .*input "pixel_values" \(pixels\) is uint8 .*the pipeline feeds float32 or float16 pixels normalised outside the graph/);
+    const floatLabels = variant(undefined, ["onnx/tracker_decoder.onnx"]);
+    writeFileSync(join(floatLabels, "onnx", "tracker_decoder.onnx"), retypeInput(readFileSync(join(ORIGINAL, "onnx", "tracker_decoder.onnx")), "input_labels", 1));
+    expect(failure(floatLabels).message).toMatch(/input "input_labels" \(labels\) is float32 .*feeds int64 or int32/);
+  });
+
+  it("reads roles from a sibling pack in the same models folder, and from nowhere else", () => {
+    const models = join(scratch, "models");
+    mkdirSync(join(models, "tracker", "onnx"), { recursive: true });
+    for (const f of ["tracker_vision_encoder.onnx", "tracker_decoder.onnx"]) linkOrCopy(join(ORIGINAL, "onnx", f), join(models, "tracker", "onnx", f));
+    const detector = variant((m) => {
+      for (const role of Object.keys(m.roles)) if (!["visionEncoder", "textEncoder", "detectorDecoder"].includes(role)) delete m.roles[role];
+      const original = JSON.parse(readFileSync(join(ORIGINAL, "manifest.json"), "utf8")).roles;
+      m.roles.trackerVisionEncoder = { ...original.trackerVisionEncoder, pack: "tracker" };
+      m.roles.trackerDecoder = { ...original.trackerDecoder, pack: "tracker" };
+    });
+    const composed = join(models, "composed");
+    rmSync(composed, { recursive: true, force: true });
+    cpSync(detector, composed, { recursive: true });
+    const pack = openPack(composed);
+    expect(pack.capabilities).toMatchObject({ text: true, clicks: true, maskRefinement: false, video: "box prompts" });
+    expect(pack.manifest.roles.trackerDecoder!.file).toBe(join("..", "tracker", "onnx", "tracker_decoder.onnx"));
+    // the sibling must be a folder beside the pack: no path, no link out of the models folder
+    const manifest = JSON.parse(readFileSync(join(composed, "manifest.json"), "utf8"));
+    manifest.roles.trackerDecoder.pack = "../tracker";
+    writeFileSync(join(composed, "manifest.json"), JSON.stringify(manifest));
+    expect(failure(composed).message).toMatch(/pack.*folder name/);
+    manifest.roles.trackerDecoder.pack = "elsewhere";
+    writeFileSync(join(composed, "manifest.json"), JSON.stringify(manifest));
+    symlinkSync(join(scratch, "v0"), join(models, "elsewhere"));
+    const outside = failure(composed);
+    expect(outside.code).toBe("PATH_NOT_ALLOWED");
+    expect(outside.message).toMatch(/role trackerDecoder is in the pack elsewhere, which leads outside its models folder/);
+    manifest.roles.trackerDecoder.pack = "absent";
+    writeFileSync(join(composed, "manifest.json"), JSON.stringify(manifest));
+    expect(failure(composed).message).toMatch(/the pack absent, which is not installed beside it/);
   });
 });
