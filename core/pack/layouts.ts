@@ -93,7 +93,9 @@ export interface PublicLayout {
   roles: Roles;
   /** Non-graph files (tokenizer), the same in every precision. */
   extra: string[];
-  variant(dtype: string): { roles: Roles; files: { path: string }[]; bytes?: number };
+  /** Published sha256 sums by file path. */
+  sha256?: Record<string, string>;
+  variant(dtype: string): { roles: Roles; files: { path: string; sha256?: string }[]; bytes?: number };
 }
 
 function layout(spec: Omit<PublicLayout, "variant">): PublicLayout {
@@ -109,7 +111,7 @@ function layout(spec: Omit<PublicLayout, "variant">): PublicLayout {
         }),
       ) as Roles;
       const graphs = Object.values(roles).flatMap((g) => [g!.file, ...g!.data]);
-      return { roles, files: [...graphs, ...spec.extra].map((path) => ({ path })), bytes };
+      return { roles, files: [...graphs, ...spec.extra].map((path) => ({ path, sha256: spec.sha256?.[path] })), bytes };
     },
   };
 }
@@ -164,5 +166,12 @@ export const PUBLIC_LAYOUTS = {
       trackerDecoder: { ...HF_TRACKER_DECODER, file: "onnx/prompt_encoder_mask_decoder.onnx" },
     },
     extra: [],
+    // the repository's LFS sums of the float32 files, as listed by projects that pin them
+    sha256: {
+      "onnx/vision_encoder.onnx": "9f284aab8c3d8e81e9c79f7b566f9cea43b7bc9afdd920eee2390fb65b3db897",
+      "onnx/vision_encoder.onnx_data": "838e1f0b2d0394ed3bd3b3499775dd6676524e1dfc5a7371948a76dcb69e4dd3",
+      "onnx/prompt_encoder_mask_decoder.onnx": "4f9ac85291d634ae36a21ce940e3c09671cc05b6511966e5d3d96988b12b95f8",
+      "onnx/prompt_encoder_mask_decoder.onnx_data": "2d870726d484cb496760fd139c21f115cf1b945c6b69583489faa2ac79f1d2ae",
+    },
   }),
 };
