@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { maskToPng } from "../core/export/mask-png";
 import { maskToCocoRle } from "../core/export/rle";
@@ -8,11 +10,16 @@ import { parseDevice } from "../core/runtime/devices";
 import { stageMilliseconds, timed, VIT_PASSES, type Timings } from "../core/runtime/timings";
 import type { ImagePrompt } from "../core/prompts";
 import { Sam3, type SegmentResult } from "../core/sam3";
+import { BUNDLED_MODELS_DIR } from "../core/paths";
 import { DEMO_IMAGE } from "../cli/demo";
+import { writeOnnxCommunityTracker } from "./onnx-community-fixture";
+import { compareOneClick, importTransformersJs, peersDir, PEER } from "./peer-transformers-js";
 
 /**
  * Prints median per-stage milliseconds and ViT passes of a text prompt, a click, and a text prompt + a click on one
- * image (the click reads the features the text prompt computed: one ViT pass with a backbone, two without).
+ * image (the click reads the features the text prompt computed: one ViT pass with a backbone, two without); then one
+ * click end to end beside transformers.js on an onnx-community layout (--peer-pack DIR, else one rewritten from the
+ * tiny 1008 pack), and the video memory.
  */
 const { values } = parseArgs({
   options: {
@@ -22,6 +29,8 @@ const { values } = parseArgs({
     image: { type: "string" },
     threads: { type: "string" },
     "no-video": { type: "boolean" },
+    "peer-pack": { type: "string" },
+    "no-peer": { type: "boolean" },
   },
 });
 const models = values.model ?? ["sam3-tiny-336", "sam3-tiny-1008"];
@@ -89,6 +98,22 @@ async function bench(model: string) {
   }
 }
 
+/** transformers.js is installed on demand outside the repo; offline, the comparison is skipped with its reason. */
+async function peer() {
+  const tjs = await importTransformersJs().catch((e: Error) => {
+    console.log(`\none click vs ${PEER.name} ${PEER.version}: skipped, ${e.message} (peer folder ${peersDir()}, SAM3_BENCH_PEERS)`);
+  });
+  if (!tjs) return;
+  // without --peer-pack the layout is rewritten from the bundled pack in TypeScript: no Python at bench time
+  const scratch = values["peer-pack"] ? undefined : mkdtempSync(join(tmpdir(), "sam3-bench-peer-"));
+  try {
+    const pack = values["peer-pack"] ? resolve(values["peer-pack"]) : writeOnnxCommunityTracker(join(BUNDLED_MODELS_DIR, "sam3-tiny-1008"), scratch!);
+    await compareOneClick(tjs, pack, resolve(image), runs, values.threads ? Number(values.threads) : undefined);
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 /** Video memory must not grow with length: each clip is tracked in a fresh process so their numbers are comparable. */
 function videoMemory() {
   console.log("\nvideo tracking memory, sam3-tiny-336, 640x480, text concept + one clicked object, frame cache 32 MiB (fresh process each):");
@@ -106,6 +131,7 @@ function videoMemory() {
 (async () => {
   for (const model of models) await bench(model);
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+  if (!values["no-peer"]) await peer();
   if (!values["no-video"]) videoMemory();
 })().catch((e) => {
   console.error(e instanceof Error ? e.message : e);

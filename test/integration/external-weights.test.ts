@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPack } from "../../core/pack/open";
 import { Engine } from "../../core/runtime/engine";
 import { Sam3 } from "../../core/sam3";
-import { rewriteOnnx } from "../support/onnx-rewrite";
+import { rewriteOnnx } from "../../bench/onnx-rewrite";
 import { REPO, SCENE } from "../support/reference";
 
 const PACK = join(REPO, "models", "sam3-tiny-336");

@@ -4,13 +4,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPack } from "../../core/pack/open";
 import { Sam3 } from "../../core/sam3";
-import { rewriteOnnx } from "../support/onnx-rewrite";
+import { writeOnnxCommunityTracker } from "../../bench/onnx-community-fixture";
+import { rewriteOnnx } from "../../bench/onnx-rewrite";
 import { REPO, SCENE } from "../support/reference";
 
 /** The 1008 pack (the real input size the public exports have), re-laid out as each public export is. */
 const PACK = join(REPO, "models", "sam3-tiny-1008");
 const scratch = mkdtempSync(join(tmpdir(), "sam3-layouts-"));
-const dotted = { image_embeddings_0: "image_embeddings.0", image_embeddings_1: "image_embeddings.1", image_embeddings_2: "image_embeddings.2" };
 
 function write(dir: string, file: string, source: string, renames: Record<string, string>, dataFile?: string) {
   const { model, data } = rewriteOnnx(readFileSync(join(PACK, source)), renames, dataFile);
@@ -24,8 +24,7 @@ const uslsImage = join(scratch, "usls-sam3-image");
 
 beforeAll(() => {
   // onnx-community/sam3-tracker-ONNX: dotted embedding names, weights in .onnx_data files
-  write(communityTracker, "onnx/vision_encoder.onnx", "onnx/tracker_vision_encoder.onnx", dotted, "vision_encoder.onnx_data");
-  write(communityTracker, "onnx/prompt_encoder_mask_decoder.onnx", "onnx/tracker_decoder.onnx", dotted, "prompt_encoder_mask_decoder.onnx_data");
+  writeOnnxCommunityTracker(PACK, communityTracker);
   // usls sam3-image v2: `images` in, one decoder that always takes boxes
   write(uslsImage, "vision-encoder.onnx", "onnx/vision_encoder.onnx", { pixel_values: "images" });
   write(uslsImage, "text-encoder.onnx", "onnx/text_encoder.onnx", {});
