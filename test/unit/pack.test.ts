@@ -8,7 +8,7 @@ import { readOnnxSignature } from "../../core/pack/onnx-signature";
 import { ROLE_NAMES, TRACKER_CONSTANT_NAMES } from "../../core/pack/roles";
 import { readTrackerConstants } from "../../core/pack/tracker-constants";
 import { REPO } from "../support/reference";
-import { retypeInput } from "../support/onnx-rewrite";
+import { retypeInput } from "../../bench/onnx-rewrite";
 
 const ORIGINAL = join(REPO, "models", "sam3-tiny-336");
 const scratch = mkdtempSync(join(tmpdir(), "sam3-pack-"));
