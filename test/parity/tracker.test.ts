@@ -11,6 +11,7 @@ import { candidateLogits, candidateMask, pointPromptTensors, readTrackerOutput }
 import { maxAbsDiff, PACKS, reference, sampled, SCENE } from "../support/reference";
 
 const ONNX_TOLERANCE = 1e-4;
+const BOX = { box: [80, 90, 240, 250] as [number, number, number, number] };
 
 describe.each(PACKS)("tracker parity with the reference implementation: %s", (name) => {
   const ref = reference(name, "reference_tracker.json");
@@ -84,6 +85,33 @@ describe.each(PACKS)("tracker parity with the reference implementation: %s", (na
       expect(result.lowResMask).toHaveLength(ref.raw.pred_masks.shape[3] ** 2);
     });
 
+    /** The chosen token's low-res logits against HF's: sampled values, and the area above 0. */
+    const matchesLogits = (lowRes: Float32Array, want: { sample_index: number[]; sample: number[] }, area: number) => {
+      expect(maxAbsDiff(sampled(lowRes, want.sample_index), want.sample)).toBeLessThan(ONNX_TOLERANCE);
+      expect(Math.abs(lowRes.filter((v) => v > 0).length - area) / area).toBeLessThan(0.02);
+    };
+
+    it("gives HF's single-mask output for two clicks and for a box, with its stability fallback", async () => {
+      for (const [prompt, want] of [[{ points: clicks }, ref.single_mask.two_points], [{ boxes: [BOX] }, ref.single_mask.box]] as const) {
+        const result = await sam.segment(SCENE, prompt, { minRegionArea: 0 });
+        expect(result.candidates).toBeUndefined();
+        expect(result.objects[0].score).toBeCloseTo(want.iou_scores[0][0][0], 4);
+        matchesLogits(result.lowResMask!, want.pred_masks, want.low_res_areas[0]);
+      }
+    });
+
+    it("gives HF's three candidates for one click alone, and for a box when asked", async () => {
+      for (const [prompt, options, want] of [
+        [{ points: [clicks[0]] }, {}, ref.one_click_multimask],
+        [{ boxes: [BOX] }, { multimask: true }, ref.box_only],
+      ] as const) {
+        const result = await sam.segment(SCENE, prompt, { minRegionArea: 0, ...options });
+        const ious: number[] = want.iou_scores.flat(2);
+        expect(maxAbsDiff(Float32Array.from(result.candidates!.map((c) => c.score)), ious)).toBeLessThan(ONNX_TOLERANCE);
+        expect(result.objects[0].score).toBeCloseTo(Math.max(...ious), 4);
+      }
+    });
+
     it("refines with its own low-res mask as a prompt", async () => {
       const first = await sam.segment(SCENE, { points: clicks });
       const refined = await sam.segment(SCENE, { points: clicks, maskInput: first.lowResMask });
@@ -95,7 +123,7 @@ describe.each(PACKS)("tracker parity with the reference implementation: %s", (na
     });
 
     it("takes a box, alone or with points", async () => {
-      const box = { box: [80, 90, 240, 250] as [number, number, number, number] };
+      const box = BOX;
       const byBox = await sam.segment(SCENE, { boxes: [box] });
       const byBoth = await sam.segment(SCENE, { boxes: [box], points: [clicks[0]] });
       expect(byBox.path).toBe("tracker");
