@@ -20,6 +20,7 @@ export function trackerOnlyPack(): string {
   const dir = mkdtempSync(join(tmpdir(), "sam3-tracker-only-"));
   const manifest = JSON.parse(readFileSync(join(original, "manifest.json"), "utf8"));
   manifest.name = TRACKER_ONLY_NAME;
+  manifest.description = "the tracker graphs of sam3-tiny-336 only, for tests: RANDOM WEIGHTS";
   manifest.roles = Object.fromEntries(TRACKER_ROLES.map((role) => [role, manifest.roles[role]]));
   for (const role of TRACKER_ROLES) {
     const file: string = manifest.roles[role].file;

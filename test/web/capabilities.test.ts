@@ -68,6 +68,7 @@ describe("web UI on a pack that can only track (headless Chromium)", () => {
     await page.click("#find");
     await expect.poll(() => page.locator("#status").textContent()).toBe(`Segmentation failed: ${refused.body.error}`);
     expect(await page.locator("#status").getAttribute("class")).toContain("error");
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-tracker-only-refused.png") });
 
     const box = (await page.locator("#canvas").boundingBox())!;
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
