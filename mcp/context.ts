@@ -1,4 +1,4 @@
-import { type Device, Sam3, Sam3VideoPredictor } from "../core";
+import { asSam3Error, DEFAULT_PRESET, describeCapabilities, type Device, openPack, Sam3, Sam3VideoPredictor } from "../core";
 import { ClientSessions } from "./client-sessions";
 import { JobLimiter } from "./job-limiter";
 import { MediaPaths } from "./media-paths";
@@ -25,6 +25,9 @@ export interface McpServerOptions {
   log?: (message: string) => void;
 }
 
+/** The model as a client is told about it: its name and what it can do, or why its pack cannot be opened. */
+export type ModelSummary = { name: string; can: string } | { name: string; error: string };
+
 const DEFAULT_MAX_BASE64_BYTES = 20 * 2 ** 20;
 /** Room in one message for everything besides the base64 image: the JSON-RPC envelope and the other arguments. */
 const MESSAGE_OVERHEAD_BYTES = 2 ** 20;
@@ -37,6 +40,7 @@ export class McpContext {
   readonly log?: (message: string) => void;
   private image?: Promise<Sam3>;
   private video?: Promise<Sam3VideoPredictor>;
+  private summary?: ModelSummary;
 
   constructor(private readonly options: McpServerOptions = {}) {
     this.paths = new MediaPaths(options.roots?.length ? options.roots : [process.cwd()], options.outputDir ?? "sam3-output");
@@ -61,6 +65,25 @@ export class McpContext {
     this.video ??= Sam3VideoPredictor.open({ ...this.engineOptions(), maxSessions: this.options.maxSessions ?? 8 });
     this.video.catch(() => (this.video = undefined));
     return this.video;
+  }
+
+  /**
+   * What the model can do, read once from its manifest and graph headers without loading it (the engine still
+   * loads on first use). A pack that cannot be opened is summarised by its error, scrubbed of server paths: the
+   * tools then fail with that error until it can.
+   */
+  model(): ModelSummary {
+    const ref = this.options.model ?? DEFAULT_PRESET;
+    if (!this.summary) {
+      try {
+        const pack = openPack(ref);
+        this.summary = { name: pack.manifest.name, can: describeCapabilities(pack.capabilities) };
+      } catch (e) {
+        const error = asSam3Error(e, "opening the model pack");
+        return { name: this.paths.scrub(ref), error: `${error.code}: ${this.paths.scrub(error.message)}` };
+      }
+    }
+    return this.summary;
   }
 
   /** The record of one client's video sessions. */

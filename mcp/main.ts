@@ -121,6 +121,8 @@ async function main() {
       await ctx.close();
     });
   }
+  const model = ctx.model();
+  log("can" in model ? `model ${model.name}: ${model.can}` : `model ${model.name} cannot be opened (the tools fail until it can): ${model.error}`);
 }
 
 main().catch((e) => {

@@ -2,7 +2,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../core";
-import type { McpContext } from "./context";
+import type { McpContext, ModelSummary } from "./context";
 import { codeSdkToolErrors } from "./tool-errors";
 import { registerResources } from "./resources";
 import { registerExportMasks } from "./tools/export-masks";
@@ -23,7 +23,7 @@ export function createSam3McpServer(ctx: McpContext): McpServer {
       // clients may set a log level; the server sends nothing below it
       capabilities: { logging: {} },
       instructions:
-        "SAM 3 segments images and videos. segment_image: every instance of a text concept, or one object from clicks / a box. segment_video: the same tracked through a video in one call. For interactive video work: start_session, add_prompt, propagate_in_video, remove_object, export_masks, close_session. Paths are relative to the server's allowed folders; coordinates are pixels unless coordinates is \"relative\". Masks come as COCO RLE.",
+        "SAM 3 segments images and videos. segment_image: every instance of a text concept, or one object from clicks / a box. segment_video: the same tracked through a video in one call. For interactive video work: start_session, add_prompt, propagate_in_video, remove_object, export_masks, close_session. Paths are relative to the server's allowed folders; coordinates are pixels unless coordinates is \"relative\". Masks come as COCO RLE. " + aboutModel(ctx.model()),
     },
   );
   codeSdkToolErrors(server);
@@ -35,4 +35,10 @@ export function createSam3McpServer(ctx: McpContext): McpServer {
   registerExportMasks(server, ctx, sessions);
   registerResources(server, ctx, sessions);
   return server;
+}
+
+/** The instructions' last sentence: what this server's model can do, so a client asks only for that. */
+function aboutModel(model: ModelSummary): string {
+  if ("error" in model) return `The model ${model.name} cannot be opened yet (${model.error}): every model-running tool fails until it can.`;
+  return `The model, ${model.name}, can do: ${model.can}. A call that needs anything else fails with MISSING_CAPABILITY.`;
 }

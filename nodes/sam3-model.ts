@@ -1,4 +1,5 @@
-import { DEFAULT_PRESET, LIMITS, parseDevice, Sam3, Sam3Error, Sam3VideoPredictor } from "../core";
+import type { NodeStatus } from "node-red";
+import { DEFAULT_PRESET, describeCapabilities, LIMITS, parseDevice, Sam3, Sam3Error, Sam3VideoPredictor } from "../core";
 import type { Sam3ModelNode } from "./lib/model-node";
 import type { Node, NodeAPI, NodeDef } from "./lib/node-kit";
 
@@ -29,8 +30,21 @@ export = function register(RED: NodeAPI) {
       fineness: Number(config.fineness) || 0,
     };
 
-    /** Shows "loading model" on the user until the load settles, then clears it (or shows the failure). */
-    const loading = <T>(user: Node, load: Promise<T>): Promise<T> => {
+    // config nodes have no status of their own: what the pack can do is shown on the nodes that use it
+    let announced = false;
+    /** "ready: clicks, ..." on the user, and the first time a pack loads on every node that uses this model. */
+    const ready = (user: Node, sam: Sam3) => {
+      const status: NodeStatus = { fill: "green", shape: "ring", text: `ready: ${describeCapabilities(sam.capabilities)}` };
+      user.status(status);
+      if (announced) return;
+      announced = true;
+      RED.nodes.eachNode((n) => {
+        if ((n as { model?: unknown }).model === node.id && n.id !== user.id) RED.nodes.getNode(n.id)?.status(status);
+      });
+    };
+
+    /** Shows "loading model" on the user until the load settles, then what the pack can do (or the failure). */
+    const loading = <T>(user: Node, load: Promise<T>, sam: (value: T) => Sam3): Promise<T> => {
       let settled = false;
       load.then(
         () => (settled = true),
@@ -39,7 +53,7 @@ export = function register(RED: NodeAPI) {
       setImmediate(() => settled || user.status({ fill: "yellow", shape: "ring", text: "loading model" }));
       return load.then(
         (value) => {
-          user.status({});
+          ready(user, sam(value));
           return value;
         },
         (e: Error) => {
@@ -52,12 +66,12 @@ export = function register(RED: NodeAPI) {
     node.image = (user) => {
       image ??= Promise.resolve().then(() => Sam3.open(options()));
       image.catch(() => (image = undefined));
-      return loading(user, image);
+      return loading(user, image, (s) => s);
     };
     node.video = (user) => {
       video ??= Promise.resolve().then(() => Sam3VideoPredictor.open(options()));
       video.catch(() => (video = undefined));
-      return loading(user, video);
+      return loading(user, video, (p) => p.sam);
     };
 
     node.on("close", (_removed: boolean, done: () => void) => {

@@ -16,6 +16,8 @@ const STATUS: Partial<Record<Sam3ErrorCode, number>> = {
   UNKNOWN_SESSION: 404,
   UNKNOWN_OBJECT: 404,
   CLOSED: 404,
+  // the request is well formed, but this server's model pack cannot do what it asks
+  MISSING_CAPABILITY: 422,
   // a request over a size or count bound (quotas are answered 429 where they are checked)
   LIMIT_EXCEEDED: 413,
   TIMEOUT: 503,

@@ -4,9 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from "node:os";
 import { basename, extname, join } from "node:path";
 import sharp from "sharp";
-import { cocoRleToMask, decodeImage, type Device, frameToJson, isSam3Error, LIMITS, maskToPng, PACKAGE_ROOT, renderOverlay, Sam3, Sam3Error, Sam3VideoPredictor, segmentationToJson, type SegmentedObject, type SessionInfo, type VideoRules, writeVideoResults, zipFiles } from "../core";
+import { CAPABILITY_LABELS, type Capability, cocoRleToMask, decodeImage, describeCapabilities, type Device, frameToJson, isSam3Error, LIMITS, maskToPng, PACKAGE_ROOT, renderOverlay, Sam3, Sam3Error, Sam3VideoPredictor, segmentationToJson, type SegmentedObject, type SessionInfo, type VideoRules, writeVideoResults, zipFiles } from "../core";
 import { bracketed, checkToken, Gate, isLoopback, newToken } from "./gate";
-import { BASE_HEADERS, errorReply, fail, json, readBody, readJson, send, WebError } from "./http";
+import { BASE_HEADERS, errorReply, fail, hidePaths, json, readBody, readJson, send, WebError } from "./http";
 import { MediaStore, type ImageMedia, type Media, type VideoMedia } from "./media-store";
 import { checkOnFrame, frameNumber, objectNumber, parsePrompt, type PromptRequest } from "./requests";
 import { looksLikeImage, uploadName, videoFileName } from "./upload-kind";
@@ -84,7 +84,14 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
   const routes: Route[] = [
     ["GET", /^\/api\/info$/, async (_req, res) => {
       const [sam] = loaded ?? [];
-      json(res, { model: sam?.pack.manifest.name ?? basename(options.model ?? "sam3-tiny-336"), description: sam?.pack.manifest.description ?? "", device: sam?.device.active ?? options.device ?? "cpu", ready: !!loaded, ...(loadError ? { error: loadError } : {}) });
+      json(res, {
+        model: sam?.pack.manifest.name ?? basename(options.model ?? "sam3-tiny-336"),
+        description: sam?.pack.manifest.description ?? "",
+        device: sam?.device.active ?? options.device ?? "cpu",
+        ready: !!loaded,
+        ...(sam ? capabilityReport(sam) : {}),
+        ...(loadError ? { error: loadError } : {}),
+      });
     }],
     ["POST", /^\/api\/media$/, async (req, res, _match, client) => json(res, await receive(req, client))],
     ["DELETE", new RegExp(`${MEDIA}$`), async (_req, res, [id], client) => {
@@ -348,6 +355,22 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
       await Promise.all([sam?.close(), predictor?.close()]);
     },
   };
+}
+
+/**
+ * What the loaded pack can do (in words too), and for each thing it cannot the message a request for it is
+ * answered with: the page disables those controls and says why in their tooltips.
+ */
+function capabilityReport(sam: Sam3) {
+  const unavailable: Partial<Record<Capability, string>> = {};
+  for (const capability of Object.keys(CAPABILITY_LABELS) as Capability[]) {
+    try {
+      sam.require(capability);
+    } catch (e) {
+      unavailable[capability] = hidePaths((e as Error).message);
+    }
+  }
+  return { capabilities: sam.capabilities, can: describeCapabilities(sam.capabilities), unavailable };
 }
 
 function requestUrl(req: IncomingMessage): URL {

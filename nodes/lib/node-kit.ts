@@ -43,11 +43,19 @@ function onInput(node: Node, handler: InputHandler) {
       () => finish(),
       (e: unknown) => {
         const error = reported(e, node);
-        node.status({ fill: "red", shape: "ring", text: error.code.toLowerCase().replace(/_/g, " ") });
+        node.status({ fill: "red", shape: "ring", text: statusText(error) });
         finish(error);
       },
     );
   });
+}
+
+/**
+ * A failure's status under the node: its code in words, or the whole message where the code alone does not say
+ * what to do (a pack that lacks what the node asked for: the message names it and a preset that has it).
+ */
+function statusText(error: Sam3Error): string {
+  return error.code === "MISSING_CAPABILITY" ? error.message : error.code.toLowerCase().replace(/_/g, " ");
 }
 
 /**

@@ -35,6 +35,8 @@ const segmentNode = (id: string, out: string, model = "model"): FlowNode => ({
 });
 const loadNode = (id: string, out: string, model = "model"): FlowNode => ({ id, type: "sam3-load-video", name: "", model, property: "", maxSide: "", stride: "", ...messagePaths(), wires: [[out]] });
 const silent = { status: () => undefined } as unknown as Node;
+/** What a pack with every graph can do, as its users' status says. */
+const FULL_PACK_CAN = "text prompts, exemplar boxes, clicks, box prompts, mask refinement, video tracking (mask prompts), text prompts on video";
 const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
 
 describe("sam3-model config node (compiled node, real engine)", () => {
@@ -58,8 +60,8 @@ describe("sam3-model config node (compiled node, real engine)", () => {
     const msg = await flow.request("seg", { payload: scene, text: "thing" }, "out");
     expect(msg.payload).toHaveLength(16);
     expect(Sam3.loadedModels()).toBe(1);
-    // the user's status is cleared once the model is there, then shows the result
-    expect(flow.statuses("seg")).toContainEqual({});
+    // the user's status says what the pack can do once it is there, then shows the result
+    expect(flow.statuses("seg")).toContainEqual({ fill: "green", shape: "ring", text: `ready: ${FULL_PACK_CAN}` });
     expect(flow.lastStatus("seg")).toEqual({ fill: "green", shape: "dot", text: "16 objects" });
     const { ms } = await timed(() => flow!.unload());
     flow = undefined;

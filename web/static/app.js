@@ -4,7 +4,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const el = {
-    model: $('model'), status: $('status'), file: $('file'), mediaInfo: $('media-info'),
+    model: $('model'), capabilities: $('capabilities'), status: $('status'), file: $('file'), mediaInfo: $('media-info'),
     form: $('prompt-form'), prompts: $('prompts'), find: $('find'),
     clear: $('clear'), newObject: $('new-object'), editInfo: $('edit-info'),
     threshold: $('threshold'), thresholdValue: $('threshold-value'),
@@ -39,6 +39,7 @@
     frameSeq: 0,
     segSeq: 0,
     modelReady: false,
+    unavailable: {},      // capability -> why the model cannot do it (the server's message); empty until ready
     userStatus: false,    // a user action wrote the status line
   };
 
@@ -363,6 +364,7 @@
           delay = 2000;
         } else if (info.ready) {
           el.model.textContent = `Model: ${name}${dev} — ready${info.description ? ' · ' + info.description : ''}`;
+          showCapabilities(info);
           state.modelReady = true;
           if (!state.userStatus) setStatus('Model ready. Upload an image or video to start.', 'ok', false);
           return;
@@ -378,6 +380,37 @@
       }
       await sleep(delay);
     }
+  }
+
+  // ---------------------------------------------------------------- what the model can do
+  function showCapabilities(info) {
+    state.unavailable = info.unavailable || {};
+    el.capabilities.textContent = info.can ? 'Can do: ' + info.can : '';
+    el.capabilities.hidden = !info.can;
+    const cannot = Object.values(state.unavailable);
+    if (cannot.length) el.capabilities.title = cannot.join('\n'); else el.capabilities.removeAttribute('title');
+    updateAbilities();
+  }
+
+  const can = (capability) => !state.unavailable[capability];
+  // a text prompt on a video also needs the tracker to follow what the detector finds
+  const textCapability = () => (state.media && state.media.kind === 'video' ? 'textVideo' : 'text');
+
+  /** Disables what the model cannot do, its tooltip saying why (the message the server would answer with). */
+  function updateAbilities() {
+    const allow = (control, capability, busy = false) => {
+      const why = state.unavailable[capability];
+      control.disabled = busy || !!why;
+      if (why) control.title = why; else control.removeAttribute('title');
+    };
+    allow(el.prompts, textCapability());
+    allow(el.find, textCapability());
+    // the detection threshold is the detector's
+    allow(el.threshold, 'text');
+    allow(el.clear, 'clicks');
+    allow(el.newObject, 'clicks');
+    allow(el.propagate, 'video', state.propagating);
+    if (!can('clicks')) el.canvas.title = state.unavailable.clicks; else el.canvas.removeAttribute('title');
   }
 
   // ---------------------------------------------------------------- media
@@ -435,8 +468,11 @@
     el.mediaInfo.textContent = isVideo
       ? `${file.name}: video ${media.width}×${media.height}, ${state.media.frames} frames @ ${round2(state.media.fps)} fps`
       : `${file.name}: image ${media.width}×${media.height}`;
+    updateAbilities();
     const ok = await showFrame(0, true);
-    if (ok) setStatus(`Loaded ${file.name}. Type prompts and press Find, or click on the ${isVideo ? 'frame' : 'image'}.`, 'ok');
+    // only the ways this model can segment are suggested
+    const ways = [can(textCapability()) && 'type prompts and press Find', can('clicks') && `click on the ${isVideo ? 'frame' : 'image'}`].filter(Boolean).join(', or ');
+    if (ok) setStatus(`Loaded ${file.name}.${ways ? ` ${ways[0].toUpperCase()}${ways.slice(1)}.` : ''}`, 'ok');
   }
 
   // the server keeps an upload until it is closed: free it (and its share of the quota) when it is replaced
@@ -601,8 +637,8 @@
   // ---------------------------------------------------------------- propagation
   function setPropagating(on) {
     state.propagating = on;
-    el.propagate.disabled = on;
     el.cancel.disabled = !on;
+    updateAbilities();
   }
 
   async function propagate() {
@@ -765,6 +801,7 @@
     state.drag = null;
     try { el.canvas.releasePointerCapture(ev.pointerId); } catch (_) { /* ignore */ }
     if (!requireMedia() || !state.bitmap) { render(); return; }
+    if (!can('clicks')) { setStatus(state.unavailable.clicks, 'error'); render(); return; }
     stopPlay();
     const p = toImage(ev);
     if (d.moved && d.button === 0) {
