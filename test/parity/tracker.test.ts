@@ -6,7 +6,8 @@ import { toPixelTensor } from "../../core/image/preprocess";
 import { maskArea, maskIoU } from "../../core/masks/mask";
 import { openPack } from "../../core/pack/open";
 import { Engine, type Tensors } from "../../core/runtime/engine";
-import { Sam3 } from "../../core/sam3";
+import type { ImagePrompt } from "../../core/prompts";
+import { Sam3, type SegmentOptions } from "../../core/sam3";
 import { candidateLogits, candidateMask, pointPromptTensors, readTrackerOutput } from "../../core/tracker";
 import { maxAbsDiff, PACKS, reference, sampled, SCENE } from "../support/reference";
 
@@ -92,7 +93,8 @@ describe.each(PACKS)("tracker parity with the reference implementation: %s", (na
     };
 
     it("gives HF's single-mask output for two clicks and for a box, with its stability fallback", async () => {
-      for (const [prompt, want] of [[{ points: clicks }, ref.single_mask.two_points], [{ boxes: [BOX] }, ref.single_mask.box]] as const) {
+      const cases: [ImagePrompt, any][] = [[{ points: clicks }, ref.single_mask.two_points], [{ boxes: [BOX] }, ref.single_mask.box]];
+      for (const [prompt, want] of cases) {
         const result = await sam.segment(SCENE, prompt, { minRegionArea: 0 });
         expect(result.candidates).toBeUndefined();
         expect(result.objects[0].score).toBeCloseTo(want.iou_scores[0][0][0], 4);
@@ -101,10 +103,11 @@ describe.each(PACKS)("tracker parity with the reference implementation: %s", (na
     });
 
     it("gives HF's three candidates for one click alone, and for a box when asked", async () => {
-      for (const [prompt, options, want] of [
+      const cases: [ImagePrompt, SegmentOptions, any][] = [
         [{ points: [clicks[0]] }, {}, ref.one_click_multimask],
         [{ boxes: [BOX] }, { multimask: true }, ref.box_only],
-      ] as const) {
+      ];
+      for (const [prompt, options, want] of cases) {
         const result = await sam.segment(SCENE, prompt, { minRegionArea: 0, ...options });
         const ious: number[] = want.iou_scores.flat(2);
         expect(maxAbsDiff(Float32Array.from(result.candidates!.map((c) => c.score)), ious)).toBeLessThan(ONNX_TOLERANCE);
