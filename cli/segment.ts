@@ -18,6 +18,8 @@ points and/or one box without text select one object with the tracker.
   --fineness F             0 keeps fine detail (hair, leaves) .. 1 smooth edges for rigid objects (default 0)
   --min-region N           remove specks / fill holes up to N pixels (default 16; 0 = off)
   --nms F                  suppress detections whose masks overlap a better one above IoU F
+  --multimask              tracker: the three candidates of SAM's multimask output (its default for one click
+                           alone; otherwise the single-mask output)
   --json                   print the result as JSON on stdout
   --out DIR                write <name>.overlay.png, <name>.mask-<id>.png and <name>.json to DIR`;
 
@@ -36,6 +38,7 @@ export async function segmentCommand(argv: string[]): Promise<void> {
       fineness: { type: "string" },
       "min-region": { type: "string" },
       nms: { type: "string" },
+      multimask: { type: "boolean" },
       json: { type: "boolean" },
       out: { type: "string" },
     },
@@ -51,6 +54,7 @@ export async function segmentCommand(argv: string[]): Promise<void> {
     fineness: parseUnit(values.fineness, "fineness"),
     minRegionArea: parseCount(values["min-region"], "min-region"),
     nms: parseUnit(values.nms, "nms"),
+    multimask: values.multimask,
   };
   const engine = engineOptions(values);
   // an output folder that cannot be made fails now, not after the model has run

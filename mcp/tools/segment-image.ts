@@ -20,6 +20,7 @@ const input = {
   coordinates,
   threshold: z.number().min(0).max(1).optional().describe("Detector: keep instances scoring above this (default 0.5; 0.3-0.7 is the useful range)."),
   fineness: z.number().min(0).max(1).optional().describe("Mask edges: 0 keeps fine detail (hair, leaves), 1 smooths them (rigid objects). Default 0."),
+  multimask: z.boolean().optional().describe("Tracker: true returns SAM's three candidate masks (object 1 the best, all in candidates), false one mask. Default: three for one click alone, one otherwise."),
   overlay: z.boolean().default(true).describe("Also return a small overlay image (each object tinted, with id and score)."),
 };
 
@@ -27,7 +28,7 @@ const output = {
   image: z.object({ width: z.number(), height: z.number() }),
   model: z.string(),
   objects: z.array(imageObject).describe("Best first. score: detector = confidence the instance shows the concept; tracker = the model's estimate of its mask's IoU."),
-  candidates: z.array(z.object({ score: z.number(), area: z.number() })).optional().describe("Tracker: all three candidate masks; object 1 is the best."),
+  candidates: z.array(z.object({ score: z.number(), area: z.number() })).optional().describe("Tracker, multimask output: all three candidate masks; object 1 is the best."),
   warnings: z.array(z.string()),
 };
 
@@ -57,7 +58,7 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
           boxes: args.boxes?.map((b) => ({ box: [b.x1 * scale.x, b.y1 * scale.y, b.x2 * scale.x, b.y2 * scale.y] as [number, number, number, number], positive: b.positive })),
         };
         const sam = await ctx.sam();
-        const result = await sam.segment(image, prompt, { threshold: args.threshold, fineness: args.fineness });
+        const result = await sam.segment(image, prompt, { threshold: args.threshold, fineness: args.fineness, multimask: args.multimask });
         const json = segmentationToJson(result);
         const warnings = result.warnings.map((w) => ctx.paths.scrub(w));
         const structured = { ...json, warnings };

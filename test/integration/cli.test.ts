@@ -120,14 +120,22 @@ describe("sam3 segment: tracker (points / box)", () => {
     expect(json.objects[0].area).toBe(best.area);
   }
 
-  it("positive and negative points select one object, the best of three candidates", async () => {
-    const run = await cli("segment", SCENE, "--point", "160,170", "--point", "460,160:neg", "--json");
+  it("one click selects one object, the best of three candidates", async () => {
+    const run = await cli("segment", SCENE, "--point", "160,170", "--json");
     checkTracker(onlyJson(run));
     expect(run.stderr).toBe("");
   });
 
+  it("positive and negative points give the single-mask output, or the three candidates with --multimask", async () => {
+    const single = onlyJson(await cli("segment", SCENE, "--point", "160,170", "--point", "460,160:neg", "--json"));
+    expect(single.candidates).toBeUndefined();
+    expect(single.objects).toHaveLength(1);
+    checkObjects(single.objects);
+    checkTracker(onlyJson(await cli("segment", SCENE, "--point", "160,170", "--point", "460,160:neg", "--multimask", "--json")));
+  });
+
   it("a box alone goes to the tracker", async () => {
-    checkTracker(onlyJson(await cli("segment", SCENE, "--box", "80,90,240,250", "--json")));
+    checkTracker(onlyJson(await cli("segment", SCENE, "--box", "80,90,240,250", "--multimask", "--json")));
   });
 });
 

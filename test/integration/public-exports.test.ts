@@ -3,12 +3,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
 import { openPack } from "../../core/pack/open";
 import { Sam3 } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
 import { cliWithEnv } from "../support/cli";
+import { publicPacks } from "../support/public-packs";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo, squares, type SyntheticVideo } from "../support/synthetic-video";
 
@@ -17,7 +18,7 @@ import { makeVideo, squares, type SyntheticVideo } from "../support/synthetic-vi
  * builds them once per run): served from a local host, installed by the real `models fetch`, then run through
  * every capability they claim.
  */
-const packs = inject("publicPacks");
+const packs = publicPacks();
 const scratch = mkdtempSync(join(tmpdir(), "sam3-public-"));
 const models = join(scratch, "models");
 const BOX = { box: [80, 90, 240, 250] as [number, number, number, number] };

@@ -36,4 +36,4 @@ export function trackerOnlyPack(): string {
 }
 
 /** The MISSING_CAPABILITY message for a text prompt on that pack (after what a face puts before it). */
-export const NO_TEXT = new RegExp(`model ${TRACKER_ONLY_NAME} cannot do text prompts: it needs a detector`);
+export const NO_TEXT = new RegExp(`model ${TRACKER_ONLY_NAME} cannot do text prompts( on video)?: it needs (a|both a) detector`);
