@@ -10,7 +10,9 @@ torchvision's three calls done by torch); the prompts are those of `inputs.py`. 
   post-processed detections of HF's post_process_instance_segmentation at thresholds 0 and 0.3;
 - reference_tracker.json: Sam3TrackerVideoModel on one frame (its image embeddings, its prompt encoder + mask
   decoder with 3 multimask candidates: the pack's trackerVisionEncoder / trackerDecoder) - points in the model
-  frame, raw outputs, HF's post_process_masks;
+  frame, raw outputs, HF's post_process_masks; and the prompts of the public exports' decoders: a box alone
+  (box_only), HF's single-mask output with its stability fallback (single_mask: the two points, the box) and the
+  first click alone (one_click_multimask);
 - reference_video.json: Sam3VideoModel (its detector's ViT, the tracker neck, its Sam3TrackerVideoModel) - the
   backbone, the video tracker decoder's 4 mask tokens, the memory encoder of the decoder's chosen mask and memory
   attention over a bank of 2 memory frames and 3 object pointers, each with its inputs spelled out.
@@ -179,6 +181,53 @@ def Sam3TrackerModelClass():
     return Sam3TrackerModel
 
 
+# The box of the box prompts (box_only, single_mask), in the scene's pixels: around the red disc.
+BOX_XYXY = [80, 90, 240, 250]
+SINGLE_MASK_TOKENS = ("0: HF's single-mask output token (its stability score at or over the threshold); 1..3: the "
+                      "multimask candidate of best IoU estimate that HF falls back to")
+
+
+def _decode(t, emb, pts=None, lbl=None, boxes=None, mask=None, multimask=True, stability=True):
+    """HF's prompt encoder + mask decoder of a tracker (Sam3TrackerModel or the video tracker) on one frame's
+    embeddings: masks, IoU, mask tokens, object score; stability=False turns HF's single-mask fallback off."""
+    md = t.mask_decoder
+    sparse, dense = t.prompt_encoder(input_points=pts, input_labels=lbl, input_boxes=boxes, input_masks=mask)
+    with mock.patch.object(md, "dynamic_multimask_via_stability", md.dynamic_multimask_via_stability and stability):
+        return md(image_embeddings=emb[2], image_positional_embeddings=t.get_image_wide_positional_embeddings(),
+                  sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask,
+                  high_resolution_features=emb[:2])
+
+
+def _masks_json(processor, sizes, masks, iou, obj) -> dict:
+    """A decoder output: IoU estimates, object score, the raw mask logits (stats), per mask the low-res area
+    (logits > 0) and the area after HF's post_process_masks to the scene's size."""
+    post = processor.post_process_masks(masks, sizes)[0]
+    return {"iou_scores": iou.tolist(), "object_score_logits": obj.tolist(), "pred_masks": stats(np32(masks)),
+            "low_res_areas": (masks > 0).flatten(3).sum(-1).reshape(-1).tolist(),
+            "post_mask_areas": post.reshape(post.shape[0] * post.shape[1], -1).sum(-1).tolist()}
+
+
+def _multimask_case(t, processor, sizes, emb, pts=None, lbl=None, boxes=None) -> dict:
+    masks, iou, _, obj = _decode(t, emb, pts, lbl, boxes)
+    return _masks_json(processor, sizes, masks, iou, obj)
+
+
+def _single_mask_case(t, processor, sizes, emb, pts=None, lbl=None, boxes=None) -> dict:
+    """HF's multimask_output=False: token 0, or where its stability score is under the threshold (and the config's
+    dynamic_multimask_via_stability is on) the multimask candidate of best IoU estimate; `token` says which."""
+    md = t.mask_decoder
+    masks, iou, _, obj = _decode(t, emb, pts, lbl, boxes, multimask=False)
+    m0 = _decode(t, emb, pts, lbl, boxes, multimask=False, stability=False)[0]
+    m13, iou13, _, _ = _decode(t, emb, pts, lbl, boxes)
+    score = float(md._get_stability_scores(m0).reshape(-1)[0])
+    stable = not md.dynamic_multimask_via_stability or score >= md.dynamic_multimask_stability_thresh
+    token = 0 if stable else 1 + int(torch.argmax(iou13.reshape(-1)))
+    assert torch.equal(masks, m0 if token == 0 else m13[:, :, token - 1:token])
+    return dict(_masks_json(processor, sizes, masks, iou, obj), token=token, stability_score=score,
+                stability_threshold=md.dynamic_multimask_stability_thresh,
+                dynamic_multimask_via_stability=md.dynamic_multimask_via_stability)
+
+
 def _candidates(model, emb, pts, lbl, mask=None):
     """The 3 multimask candidates: Sam3TrackerModel's forward, or the video tracker's mask tokens 1..3."""
     from types import SimpleNamespace
@@ -203,6 +252,20 @@ def tracker_reference(model, processor, image, graphs: Graphs) -> dict:
                      "object_score_logits": np32(o.object_score_logits)}
     feeds = dict({n: np32(e) for n, e in zip(emb_names, emb)}, input_points=np32(pts), input_labels=np32(lbl))
     masks = processor.post_process_masks(out.pred_masks, enc["original_sizes"])[0]
+    sizes = enc["original_sizes"]
+    boxes = processor(images=image, input_boxes=[[BOX_XYXY]], return_tensors="pt")["input_boxes"].float()
+    with torch.no_grad():
+        cases = {
+            "box_only": dict(_multimask_case(model, processor, sizes, emb, boxes=boxes), input_boxes_original=BOX_XYXY,
+                             input_boxes_model_frame=boxes.tolist()),
+            "single_mask": {
+                "tokens": SINGLE_MASK_TOKENS,
+                "two_points": _single_mask_case(model, processor, sizes, emb, pts, lbl),
+                "box": _single_mask_case(model, processor, sizes, emb, boxes=boxes)},
+            "one_click_multimask": dict(_multimask_case(model, processor, sizes, emb, pts[:, :, :1], lbl[:, :, :1]),
+                                        points_original=[[inputs.POINTS[0][0][:1]]],
+                                        labels=[[inputs.POINT_LABELS[0][0][:1]]]),
+        }
     return {
         "model": TRACKER_MODEL if not isinstance(model, Sam3TrackerModelClass()) else
                  "Sam3TrackerModel: get_image_embeddings, then forward(image_embeddings, multimask_output=True)",
@@ -218,6 +281,7 @@ def tracker_reference(model, processor, image, graphs: Graphs) -> dict:
                 "pred_masks": stats(np32(out.pred_masks)), "embeddings": [stats(np32(e)) for e in emb]},
         "post_masks": {"shape": list(masks.shape), "areas": masks.reshape(masks.shape[0] * masks.shape[1], -1).sum(-1).tolist(),
                        "mask0_rle": rle(np32(masks[0, 0]))},
+        **cases,
     }
 
 
@@ -240,13 +304,8 @@ def _video_tokens(t, emb, pts, lbl, mask=None) -> dict:
     """All 4 mask tokens of HF's video tracker mask decoder (token 0: the single-mask output read raw, with HF's
     stability fallback off; 1..3: the multimask candidates), the object pointer of each as _single_frame_forward
     makes it (the no-object pointer where the object score is <= 0)."""
-    md = t.mask_decoder
-    sparse, dense = t.prompt_encoder(input_points=pts, input_labels=lbl, input_boxes=None, input_masks=mask)
-    args = dict(image_embeddings=emb[2], image_positional_embeddings=t.get_image_wide_positional_embeddings(),
-                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, high_resolution_features=emb[:2])
-    m13, iou13, tok13, obj = md(multimask_output=True, **args)
-    with mock.patch.object(md, "dynamic_multimask_via_stability", False):
-        m0, iou0, tok0, obj0 = md(multimask_output=False, **args)
+    m13, iou13, tok13, obj = _decode(t, emb, pts, lbl, mask=mask)
+    m0, iou0, tok0, obj0 = _decode(t, emb, pts, lbl, mask=mask, multimask=False, stability=False)
     assert torch.equal(obj, obj0)
     tokens = torch.cat([tok0, tok13], dim=2)
     seen = (obj > 0).to(tokens.dtype)[..., None]
