@@ -6,7 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
-    globalSetup: ["./test/support/build-dist.ts"],
+    globalSetup: ["./test/support/build-dist.ts", "./test/support/public-packs.setup.ts"],
     reporters: ["default", "./test/support/totals-reporter.mts"],
   },
 });

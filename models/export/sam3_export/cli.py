@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import traceback
+from typing import Callable
 
 from .errors import ExportError
 
@@ -22,13 +23,15 @@ FILE_FAILURES = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota
                   errno.EPERM: "the operation is not permitted"}
 
 
-class _Parser(argparse.ArgumentParser):
+class UserErrorParser(argparse.ArgumentParser):
+    """argparse whose errors are ExportError("bad-arguments"): one line on stderr, exit 2."""
+
     def error(self, message):
         raise ExportError("bad-arguments", f"{message} (see --help)")
 
 
 def parse_args(argv=None):
-    p = _Parser(prog="python -m sam3_export", description="Export SAM 3 to a complete ONNX model pack.")
+    p = UserErrorParser(prog="python -m sam3_export", description="Export SAM 3 to a complete ONNX model pack.")
     p.add_argument("--from", dest="source", required=True, metavar="SPEC",
                    help="tiny-336 | tiny-1008 (the bundled tiny random-weight packs), full-random (the real "
                         "architecture with random weights, for tests and timing), a Hugging Face hub id such as "
@@ -95,8 +98,14 @@ def scrub(text: str) -> str:
 
 
 def main(argv=None) -> int:
+    return guarded(lambda: run(parse_args(argv)))
+
+
+def guarded(command: Callable[[], None]) -> int:
+    """Run a command line's work: its exit status, a user error as one line on stderr (exit 2), anything
+    unexpected with its traceback (exit 1)."""
     try:
-        run(parse_args(argv))
+        command()
         return 0
     except ExportError as e:
         print(scrub(f"sam3-export: {e.code}: {' '.join(e.message.split())}"), file=sys.stderr)

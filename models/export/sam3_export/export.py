@@ -91,16 +91,18 @@ def weight_bytes(model) -> int:
     return sum(t.ByteSize() for t in tensors)
 
 
-def save_graph(model, path: str) -> list[str]:
+def save_graph(model, path: str, external: bool | None = None) -> list[str]:
     """Write `model` to `path` under a temporary name, renamed when complete; a graph whose weights pass
-    EXTERNAL_DATA_BYTES keeps them (initializers and Constant nodes) in `<stem>.onnx_data` beside it. Returns the
-    external data files written, as paths relative to the graph's folder."""
+    EXTERNAL_DATA_BYTES (or any graph, with external=True) keeps them (initializers and Constant nodes) in
+    `<stem>.onnx_data` beside it. Returns the external data files written, as paths relative to the graph's
+    folder."""
     import onnx
     from onnx.external_data_helper import convert_model_to_external_data
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     data_name = os.path.splitext(os.path.basename(path))[0] + ".onnx_data"
-    external = weight_bytes(model) > EXTERNAL_DATA_BYTES
+    if external is None:
+        external = weight_bytes(model) > EXTERNAL_DATA_BYTES
     with tempfile.TemporaryDirectory(dir=folder, prefix=".save-") as tmp:
         partial = os.path.join(tmp, os.path.basename(path))
         for stale in (path, os.path.join(folder, data_name)):
@@ -117,9 +119,9 @@ def save_graph(model, path: str) -> list[str]:
     return [data_name] if external else []
 
 
-def export_graph(module: torch.nn.Module, args: tuple, path: str, role: Role) -> list[str]:
+def export_graph(module: torch.nn.Module, args: tuple, path: str, role: Role, external: bool | None = None) -> list[str]:
     """Trace `module` on `args` to ONNX (TorchScript exporter, opset 17), merge equal constants and save it at
-    `path` with save_graph. Returns the external data files written beside it."""
+    `path` with save_graph (external: as there). Returns the external data files written beside it."""
     import onnx
     module.eval()
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -131,7 +133,7 @@ def export_graph(module: torch.nn.Module, args: tuple, path: str, role: Role) ->
                               dynamic_axes=role.dynamic_axes or None, opset_version=OPSET, dynamo=False)
         model = onnx.load(traced)
     merge_equal_constants(model)
-    return save_graph(model, path)
+    return save_graph(model, path, external)
 
 
 def run_onnx(path: str, feeds: dict) -> list[np.ndarray]:
@@ -150,7 +152,7 @@ def max_abs_diff(a, b) -> float:
     return float(np.max(np.abs(a - b))) if a.size else 0.0
 
 
-class _Graph:
+class Graph:
     """One role to export: its wrapper and the example inputs (torch tensors, in the role's input order)."""
 
     def __init__(self, role: Role, module: torch.nn.Module, args: tuple):
@@ -160,7 +162,7 @@ class _Graph:
         return {n: a.numpy() for n, a in zip(self.role.inputs, self.args)}
 
 
-def pack_graphs(video) -> list[_Graph]:
+def pack_graphs(video) -> list[Graph]:
     """Every graph of a pack from one Sam3VideoModel, in the manifest's order, with example inputs chained through
     PyTorch from the scene and the reference prompts (the reference inputs of the parity checks)."""
     S = image_size(video)
@@ -200,7 +202,7 @@ def pack_graphs(video) -> list[_Graph]:
         "memoryEncoder": (wrappers.MemoryEncoder(video), mem_in),
         "memoryAttention": (wrappers.MemoryAttention(video), mem_args),
     }
-    return [_Graph(r, *modules[r.name]) for r in GRAPH_ROLES]
+    return [Graph(r, *modules[r.name]) for r in GRAPH_ROLES]
 
 
 def tracker_constants(video) -> dict:
@@ -289,15 +291,15 @@ def write_hf_checkpoint(video, pack_dir: str, weights: bool) -> int:
     return sum(os.path.getsize(os.path.join(hf, f)) for f in files)
 
 
-def export_graphs(graphs: list[_Graph], out_dir: str, check: bool = True,
-                  progress: Callable[[str], None] = print) -> dict:
-    """Export each graph into out_dir; with check, run it in onnxruntime on its example inputs against PyTorch.
-    Returns per role: file, external data files, seconds, bytes and (with check) max |onnx - torch| per output."""
+def export_graphs(graphs: list[Graph], out_dir: str, check: bool = True,
+                  progress: Callable[[str], None] = print, external: bool | None = None) -> dict:
+    """Export each graph into out_dir (external: as save_graph's); with check, run it in onnxruntime on its example
+    inputs against PyTorch. Returns per role: file, external data files, seconds, bytes and (with check) max |onnx - torch| per output."""
     report = {}
     for i, g in enumerate(graphs, 1):
         t = time.time()
         path = os.path.join(out_dir, g.role.file)
-        data = [os.path.join(os.path.dirname(g.role.file), d) for d in export_graph(g.module, g.args, path, g.role)]
+        data = [os.path.join(os.path.dirname(g.role.file), d) for d in export_graph(g.module, g.args, path, g.role, external)]
         entry = {"file": g.role.file, "data": data, "seconds": round(time.time() - t, 2),
                  "bytes": sum(os.path.getsize(os.path.join(out_dir, f)) for f in [g.role.file] + data)}
         if check:

@@ -6,6 +6,9 @@ casts float32 inputs to what a graph declares and reads float16 outputs back as 
 int8: onnxruntime's dynamic quantization of the weights of MatMul / Gemm (and Gather tables) to int8, activations
 quantized on the fly; convolutions stay float32 (ORT's CPU ConvInteger takes uint8 weights only) and so do the
 inputs and outputs.
+PUBLIC_RECIPES: the precisions of the public exports' layouts (public_layouts.py), by transformers.js's and usls's
+dtype names, all with float32 inputs and outputs: fp16, q8 / uint8 (QUInt8) and int8 (QInt8) dynamic quantization
+of MatMul / Gemm weights, q4 (MatMulNBits, blocks of 32), q4f16 (q4 of the fp16 graph), bnb4 (MatMulBnb4, NF4).
 """
 from __future__ import annotations
 
@@ -25,29 +28,79 @@ DTYPES = ("fp16", "int8")
 COPIED_FILES = ("tokenizer_config.json", "hf/config.json")
 
 
-def fp16_graph(src: str):
+def _load(src):
+    """A graph from a path (its external data beside it) or an already loaded ModelProto."""
     import onnx
+    return onnx.load(src) if isinstance(src, str) else src
+
+
+def fp16_graph(src, keep_io_types: bool = False):
+    """Every float tensor in float16; with keep_io_types the inputs and outputs stay float32 (cast in the graph)."""
     from onnxruntime.transformers.float16 import convert_float_to_float16
-    return convert_float_to_float16(onnx.load(src), keep_io_types=False)
+    return convert_float_to_float16(_load(src), keep_io_types=keep_io_types)
 
 
-def int8_graph(src: str):
-    """Dynamic quantization of the weights that feed MatMul / Gemm / Gather: int8 (QInt8), per tensor; a MatMul of
-    two activations (attention) stays float32."""
+def dynamic_quant_graph(src: str, weight_type: str, op_types=("MatMul", "Gemm")):
+    """onnxruntime's dynamic quantization of the constant weights that feed `op_types` to `weight_type` (int8:
+    QInt8, uint8: QUInt8), per tensor; a MatMul of two activations (attention) stays float32."""
     import onnx
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
     onnxruntime.set_default_logger_severity(3)  # its constant folding warns of every float16 / integer node
     logging.disable(logging.WARNING)  # quantize_dynamic advises pre-processing on every call
     try:
-        with tempfile.TemporaryDirectory(prefix="sam3-int8-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="sam3-quant-") as tmp:
             out = os.path.join(tmp, "graph.onnx")
-            quantize_dynamic(src, out, op_types_to_quantize=["MatMul", "Gemm", "Gather"],
-                             weight_type=QuantType.QInt8, use_external_data_format=True,
-                             extra_options={"MatMulConstBOnly": True})
+            quantize_dynamic(src, out, op_types_to_quantize=list(op_types),
+                             weight_type={"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}[weight_type],
+                             use_external_data_format=True, extra_options={"MatMulConstBOnly": True})
             return onnx.load(out)
     finally:
         logging.disable(logging.NOTSET)
+
+
+def int8_graph(src: str):
+    """Dynamic int8 (QInt8) quantization of the weights that feed MatMul / Gemm / Gather."""
+    return dynamic_quant_graph(src, "int8", ("MatMul", "Gemm", "Gather"))
+
+
+Q4_BLOCK = 32
+BNB4_BLOCK = 64  # the block of bitsandbytes' Linear4bit, which MatMulBnb4 mirrors
+
+
+def q4_graph(src, block_size: int = Q4_BLOCK):
+    """Every MatMul with a constant 2-D weight as MatMulNBits (4 bits, blocks of block_size along K, asymmetric:
+    onnxruntime's MatMulNBitsQuantizer defaults). A weight whose K is under the block is padded with zeros to one
+    block (the quantizer's own padding; the kernel reads K from the node)."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    logging.disable(logging.WARNING)
+    try:
+        q = MatMulNBitsQuantizer(_load(src), block_size=block_size, is_symmetric=False)
+        q.process()
+        return q.model.model
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def bnb4_graph(src, block_size: int = BNB4_BLOCK):
+    """Every MatMul with a constant 2-D weight as MatMulBnb4 (NF4, blocks of block_size over the flattened
+    weight): onnxruntime's MatMulBnb4Quantizer."""
+    from onnxruntime.quantization.matmul_bnb4_quantizer import MatMulBnb4Quantizer
+    q = MatMulBnb4Quantizer(_load(src), MatMulBnb4Quantizer.NF4, block_size)
+    q.process()
+    return q.model.model
+
+
+# The precisions of the public exports (transformers.js's and usls's dtype names): float32 inputs and outputs in all.
+PUBLIC_RECIPES = {
+    "fp16": lambda src: fp16_graph(src, keep_io_types=True),
+    "q8": lambda src: dynamic_quant_graph(src, "uint8"),
+    "int8": lambda src: dynamic_quant_graph(src, "int8"),
+    "uint8": lambda src: dynamic_quant_graph(src, "uint8"),
+    "q4": q4_graph,
+    "q4f16": lambda src: q4_graph(fp16_graph(src, keep_io_types=True)),
+    "bnb4": bnb4_graph,
+}
 
 
 CONVERT = {"fp16": fp16_graph, "int8": int8_graph}

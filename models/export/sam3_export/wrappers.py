@@ -25,6 +25,14 @@ class TextEncoder(torch.nn.Module):
         return self.m.get_text_features(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).pooler_output
 
 
+class MaskedTextEncoder(TextEncoder):
+    """TextEncoder that also gives the decoder's text mask: text_features and text_mask [N, 32] bool (true on the
+    prompt's tokens), as usls's text-encoder.onnx."""
+
+    def forward(self, input_ids, attention_mask):
+        return super().forward(input_ids, attention_mask), attention_mask != 0
+
+
 class DetectorDecoder(torch.nn.Module):
     """FPN features + text features (+ exemplar boxes) -> masks, boxes, logits, presence, semantic map."""
 
@@ -41,6 +49,18 @@ class DetectorDecoder(torch.nn.Module):
         return o.pred_masks, o.pred_boxes, o.pred_logits, o.presence_logits, o.semantic_seg
 
 
+class BoolMaskDetectorDecoder(DetectorDecoder):
+    """DetectorDecoder with exemplar boxes as usls's geo-encoder-mask-decoder.onnx: text_mask is bool (true on the
+    prompt's tokens), and the outputs stop before the semantic map."""
+
+    def __init__(self, model):
+        super().__init__(model, True)
+
+    def forward(self, f0, f1, f2, f3, p0, p1, p2, p3, text_features, text_mask, input_boxes, input_boxes_labels):
+        return super().forward(f0, f1, f2, f3, p0, p1, p2, p3, text_features, text_mask.to(torch.int64),
+                               input_boxes, input_boxes_labels)[:4]
+
+
 class Backbone(torch.nn.Module):
     """pixel_values -> the detector's FPN features AND the tracker's image embeddings from ONE pass of the ViT.
 
@@ -50,9 +70,10 @@ class Backbone(torch.nn.Module):
     fpn_feat_0..3, fpn_pos_0..3 (the detector's), image_embeddings_0..2 (the tracker's: level 2 carries the
     no-memory embedding, for a frame without memory), tracker_feat_2 (level 2 without it: the input of memory
     attention) and tracker_pos_2 (its position encoding). `outputs` keeps a slice of them (DETECTOR_OUTPUTS for the
-    vision encoder, TRACKER_OUTPUTS for the tracker vision encoder); tracing drops what the slice does not use."""
+    vision encoder, TRACKER_OUTPUTS for the tracker vision encoder) or the ones at given indices; tracing drops what
+    they do not use."""
 
-    def __init__(self, video_model, outputs: slice = slice(None)):
+    def __init__(self, video_model, outputs: slice | tuple = slice(None)):
         super().__init__()
         self.m = video_model
         self.outputs = outputs
@@ -68,10 +89,11 @@ class Backbone(torch.nn.Module):
         emb.append(nchw(feats[-1] + tracker.no_memory_embedding, sizes[-1]))
         out = (tuple(ve.fpn_hidden_states) + tuple(ve.fpn_position_encoding) + tuple(emb)
                + (nchw(feats[-1], sizes[-1]), nchw(pos[-1], sizes[-1])))
-        return out[self.outputs]
+        return out[self.outputs] if isinstance(self.outputs, slice) else tuple(out[i] for i in self.outputs)
 
 
 DETECTOR_OUTPUTS = slice(0, 8)  # fpn_feat_0..3, fpn_pos_0..3
+DETECTOR_DECODER_INPUTS = (0, 1, 2, 6)  # fpn_feat_0..2, fpn_pos_2: the levels the detector decoder reads
 TRACKER_OUTPUTS = slice(8, 11)  # image_embeddings_0..2
 
 
@@ -97,11 +119,11 @@ class VideoTrackerDecoder(torch.nn.Module):
         self.t = video_model.tracker_model
         self.with_mask = with_mask
 
-    def decode(self, e0, e1, e2, input_points, input_labels, mask):
-        """Prompt encoder + mask decoder: masks, IoU and output tokens of all 4 mask tokens, object score."""
+    def decode(self, e0, e1, e2, sparse, mask):
+        """Mask decoder on the prompt's sparse embeddings (and a mask): masks, IoU and output tokens of all 4 mask
+        tokens, object score."""
         t = self.t
         pe = t.prompt_encoder
-        sparse = pe._embed_points(input_points, input_labels, pad=True)
         if self.with_mask:
             dense = pe.mask_embed(mask[0])
         else:
@@ -109,8 +131,12 @@ class VideoTrackerDecoder(torch.nn.Module):
         return _mask_decoder_all_tokens(t.mask_decoder, e2, t.get_image_wide_positional_embeddings(), sparse, dense,
                                         [e0, e1])
 
+    def points(self, input_points, input_labels):
+        """The sparse embeddings of points alone: HF pads them with one not-a-point."""
+        return self.t.prompt_encoder._embed_points(input_points, input_labels, pad=True)
+
     def forward(self, e0, e1, e2, input_points, input_labels, *mask):
-        masks, iou, tokens, obj = self.decode(e0, e1, e2, input_points, input_labels, mask)
+        masks, iou, tokens, obj = self.decode(e0, e1, e2, self.points(input_points, input_labels), mask)
         seen = obj > 0  # [1, 1, 1]
         pointers = self.t.object_pointer_proj(tokens)
         w = seen.to(pointers.dtype)[..., None]
@@ -125,7 +151,32 @@ class TrackerDecoder(VideoTrackerDecoder):
     object_score_logits [1,1,1]."""
 
     def forward(self, e0, e1, e2, input_points, input_labels, *mask):
-        masks, iou, _, obj = self.decode(e0, e1, e2, input_points, input_labels, mask)
+        masks, iou, _, obj = self.decode(e0, e1, e2, self.points(input_points, input_labels), mask)
+        return iou[:, :, 1:], masks[:, :, 1:], obj
+
+
+class BoxTrackerDecoder(TrackerDecoder):
+    """The image tracker decoder as the public exports give it (onnx-community/sam3-tracker-ONNX, usls): HF
+    `Sam3TrackerModel`'s prompt encoder + mask decoder with multimask_output=True and a box input, no mask input.
+
+    Inputs: input_points [B,1,N,2] (N may be 0) and input_labels [B,1,N] in model-frame pixels, input_boxes [B,n,4]
+    (xyxy model-frame pixels, n = 0 or 1), image_embeddings.0..2. As HF: without a box the points get one
+    not-a-point token after them; with a box they get none and the box's 3 tokens (its corners and a not-a-point)
+    follow. A traced graph cannot branch on n, so the pad count is 1 - n (a slice of that length). Outputs as
+    TrackerDecoder."""
+
+    def __init__(self, video_model):
+        super().__init__(video_model, False)
+
+    def forward(self, input_points, input_labels, input_boxes, e0, e1, e2):
+        pe = self.t.prompt_encoder
+        batch, n = input_points.shape[0], input_boxes.shape[1]
+        pad_points = input_points.new_zeros(batch, 1, 1, 2)[:, :, :1 - n]
+        pad_labels = input_labels.new_full((batch, 1, 1), -1)[:, :, :1 - n]
+        points = pe._embed_points(torch.cat([input_points, pad_points], dim=2),
+                                  torch.cat([input_labels, pad_labels], dim=2), pad=False)
+        boxes = pe._embed_boxes(input_boxes).flatten(1, 2).unsqueeze(1)  # [B, n, 3, C] -> [B, 1, 3n, C]
+        masks, iou, _, obj = self.decode(e0, e1, e2, torch.cat([points, boxes], dim=2), ())
         return iou[:, :, 1:], masks[:, :, 1:], obj
 
 
