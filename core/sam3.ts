@@ -10,7 +10,7 @@ import { refineMask } from "./masks/refine";
 import { sigmoid } from "./masks/resize";
 import { openPack, type ModelPack } from "./pack/open";
 import { DEFAULT_PRESET, presetWith } from "./pack/presets";
-import { requireCapability, type Capabilities, type Capability } from "./pack/capabilities";
+import { missingCapability, type Capabilities, type Capability } from "./pack/capabilities";
 import { LIMITS } from "./limits";
 import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, type ImagePrompt } from "./prompts";
 import type { Device } from "./runtime/devices";
@@ -152,9 +152,15 @@ export class Sam3 {
     return this.pack.capabilities;
   }
 
-  /** A MISSING_CAPABILITY error naming a preset that has it, unless the pack can do `capability`. */
+  /** Why this pack cannot do `capability`, naming a preset that has it; undefined when it can. */
+  missing(capability: Capability): string | undefined {
+    return missingCapability(this.pack.manifest.name, this.pack.capabilities, capability, presetWith);
+  }
+
+  /** A MISSING_CAPABILITY error unless the pack can do `capability`. */
   require(capability: Capability): void {
-    requireCapability(this.pack.manifest.name, this.pack.capabilities, capability, presetWith);
+    const why = this.missing(capability);
+    if (why) throw new Sam3Error("MISSING_CAPABILITY", why);
   }
 
   /** ViT passes run on this pack's shared sessions since they were loaded (what a video frame's cost is counted in). */

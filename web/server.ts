@@ -364,11 +364,8 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
 function capabilityReport(sam: Sam3) {
   const unavailable: Partial<Record<Capability, string>> = {};
   for (const capability of Object.keys(CAPABILITY_LABELS) as Capability[]) {
-    try {
-      sam.require(capability);
-    } catch (e) {
-      unavailable[capability] = hidePaths((e as Error).message);
-    }
+    const why = sam.missing(capability);
+    if (why) unavailable[capability] = hidePaths(why);
   }
   return { capabilities: sam.capabilities, can: describeCapabilities(sam.capabilities), unavailable };
 }

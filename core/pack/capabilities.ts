@@ -1,4 +1,3 @@
-import { Sam3Error } from "../errors";
 import type { Role } from "./roles";
 
 /** How a pack carries a clicked or detected object from one video frame to the next. */
@@ -74,15 +73,9 @@ export function describeCapabilities(c: Capabilities): string {
   return parts.length ? parts.join(", ") : "nothing";
 }
 
-/**
- * A MISSING_CAPABILITY error unless the pack can do `capability`: it names what is missing and, when one is known,
- * a preset that has it.
- */
-export function requireCapability(model: string, capabilities: Capabilities, capability: Capability, suggest?: (c: Capability) => string | undefined): void {
-  if (capabilities[capability]) return;
+/** Why a pack cannot do `capability` (what it needs and, when one is known, a preset that has it); undefined when it can. */
+export function missingCapability(model: string, capabilities: Capabilities, capability: Capability, suggest?: (c: Capability) => string | undefined): string | undefined {
+  if (capabilities[capability]) return undefined;
   const preset = suggest?.(capability);
-  throw new Sam3Error(
-    "MISSING_CAPABILITY",
-    `model ${model} cannot do ${CAPABILITY_LABELS[capability]}: it needs ${NEEDS[capability]}${preset ? `; the preset ${preset} has it` : ""}`,
-  );
+  return `model ${model} cannot do ${CAPABILITY_LABELS[capability]}: it needs ${NEEDS[capability]}${preset ? `; the preset ${preset} has it` : ""}`;
 }
