@@ -116,7 +116,10 @@ function list() {
       `  ${p.description}`,
       `  can do: ${describeCapabilities(p.capabilities)}`,
     ];
-    if (p.variants) lines.push(`  precisions (--dtype): ${p.variants.map((v) => `${v.dtype} ${v.bytes ? gib(v.bytes) : "size not published"}`).join(", ")}`);
+    if (p.variants) {
+      const sized = p.variants.every((v) => v.bytes);
+      lines.push(`  precisions (--dtype): ${p.variants.map((v) => (sized ? `${v.dtype} ${gib(v.bytes!)}` : v.dtype)).join(", ")}${sized ? "" : " (sizes not published)"}`);
+    }
     lines.push(`  licence: ${p.licence}`, `  ${state}`);
     process.stdout.write(lines.join("\n") + "\n");
   }

@@ -170,5 +170,13 @@ describe("fetching model packs", () => {
     }
     const listed = await cli("models", "list");
     expect(listed.stdout).toMatch(/onnx-community-sam3-tracker[\s\S]*licence: SAM License/);
+    const community = listed.stdout.split("\n").findIndex((l) => l.startsWith("onnx-community-sam3-tracker"));
+    expect(listed.stdout.split("\n").slice(community, community + 4)).toEqual([
+      "onnx-community-sam3-tracker  (layout read from the exporter's code, not yet checked against its real files)",
+      expect.stringContaining("onnx-community export used by transformers.js"),
+      "  can do: clicks, box prompts, video tracking (box prompts)",
+      "  precisions (--dtype): fp32 1.76 GiB, fp16 903 MiB, q8 514 MiB, int8 514 MiB, uint8 514 MiB, q4 361 MiB, q4f16 288 MiB, bnb4 334 MiB",
+    ]);
+    expect(listed.stdout).toMatch(/^sam3-tiny-336\n.*\n  can do: text prompts, exemplar boxes, clicks, box prompts, mask refinement, video tracking \(mask prompts\), text prompts on video\n/m);
   });
 });
