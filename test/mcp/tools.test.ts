@@ -60,10 +60,14 @@ describe("MCP tools over an in-memory transport", () => {
 
   it("segment_image: clicks in relative coordinates, base64 input, no overlay", async () => {
     const base64 = readFileSync(SCENE).toString("base64");
-    const result = await call("segment_image", { image_base64: `data:image/png;base64,${base64}`, points: [{ x: 0.25, y: 0.35 }, { x: 0.72, y: 0.33, positive: false }], coordinates: "relative", overlay: false });
+    const points = [{ x: 0.25, y: 0.35 }, { x: 0.72, y: 0.33, positive: false }];
+    const result = await call("segment_image", { image_base64: `data:image/png;base64,${base64}`, points, coordinates: "relative", overlay: false });
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent.objects).toHaveLength(1);
-    expect(result.structuredContent.candidates).toHaveLength(3);
+    // two clicks give SAM's single-mask output unless the three candidates are asked for
+    expect(result.structuredContent.candidates).toBeUndefined();
+    const all = await call("segment_image", { image_base64: `data:image/png;base64,${base64}`, points, coordinates: "relative", overlay: false, multimask: true });
+    expect(all.structuredContent.candidates).toHaveLength(3);
     expect(result.content.some((c) => c.type === "image")).toBe(false);
   });
 
