@@ -339,7 +339,7 @@ function checkOptions(o: SegmentOptions) {
   checkRange("minRegionArea", o.minRegionArea, 0, LIMITS.pixels, false);
   checkRange("maxObjects", o.maxObjects, 1, MAX_OBJECTS_PER_IMAGE);
   for (const key of ["candidates", "multimask"] as const) {
-    if (o[key] !== undefined && typeof o[key] !== "boolean") throw new Sam3Error("BAD_OPTION", `${key} must be true or false, got ${o[key]}`);
+    if (o[key] !== undefined && typeof o[key] !== "boolean") throw new Sam3Error("BAD_OPTION", `${key} must be true or false`);
   }
 }
 

@@ -29,6 +29,7 @@ export = (RED: NodeAPI) =>
       const options = {
         threshold: numberFrom(msg.threshold, config.threshold, "threshold") ?? model.defaults.threshold,
         fineness: numberFrom(msg.fineness, config.fineness, "fineness") ?? model.defaults.fineness,
+        multimask: msg.multimask as boolean | undefined,
       };
       const sam = await model.image(node);
       node.status({ fill: "blue", shape: "dot", text: "segmenting" });

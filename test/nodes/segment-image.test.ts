@@ -175,7 +175,11 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
     const withNegative = await flow.request("seg", { payload: scene, points: [[320, 240, 1], [100, 100, 0]] }, "out");
     const asText = await flow.request("seg", { payload: scene, points: "320,240; 100,100:neg" }, "out");
     expect(objectsOf(asText)).toEqual(objectsOf(withNegative));
-    expect(infoOf(withNegative).candidates).not.toEqual(info.candidates);
+    // several clicks give the single-mask output, or the three candidates with msg.multimask
+    expect(infoOf(withNegative).candidates).toBeUndefined();
+    const all = await flow.request("seg", { payload: scene, points: [[320, 240, 1], [100, 100, 0]], multimask: true }, "out");
+    expect(infoOf(all).candidates).toHaveLength(3);
+    expect(infoOf(all).candidates).not.toEqual(info.candidates);
   });
 
   it("msg.points overrides the node's points", async () => {
@@ -277,6 +281,9 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
       const range = await flow.failure("seg", { payload: scene, text: "thing", threshold: 2 }, ["out"]);
       expect(range.code).toBe("BAD_OPTION");
       expect(range.message).toMatch(/threshold must be between 0 and 1/);
+      const multimask = await flow.failure("seg", { payload: scene, points: [[320, 240]], multimask: "yes" }, ["out"]);
+      expect(multimask.code).toBe("BAD_OPTION");
+      expect(multimask.message).toMatch(/multimask must be true or false/);
     });
 
     it("the node still works after its failures", async () => {
