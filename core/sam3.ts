@@ -234,13 +234,13 @@ export class Sam3 {
     // SAM's predictors ask for 3 candidates when one click alone is ambiguous, for the single-mask output otherwise
     const multimask = options.multimask ?? (points.length === 1 && !box && !maskInput);
     const role = this.trackerRole(multimask, maskInput !== undefined);
-    // the video decoders give all 4 mask tokens (0: the single-mask output), the others the 3 candidates
-    const first = role.startsWith("video") ? 1 : 0;
     const embeddings = await this.imageFeatures("tracker", rgb, timings);
     const boxInput = this.pack.manifest.roles[role]?.inputs.boxes !== undefined;
     const feeds: Tensors = { ...embeddings, ...pointPromptTensors(points, box, rgb.width, rgb.height, imageSize, boxInput) };
     if (maskInput) feeds.maskInput = maskInputTensor(maskInput, embeddings.emb0.dims[2] as number);
     const raw = readTrackerOutput(await timed(timings, "trackerDecoder", () => engine.run(role, feeds)));
+    // a decoder that gives all 4 mask tokens has the single-mask output first, then the 3 candidates
+    const first = raw.iouScores.length - 3;
     return timed(timings, "postprocess", () => {
       const chosen = multimask || !first ? bestCandidate(raw, first) : singleMaskToken(raw);
       const upsample = (i: number) => this.refine(candidateMask(raw, i, rgb.width, rgb.height), options);

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { dirname, isAbsolute, join, posix } from "node:path";
+import { dirname, join, posix } from "node:path";
 import { Sam3Error } from "../errors";
 import { ensureFolder, writeFileAtomic } from "../export/safe-write";
 import { MANIFEST_FILE } from "../pack/open";
@@ -75,13 +75,12 @@ export async function fetchPreset(preset: Preset, options: FetchOptions = {}): P
 function externalDataOf(dir: string, graph: PresetFile, seen: Set<string>): PresetFile[] {
   const found: PresetFile[] = [];
   for (const location of readExternalDataFiles(join(dir, graph.path))) {
+    // a plain file name: beside the graph, at the address beside the graph's
+    if (!/^[\w-][\w.-]*$/.test(location)) throw new Sam3Error("DOWNLOAD_FAILED", `${graph.path} names a weights file outside its folder: it was not fetched`);
     const path = posix.join(posix.dirname(graph.path), location);
     if (seen.has(path)) continue;
-    if (isAbsolute(location) || !/^[\w.-]+$/.test(posix.basename(path)) || path.startsWith("../") || path !== posix.normalize(path)) {
-      throw new Sam3Error("DOWNLOAD_FAILED", `${graph.path} names a weights file outside its folder: it was not fetched`);
-    }
     seen.add(path);
-    found.push({ path, url: new URL(posix.basename(path), graph.url).href });
+    found.push({ path, url: new URL(location, graph.url).href });
   }
   return found;
 }

@@ -61,6 +61,8 @@ export const PROJECT_ROLES: Roles = {
 };
 
 const USLS_RELEASE = "https://github.com/jamjamjon/assets/releases/download/sam3/";
+/** usls names a precision by a `-<dtype>` suffix (sam3_image/config.rs); it publishes no sizes. */
+const USLS_DTYPES = { fp32: { suffix: "" }, fp16: { suffix: "-fp16" }, q8: { suffix: "-q8" }, q4f16: { suffix: "-q4f16" }, bnb4: { suffix: "-bnb4" } };
 const ONNX_COMMUNITY_REPO = "https://huggingface.co/onnx-community/sam3-tracker-ONNX/resolve/main/";
 
 /** The tracker's prompt encoder + mask decoder as HF exports it: its own box input, no mask input, 3 candidates. */
@@ -120,11 +122,11 @@ export const PUBLIC_LAYOUTS = {
   /**
    * usls "sam3-image" v2 (jamjamjon/usls, sam3_image/config.rs and scripts/sam3-image/export_v2.py): `images` in,
    * a text encoder that also gives its boolean mask, and the geometry encoder + decoder in one graph that always
-   * takes boxes (no box = one zero box labelled -10). Precisions by a `-<dtype>` suffix.
+   * takes boxes (no box = one zero box labelled -10).
    */
   uslsImage: layout({
     baseUrl: USLS_RELEASE,
-    dtypes: { fp32: { suffix: "" }, fp16: { suffix: "-fp16" }, q8: { suffix: "-q8" }, q4f16: { suffix: "-q4f16" }, bnb4: { suffix: "-bnb4" } },
+    dtypes: USLS_DTYPES,
     externalData: false,
     roles: {
       visionEncoder: { ...PROJECT_ROLES.visionEncoder!, file: "vision-encoder.onnx", inputs: { pixels: "images" } },
@@ -136,7 +138,7 @@ export const PUBLIC_LAYOUTS = {
   /** usls's SAM 3 tracker files (the HF tracker export under usls names): same tensors as onnx-community's. */
   uslsTracker: layout({
     baseUrl: USLS_RELEASE,
-    dtypes: { fp32: { suffix: "" }, fp16: { suffix: "-fp16" }, q8: { suffix: "-q8" }, q4f16: { suffix: "-q4f16" }, bnb4: { suffix: "-bnb4" } },
+    dtypes: USLS_DTYPES,
     externalData: false,
     roles: {
       trackerVisionEncoder: { ...HF_TRACKER_ENCODER, file: "tracker-vision-encoder.onnx" },

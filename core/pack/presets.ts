@@ -54,7 +54,7 @@ const manifestFor = (name: string, description: string, roles: Manifest["roles"]
  * A preset made of one or more public exports installed in one folder: each part's graphs in the precision asked
  * for, under the part's own file names, fetched from the part's own address.
  */
-function downloadable(name: string, description: string, parts: PublicLayout[], verified = false): Preset {
+function downloadable(name: string, description: string, parts: PublicLayout[]): Preset {
   const dtypes = parts.map((p) => Object.keys(p.dtypes)).reduce((all, d) => all.filter((x) => d.includes(x)));
   const variants = dtypes.map((dtype): PresetVariant => {
     const roles: Manifest["roles"] = {};
@@ -69,7 +69,8 @@ function downloadable(name: string, description: string, parts: PublicLayout[], 
     return { dtype, files, bytes, manifest: manifestFor(name, description, roles) };
   });
   const roles = new Set(Object.keys(variants[0].manifest.roles) as Role[]);
-  return { name, description, licence: SAM_LICENCE, variants, verified, capabilities: capabilitiesOf(roles) };
+  // no public export's files have been checked against its layout here yet
+  return { name, description, licence: SAM_LICENCE, variants, verified: false, capabilities: capabilitiesOf(roles) };
 }
 
 const bundled = (name: string, description: string): Preset => ({

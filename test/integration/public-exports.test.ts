@@ -1,10 +1,13 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rewriteOnnx } from "../../bench/onnx-rewrite";
 import { Sam3Error } from "../../core/errors";
+import { fetchablePreset, fetchPreset, presetVariant } from "../../core/models/fetch";
+import type { Preset } from "../../core/pack/presets";
 import { openPack } from "../../core/pack/open";
 import { Sam3 } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
@@ -54,6 +57,8 @@ const host = new Host({
   usls: [packs.usls],
   // the detector of one export and the tracker of another, served as the one pack they install as
   mixed: [packs.usls, packs.onnxCommunity],
+  // a graph whose external weights leave its folder
+  escape: [join(scratch, "escape")],
 });
 
 const fetchAndVerify = async (preset: string, mount: string, dtype: string) => {
@@ -100,6 +105,33 @@ describe("public exports, fetched and verified through every capability they cla
   it("a detector from usls and a tracker from onnx-community install as one pack", async () => {
     const out = await fetchAndVerify("sam3-usls-detector-onnx-community-tracker", "mixed", "q8");
     for (const stage of ["text prompt", "exemplar box", "click", "box", "video, 3 frames"]) expect(out).toContain(stage);
+  });
+});
+
+describe("weights files a downloaded graph names", () => {
+  const listed = (mount: string, paths: string[]): Preset => {
+    const base = fetchablePreset("onnx-community-sam3-tracker");
+    const fp16 = presetVariant(base, "fp16");
+    return { ...base, variants: [{ ...fp16, files: paths.map((path) => ({ path, url: `${host.base}/${mount}/${path}` })) }] };
+  };
+
+  it("are fetched beside the graph even when the list leaves them out", async () => {
+    const dir = join(scratch, "unlisted");
+    const graphs = presetVariant(fetchablePreset("onnx-community-sam3-tracker"), "fp16").files.map((f) => f.path).filter((p) => p.endsWith(".onnx"));
+    await fetchPreset(listed("community", graphs), { dir });
+    for (const graph of graphs) expect(existsSync(join(dir, `${graph}_data`)), graph).toBe(true);
+    expect(openPack(dir).capabilities.clicks).toBe(true);
+  });
+
+  it("are refused when they lie outside the graph's folder", async () => {
+    mkdirSync(join(scratch, "escape", "onnx"), { recursive: true });
+    // any graph will do: only the download is tried
+    const source = readFileSync(join(REPO, "models", "sam3-tiny-1008", "onnx", "tracker_decoder.onnx"));
+    writeFileSync(join(scratch, "escape", "onnx", "prompt_encoder_mask_decoder_fp16.onnx"), rewriteOnnx(source, {}, "../outside.onnx_data").model);
+    const e = await fetchPreset(listed("escape", ["onnx/prompt_encoder_mask_decoder_fp16.onnx"]), { dir: join(scratch, "escaped") }).catch((err: unknown) => err);
+    expect((e as Sam3Error).code).toBe("DOWNLOAD_FAILED");
+    expect((e as Sam3Error).message).toMatch(/names a weights file outside its folder/);
+    expect(host.served.some((path) => path.includes("outside"))).toBe(false);
   });
 });
 

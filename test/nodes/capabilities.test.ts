@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { distSam3, modelConfig, sink, TestFlow, type FlowNode } from "../support/node-red";
+import { distSam3, modelConfig, segmentImageNode, sink, TestFlow } from "../support/node-red";
 import { SCENE } from "../support/reference";
 import { NO_TEXT, TRACKER_ONLY_CAN, trackerOnlyPack } from "../support/tracker-pack";
 
@@ -8,24 +8,9 @@ const scene = readFileSync(SCENE);
 const pack = trackerOnlyPack();
 let flow: TestFlow;
 
-const segmentNode = (id: string, out: string): FlowNode => ({
-  id,
-  type: "sam3-segment-image",
-  name: "",
-  model: "model",
-  property: "",
-  text: "",
-  points: "",
-  boxes: "",
-  threshold: "",
-  fineness: "",
-  overlay: false,
-  masks: false,
-  wires: [[out]],
-});
 
 beforeAll(async () => {
-  flow = await TestFlow.load([modelConfig({ model: pack }), segmentNode("seg", "out"), segmentNode("idle", "idleOut"), sink("out"), sink("idleOut")]);
+  flow = await TestFlow.load([modelConfig({ model: pack }), segmentImageNode("seg", "out"), segmentImageNode("idle", "idleOut"), sink("out"), sink("idleOut")]);
 });
 
 afterAll(async () => {

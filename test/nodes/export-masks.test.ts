@@ -5,7 +5,7 @@ import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FrameJson, ObjectJson, SegmentationJson } from "../../core/export/json";
 import { openFrameSource } from "../../core/video/frame-source";
-import { messagePaths, modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
+import { messagePaths, modelConfig, segmentImageNode, sink, TestFlow, type Msg } from "../support/node-red";
 import { SCENE } from "../support/reference";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
@@ -36,21 +36,6 @@ const exportNode = (id: string, out: string, settings: ExportSettings) => ({
   tolerance: "",
   wires: [[out]],
   ...settings,
-});
-const segmentNode = (id: string, outs: string[], overlay: boolean) => ({
-  id,
-  type: "sam3-segment-image",
-  name: "",
-  model: "model",
-  property: "",
-  text: "",
-  points: "",
-  boxes: "",
-  threshold: "",
-  fineness: "",
-  overlay,
-  masks: false,
-  wires: [outs],
 });
 const ALL = { json: true, png: true, polygons: true, overlay: true };
 
@@ -84,9 +69,9 @@ describe("sam3-export-masks (compiled node, real engine)", () => {
       exportNode("exportAll", "out", { ...ALL, directory: join(dir, "video"), stem: "clip" }),
       exportNode("exportBuffers", "outBuffers", { json: true, png: true }),
       exportNode("exportNone", "outNone", {}),
-      segmentNode("segment", ["exportImage", "segmented"], true),
+      segmentImageNode("segment", ["exportImage", "segmented"], { overlay: true }),
       exportNode("exportImage", "outImage", { ...ALL, directory: join(dir, "image"), stem: "scene" }),
-      segmentNode("segmentPlain", ["exportImageOverlay"], false),
+      segmentImageNode("segmentPlain", ["exportImageOverlay"]),
       exportNode("exportImageOverlay", "outImageOverlay", { json: true, overlay: true }),
       ...["loaded", "pointed", "propagated", "out", "outBuffers", "outNone", "segmented", "outImage", "outImageOverlay"].map(sink),
     ]);

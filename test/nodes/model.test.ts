@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Node } from "node-red";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { distSam3, messagePaths, modelConfig, sink, TestFlow, timed, type FlowNode } from "../support/node-red";
+import { distSam3, messagePaths, modelConfig, segmentImageNode, sink, TestFlow, timed, type FlowNode } from "../support/node-red";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
@@ -18,21 +18,6 @@ const { Sam3 } = distSam3;
 const NODE_RED_CLOSE_TIMEOUT_MS = 15_000;
 const WELL_WITHIN_MS = 5_000;
 
-const segmentNode = (id: string, out: string, model = "model"): FlowNode => ({
-  id,
-  type: "sam3-segment-image",
-  name: "",
-  model,
-  property: "",
-  text: "",
-  points: "",
-  boxes: "",
-  threshold: "0",
-  fineness: "",
-  overlay: false,
-  masks: false,
-  wires: [[out]],
-});
 const loadNode = (id: string, out: string, model = "model"): FlowNode => ({ id, type: "sam3-load-video", name: "", model, property: "", maxSide: "", stride: "", ...messagePaths(), wires: [[out]] });
 const silent = { status: () => undefined } as unknown as Node;
 /** What a pack with every graph can do, as its users' status says. */
@@ -55,7 +40,7 @@ describe("sam3-model config node (compiled node, real engine)", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("loads lazily: no engine until the first message, one after it, none after the flow stops", async () => {
-    flow = await TestFlow.load([modelConfig(), segmentNode("seg", "out"), sink("out")]);
+    flow = await TestFlow.load([modelConfig(), segmentImageNode("seg", "out", { threshold: "0" }), sink("out")]);
     expect(Sam3.loadedModels()).toBe(0);
     const msg = await flow.request("seg", { payload: scene, text: "thing" }, "out");
     expect(msg.payload).toHaveLength(16);
@@ -73,8 +58,8 @@ describe("sam3-model config node (compiled node, real engine)", () => {
     const open = vi.spyOn(Sam3, "open");
     flow = await TestFlow.load([
       modelConfig({ threads: "1" }),
-      segmentNode("segA", "outA"),
-      segmentNode("segB", "outB"),
+      segmentImageNode("segA", "outA", { threshold: "0" }),
+      segmentImageNode("segB", "outB", { threshold: "0" }),
       loadNode("load", "loaded"),
       ...["outA", "outB", "loaded"].map(sink),
     ]);
@@ -99,7 +84,7 @@ describe("sam3-model config node (compiled node, real engine)", () => {
   });
 
   it("a bad model fails the first message with a clear error, shown on the node's status; nothing stays loaded", async () => {
-    flow = await TestFlow.load([modelConfig({ model: "nope" }), segmentNode("seg", "out"), loadNode("load", "loaded"), sink("out"), sink("loaded")]);
+    flow = await TestFlow.load([modelConfig({ model: "nope" }), segmentImageNode("seg", "out", { threshold: "0" }), loadNode("load", "loaded"), sink("out"), sink("loaded")]);
     for (let attempt = 0; attempt < 2; attempt++) {
       const error = await flow.failure("seg", { payload: scene, text: "thing" }, ["out"]);
       expect(error.code).toBe("UNKNOWN_PRESET");
@@ -114,7 +99,7 @@ describe("sam3-model config node (compiled node, real engine)", () => {
   });
 
   it("an unknown device fails the first message with a clear error, not the deploy", async () => {
-    flow = await TestFlow.load([modelConfig({ device: "gpu" }), segmentNode("seg", "out"), sink("out")]);
+    flow = await TestFlow.load([modelConfig({ device: "gpu" }), segmentImageNode("seg", "out", { threshold: "0" }), sink("out")]);
     const error = await flow.failure("seg", { payload: scene, text: "thing" }, ["out"]);
     expect(error.code).toBe("BAD_OPTION");
     expect(error.message).toMatch(/unknown device "gpu" \(choose one of cpu, /);
@@ -125,7 +110,7 @@ describe("sam3-model config node (compiled node, real engine)", () => {
 
   it("retries the load on the next message once the model is there", async () => {
     const pack = join(dir, "pack-installed-later");
-    flow = await TestFlow.load([modelConfig({ model: pack }), segmentNode("seg", "out"), loadNode("load", "loaded"), sink("out"), sink("loaded")]);
+    flow = await TestFlow.load([modelConfig({ model: pack }), segmentImageNode("seg", "out", { threshold: "0" }), loadNode("load", "loaded"), sink("out"), sink("loaded")]);
     expect((await flow.failure("seg", { payload: scene, text: "thing" }, ["out"])).code).toBe("UNKNOWN_PRESET");
     expect((await flow.failure("load", { payload: clips.short }, ["loaded"])).code).toBe("UNKNOWN_PRESET");
     symlinkSync(join(REPO, "models", "sam3-tiny-336"), pack, "dir");
@@ -138,7 +123,7 @@ describe("sam3-model config node (compiled node, real engine)", () => {
   });
 
   it("a device this machine lacks falls back to the CPU with a warning from the model node", async () => {
-    flow = await TestFlow.load([modelConfig({ device: process.platform === "darwin" ? "dml" : "coreml" }), segmentNode("seg", "out"), sink("out")]);
+    flow = await TestFlow.load([modelConfig({ device: process.platform === "darwin" ? "dml" : "coreml" }), segmentImageNode("seg", "out", { threshold: "0" }), sink("out")]);
     const warn = vi.spyOn(flow.model(), "warn");
     const msg = await flow.request("seg", { payload: scene, points: [{ x: 320, y: 240 }] }, "out");
     expect(msg.payload).toHaveLength(1);
@@ -171,7 +156,7 @@ describe("sam3-model config node (compiled node, real engine)", () => {
   });
 
   it("20 deploy / message / redeploy cycles leave no engine loaded and resident memory flat", async () => {
-    const nodes = () => [modelConfig(), segmentNode("seg", "out"), loadNode("load", "loaded"), sink("out"), sink("loaded")];
+    const nodes = () => [modelConfig(), segmentImageNode("seg", "out", { threshold: "0" }), loadNode("load", "loaded"), sink("out"), sink("loaded")];
     const cycle = async (i: number) => {
       const f = await TestFlow.load(nodes());
       const msg = i % 2 ? { payload: scene, points: [{ x: 40 + i * 20, y: 240 }] } : { payload: scene, text: `thing ${i}` };

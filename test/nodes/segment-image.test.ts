@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectJson } from "../../core/export/json";
 import { cocoRleToMask } from "../../core/export/rle";
 import { maskArea } from "../../core/masks/mask";
-import { messagePaths, modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
+import { messagePaths, modelConfig, segmentImageNode, sink, TestFlow, type Msg } from "../support/node-red";
 import { SCENE } from "../support/reference";
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -20,22 +20,6 @@ interface Sam3Info {
   warnings: string[];
 }
 
-const segmentNode = (id: string, out: string, settings: Record<string, unknown> = {}) => ({
-  id,
-  type: "sam3-segment-image",
-  name: "",
-  model: "model",
-  property: "",
-  text: "",
-  points: "",
-  boxes: "",
-  threshold: "",
-  fineness: "",
-  overlay: false,
-  masks: false,
-  wires: [[out]],
-  ...settings,
-});
 
 const objectsOf = (msg: Msg) => msg.payload as ObjectJson[];
 const infoOf = (msg: Msg) => msg.sam3 as Sam3Info;
@@ -50,15 +34,15 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
     flow = await TestFlow.load([
       modelConfig(),
       modelConfig({ id: "model0", threshold: "0", fineness: "0.5" }),
-      segmentNode("seg", "out", messagePaths(dirname(SCENE))),
-      segmentNode("segVisual", "outVisual", { overlay: true, masks: true }),
-      segmentNode("segProperty", "outProperty", { property: "data.img" }),
-      segmentNode("segConfigured", "outConfigured", { text: "thing", threshold: "0", points: "", boxes: "" }),
-      segmentNode("segDefaults", "outDefaults", { model: "model0" }),
-      segmentNode("segClicks", "outClicks", { points: "320,240; 100,100:neg" }),
-      segmentNode("segNoModel", "outNoModel", { model: "" }),
-      segmentNode("segTyped", "outTyped", { property: SCENE, propertyType: "str", text: "thing", threshold: "0" }),
-      segmentNode("segNoPaths", "outNoPaths"),
+      segmentImageNode("seg", "out", messagePaths(dirname(SCENE))),
+      segmentImageNode("segVisual", "outVisual", { overlay: true, masks: true }),
+      segmentImageNode("segProperty", "outProperty", { property: "data.img" }),
+      segmentImageNode("segConfigured", "outConfigured", { text: "thing", threshold: "0", points: "", boxes: "" }),
+      segmentImageNode("segDefaults", "outDefaults", { model: "model0" }),
+      segmentImageNode("segClicks", "outClicks", { points: "320,240; 100,100:neg" }),
+      segmentImageNode("segNoModel", "outNoModel", { model: "" }),
+      segmentImageNode("segTyped", "outTyped", { property: SCENE, propertyType: "str", text: "thing", threshold: "0" }),
+      segmentImageNode("segNoPaths", "outNoPaths"),
       ...["out", "outVisual", "outProperty", "outConfigured", "outDefaults", "outClicks", "outNoModel", "outTyped", "outNoPaths"].map(sink),
     ]);
     baseline = await flow.request("seg", { payload: scene, text: "thing", threshold: 0, topic: "kept" }, "out");

@@ -90,6 +90,24 @@ export function modelConfig(settings: Partial<FlowNode> = {}): FlowNode {
 /** Settings of a node that may read files named by messages: those inside `folder` (default the temporary folder). */
 export const messagePaths = (folder = tmpdir()) => ({ paths: "folder", pathFolder: folder });
 
+/** A sam3-segment-image node on the flow's model, wired to `out`, with the editor's empty settings unless given. */
+export const segmentImageNode = (id: string, out: string | string[], settings: Partial<FlowNode> = {}): FlowNode => ({
+  id,
+  type: "sam3-segment-image",
+  name: "",
+  model: MODEL,
+  property: "",
+  text: "",
+  points: "",
+  boxes: "",
+  threshold: "",
+  fineness: "",
+  overlay: false,
+  masks: false,
+  wires: [[out].flat()],
+  ...settings,
+});
+
 /** A helper node: it records what reaches it. */
 export const sink = (id: string): FlowNode => ({ id, type: "helper" });
 
