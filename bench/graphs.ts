@@ -6,6 +6,7 @@ import { openPack } from "../core/pack/open";
 import type { Role } from "../core/pack/roles";
 import { Engine, type Tensors } from "../core/runtime/engine";
 import { DEMO_IMAGE } from "../cli/demo";
+import { median } from "./stats";
 
 /**
  * A tracked video frame with 1 and 4 objects, graph by graph in onnxruntime-node through core's engine (the video
@@ -21,7 +22,6 @@ const OBJECTS = [1, 4];
 const MEMORY_OFFSETS = [0, 6, 5, 4, 3, 2, 1];
 const POINTER_OFFSETS = [10, ...Array.from({ length: 15 }, (_, i) => i + 1)];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
 const i64 = (xs: number[]) => new ort.Tensor("int64", BigInt64Array.from(xs, BigInt), [xs.length]);
 

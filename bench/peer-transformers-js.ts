@@ -8,6 +8,8 @@ import { maskArea, maskIoU, type Mask } from "../core/masks/mask";
 import type { PointPrompt } from "../core/prompts";
 import { stageMilliseconds, timed, type Timings } from "../core/runtime/timings";
 import { Sam3 } from "../core/sam3";
+import { bestCandidate } from "../core/tracker";
+import { median } from "./stats";
 
 /** The peer, pinned: its SAM 3 tracker classes load onnx-community/sam3-tracker-ONNX. */
 export const PEER = { name: "@huggingface/transformers", version: "4.3.2" };
@@ -41,13 +43,6 @@ interface Clicker {
   close(): Promise<unknown>;
 }
 
-/** The index of the highest score (the candidate both sides keep). */
-export function argmax(xs: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
-  return best;
-}
-
 async function openThis(pack: string, threads?: number): Promise<Clicker> {
   const sam = await Sam3.open({ model: pack, intraOpThreads: threads, featureCacheImages: 0 });
   return {
@@ -58,7 +53,7 @@ async function openThis(pack: string, threads?: number): Promise<Clicker> {
       const result = await sam.segment({ ...rgb, key: `${rgb.key}:${run}` }, { points: [point] }, { minRegionArea: 0 });
       const [best] = result.objects;
       Object.assign(timings, Object.fromEntries(stageMilliseconds(result.timings)));
-      return { mask: best.mask, candidate: argmax(result.candidates!.map((c) => c.score)), score: best.score, timings };
+      return { mask: best.mask, candidate: bestCandidate(result.candidates!.map((c) => c.score)), score: best.score, timings };
     },
     close: () => sam.close(),
   };
@@ -81,7 +76,7 @@ async function openPeer(tjs: TransformersJs, pack: string, threads?: number): Pr
       const out = await timed(timings, "trackerDecoder", () => model({ ...inputs, ...embeddings }));
       return timed(timings, "postprocess", async () => {
         const [masks] = await processor.post_process_masks(out.pred_masks, inputs.original_sizes, inputs.reshaped_input_sizes);
-        const candidate = argmax(out.iou_scores.data);
+        const candidate = bestCandidate(out.iou_scores.data);
         const [height, width] = masks.dims.slice(-2);
         const data = (masks.data as Uint8Array).slice(candidate * width * height, (candidate + 1) * width * height);
         return { mask: { width, height, data }, candidate, score: out.iou_scores.data[candidate], timings };
@@ -91,7 +86,6 @@ async function openPeer(tjs: TransformersJs, pack: string, threads?: number): Pr
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f = (x: number, digits = 1) => x.toFixed(digits);
 
 /**

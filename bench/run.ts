@@ -14,6 +14,7 @@ import { BUNDLED_MODELS_DIR } from "../core/paths";
 import { DEMO_IMAGE } from "../cli/demo";
 import { writeOnnxCommunityTracker } from "./onnx-community-fixture";
 import { compareOneClick, importTransformersJs, peersDir, PEER } from "./peer-transformers-js";
+import { median } from "./stats";
 
 /**
  * Prints median per-stage milliseconds and ViT passes of a text prompt, a click, and a text prompt + a click on one
@@ -37,7 +38,6 @@ const models = values.model ?? ["sam3-tiny-336", "sam3-tiny-1008"];
 const runs = Number(values.runs ?? 5);
 const image = values.image ?? DEMO_IMAGE;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function exportTime(result: SegmentResult, timings: Timings) {
   await timed(timings, "encode", async () => {

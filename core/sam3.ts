@@ -242,7 +242,7 @@ export class Sam3 {
     // a decoder that gives all 4 mask tokens has the single-mask output first, then the 3 candidates
     const first = raw.iouScores.length - 3;
     return timed(timings, "postprocess", () => {
-      const chosen = multimask || !first ? bestCandidate(raw, first) : singleMaskToken(raw);
+      const chosen = multimask || !first ? bestCandidate(raw.iouScores, first) : singleMaskToken(raw);
       const upsample = (i: number) => this.refine(candidateMask(raw, i, rgb.width, rgb.height), options);
       const mask = upsample(chosen);
       const area = maskArea(mask);

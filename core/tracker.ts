@@ -63,10 +63,10 @@ export function readTrackerOutput(out: Record<string, ort.Tensor>): TrackerOutpu
   };
 }
 
-/** The candidate among `from..` the model rates best by its own IoU estimate. */
-export const bestCandidate = (out: TrackerOutput, from = 0) => {
+/** The candidate among `from..` the model rates best by its own IoU estimate (`iouScores`). */
+export const bestCandidate = (iouScores: ArrayLike<number>, from = 0) => {
   let best = from;
-  for (let i = from + 1; i < out.iouScores.length; i++) if (out.iouScores[i] > out.iouScores[best]) best = i;
+  for (let i = from + 1; i < iouScores.length; i++) if (iouScores[i] > iouScores[best]) best = i;
   return best;
 };
 
@@ -88,7 +88,7 @@ export function singleMaskToken(out: TrackerOutput): number {
     if (v > -STABILITY.delta) outer++;
   }
   const stability = outer > 0 ? inner / outer : 1;
-  return stability >= STABILITY.threshold ? 0 : bestCandidate(out, 1);
+  return stability >= STABILITY.threshold ? 0 : bestCandidate(out.iouScores, 1);
 }
 
 export function candidateLogits(out: TrackerOutput, index: number): Float32Array {

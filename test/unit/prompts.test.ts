@@ -71,11 +71,10 @@ describe("tracker prompt tensors", () => {
 
 describe("tracker candidate choice", () => {
   it("picks the candidate with the highest IoU estimate, wherever it is", () => {
-    const out = (ious: number[]) => ({ masks: new Float32Array(3), maskSize: 1, iouScores: Float32Array.from(ious), objectScoreLogit: 0 });
-    expect(bestCandidate(out([0.9, 0.2, 0.3]))).toBe(0);
-    expect(bestCandidate(out([0.1, 0.2, 0.3]))).toBe(2);
-    expect(bestCandidate(out([0.1, 0.8, 0.3]))).toBe(1);
-    expect(bestCandidate(out([0.9, 0.2, 0.3, 0.1]), 1)).toBe(2);
+    expect(bestCandidate([0.9, 0.2, 0.3])).toBe(0);
+    expect(bestCandidate([0.1, 0.2, 0.3])).toBe(2);
+    expect(bestCandidate([0.1, 0.8, 0.3])).toBe(1);
+    expect(bestCandidate([0.9, 0.2, 0.3, 0.1], 1)).toBe(2);
   });
 
   it("keeps the single-mask token while its mask is stable, else takes the best of the three candidates", () => {
