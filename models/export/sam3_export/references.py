@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from . import inputs
+from .export import max_abs_diff
 from .processing import detector_processor, tracker_processor
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -95,9 +96,7 @@ class Graphs:
         names = {i.name for i in sess.get_inputs()}
         outs = [o.name for o in sess.get_outputs()]
         got = sess.run(outs, {k: np.asarray(v) for k, v in feeds.items() if k in names})
-        return {n: {"shape": list(g.shape),
-                    "max_abs_diff_vs_torch": float(np.max(np.abs(g.astype(np.float64) - np.asarray(want[n], np.float64))))
-                    if g.size else 0.0}
+        return {n: {"shape": list(g.shape), "max_abs_diff_vs_torch": max_abs_diff(g, want[n])}
                 for n, g in zip(outs, got) if n in want}
 
 
