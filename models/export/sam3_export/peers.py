@@ -221,16 +221,12 @@ def measure(runner, frame: Frame, runs: int) -> tuple[dict, dict]:
 
 def load_video(pack_dir: str, source: str | None, seed: int | None):
     """The pack's HF model: its hf/ checkpoint when the pack has one, else rebuilt from the source it came from."""
-    from transformers import Sam3VideoModel
-    from . import roi_align
-    roi_align.install()
-    hf = os.path.join(pack_dir, "hf")
-    if os.path.exists(os.path.join(hf, "model.safetensors")):
-        return Sam3VideoModel.from_pretrained(hf, torch_dtype=torch.float32).eval()
+    from .sources import load_pack_model, load_source
+    if os.path.exists(os.path.join(pack_dir, "hf", "model.safetensors")):
+        return load_pack_model(pack_dir)
     if source is None:
         raise SystemExit("peers: the pack has no hf/model.safetensors: give --from SPEC (and --seed) it was made from")
-    from .sources import load_source
-    return load_source(source, seed=seed, progress=log).video.eval()
+    return load_source(source, seed=seed, progress=log).video
 
 
 def read_manifest(pack_dir: str) -> dict:
