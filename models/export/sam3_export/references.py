@@ -461,19 +461,19 @@ def video_reference(video, px, pts, lbl, graphs: Graphs) -> dict:
 
 
 # ---------------------------------------------------------------- the pack
-def load_models(hf_dir: str) -> dict:
-    """HF's classes from the pack's checkpoint; every parameter must come from it."""
-    from transformers import Sam3Model, Sam3TrackerVideoModel, Sam3VideoModel
-    from . import roi_align
-    roi_align.install()
-    models = {}
-    for key, cls in (("detector", Sam3Model), ("tracker", Sam3TrackerVideoModel), ("video", Sam3VideoModel)):
-        model, info = cls.from_pretrained(hf_dir, output_loading_info=True)
-        if info.get("missing_keys"):
-            raise ValueError(f"{cls.__name__} misses {len(info['missing_keys'])} weights in {hf_dir}, "
-                             f"e.g. {sorted(info['missing_keys'])[:3]}")
-        models[key] = model.float().eval()
-    return models
+def load_models(pack_dir: str) -> dict:
+    """HF's classes from the pack's checkpoint, every parameter from it. The detector is the video model's
+    detector_model: the Sam3Model that Sam3Model.from_pretrained gives (same class, same weights); the image tracker
+    is loaded on its own, as the video model's tracker has no vision encoder."""
+    from transformers import Sam3TrackerVideoModel
+    from .sources import load_pack_model
+    video = load_pack_model(pack_dir)
+    hf_dir = os.path.join(pack_dir, "hf")
+    tracker, info = Sam3TrackerVideoModel.from_pretrained(hf_dir, output_loading_info=True)
+    if info.get("missing_keys"):
+        raise ValueError(f"Sam3TrackerVideoModel misses {len(info['missing_keys'])} weights in {hf_dir}, "
+                         f"e.g. {sorted(info['missing_keys'])[:3]}")
+    return {"detector": video.detector_model, "tracker": tracker.float().eval(), "video": video}
 
 
 def tokenizer(pack_dir: str):
@@ -482,7 +482,7 @@ def tokenizer(pack_dir: str):
 
 
 def write_references(pack_dir: str, out_dir: str, onnx: bool = True, progress=print) -> dict:
-    models = load_models(os.path.join(pack_dir, "hf"))
+    models = load_models(pack_dir)
     graphs = Graphs(pack_dir if onnx else None)
     S = models["video"].tracker_model.image_size
     image = load_scene()
