@@ -124,12 +124,8 @@ class Clock:
 
 def load_pixels(image: str | None, size: int) -> np.ndarray:
     """The image (default: the exporter's scene) resized to size x size, bilinear, scaled to -1..1."""
-    if image is None:
-        return inputs.pixel_values(size).numpy()
     from PIL import Image
-    img = Image.open(image).convert("RGB").resize((size, size), Image.BILINEAR)
-    a = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
-    return np.ascontiguousarray(a.transpose(2, 0, 1)[None])
+    return inputs.pixel_values(size, None if image is None else Image.open(image).convert("RGB")).numpy()
 
 
 def upsample(low: np.ndarray, size: int) -> np.ndarray:
