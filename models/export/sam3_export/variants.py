@@ -22,6 +22,7 @@ from typing import Callable
 
 from .errors import ExportError
 from .export import save_graph
+from .manifest import write_manifest
 
 # Files of a pack that a variant keeps as they are (the HF weights stay out: they are the float32 model's).
 COPIED_FILES = ("tokenizer_config.json", "hf/config.json")
@@ -140,7 +141,5 @@ def write_variant(src_pack_dir: str, out_dir: str, dtype: str, progress: Callabl
     manifest["dtype"] = dtype
     with open(os.path.join(out_dir, "export_report.json"), "w") as f:
         json.dump({"dtype": dtype, "graphs": report}, f, indent=1)
-    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
+    write_manifest(out_dir, manifest)
     return report
