@@ -57,8 +57,7 @@ class OrtRunner:
 
     def __init__(self, pack_dir: str, threads: int):
         import onnxruntime as ort
-        with open(os.path.join(pack_dir, "manifest.json")) as f:
-            self.files = {r: os.path.join(pack_dir, e["file"]) for r, e in json.load(f)["roles"].items()}
+        self.files = {r: os.path.join(pack_dir, e["file"]) for r, e in read_manifest(pack_dir)["roles"].items()}
         self.ort, self.threads, self.sessions = ort, threads, {}
 
     def load(self, role: str):
