@@ -15,13 +15,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import configs, inputs, wrappers
+from . import inputs, wrappers
 from .manifest import manifest, write_manifest
 from .roles import (GRAPH_ROLES, ROLES, Role, TRACKER_CONSTANTS, TRACKER_CONSTANTS_DATA, TRACKER_CONSTANTS_INDEX,
                     TRACKER_CONSTANTS_ROLE)
 
 OPSET = 17
-BUNDLED_MODELS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # A graph whose weights pass this keeps them in <stem>.onnx_data beside it (protobuf stops at 2 GiB).
 EXTERNAL_DATA_BYTES = int(1.5 * 2 ** 30)
 
@@ -346,17 +345,3 @@ def export_pack(video, out_dir: str, *, name: str, description: str, tokenizer_d
     progress(f"{name}: done in {time.time() - t0:.1f}s -> {out_dir}")
     return report
 
-
-def export_tiny_pack(preset_key: str, out_dir: str, roles: list[str] | None = None, check: bool = True,
-                     tokenizer_dir: str | None = None, video: bool = True, hf_weights: bool = False,
-                     progress: Callable[[str], None] = print) -> dict:
-    """Rebuild a bundled tiny pack (configs.build_video of the preset) into out_dir with export_pack; the
-    tokenizer defaults to the bundled pack's. `video` is accepted for the command line of before, and ignored:
-    every pack has every graph."""
-    preset = configs.PRESETS[preset_key]
-    t = time.time()
-    model = configs.build_video(preset)
-    progress(f"{preset.name}: model built in {time.time() - t:.1f}s")
-    return export_pack(model, out_dir, name=preset.name, description=preset.description,
-                       tokenizer_dir=tokenizer_dir or os.path.join(BUNDLED_MODELS, preset.name), roles=roles,
-                       check=check, hf_weights=hf_weights, progress=progress)

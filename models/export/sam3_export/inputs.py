@@ -30,10 +30,10 @@ def scene():
     return img
 
 
-def pixel_values(image_size: int) -> torch.Tensor:
-    """The scene resized to S x S (bilinear), scaled to -1..1: float32 [1, 3, S, S]."""
+def pixel_values(image_size: int, image=None) -> torch.Tensor:
+    """An RGB PIL image (default: the scene) resized to S x S (bilinear), scaled to -1..1: float32 [1, 3, S, S]."""
     from PIL import Image
-    img = scene().resize((image_size, image_size), Image.BILINEAR)
+    img = (scene() if image is None else image).resize((image_size, image_size), Image.BILINEAR)
     a = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)[None]))
 

@@ -57,8 +57,7 @@ class OrtRunner:
 
     def __init__(self, pack_dir: str, threads: int):
         import onnxruntime as ort
-        with open(os.path.join(pack_dir, "manifest.json")) as f:
-            self.files = {r: os.path.join(pack_dir, e["file"]) for r, e in json.load(f)["roles"].items()}
+        self.files = {r: os.path.join(pack_dir, e["file"]) for r, e in read_manifest(pack_dir)["roles"].items()}
         self.ort, self.threads, self.sessions = ort, threads, {}
 
     def load(self, role: str):
@@ -124,12 +123,8 @@ class Clock:
 
 def load_pixels(image: str | None, size: int) -> np.ndarray:
     """The image (default: the exporter's scene) resized to size x size, bilinear, scaled to -1..1."""
-    if image is None:
-        return inputs.pixel_values(size).numpy()
     from PIL import Image
-    img = Image.open(image).convert("RGB").resize((size, size), Image.BILINEAR)
-    a = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
-    return np.ascontiguousarray(a.transpose(2, 0, 1)[None])
+    return inputs.pixel_values(size, None if image is None else Image.open(image).convert("RGB")).numpy()
 
 
 def upsample(low: np.ndarray, size: int) -> np.ndarray:
@@ -221,16 +216,12 @@ def measure(runner, frame: Frame, runs: int) -> tuple[dict, dict]:
 
 def load_video(pack_dir: str, source: str | None, seed: int | None):
     """The pack's HF model: its hf/ checkpoint when the pack has one, else rebuilt from the source it came from."""
-    from transformers import Sam3VideoModel
-    from . import roi_align
-    roi_align.install()
-    hf = os.path.join(pack_dir, "hf")
-    if os.path.exists(os.path.join(hf, "model.safetensors")):
-        return Sam3VideoModel.from_pretrained(hf, torch_dtype=torch.float32).eval()
+    from .sources import load_pack_model, load_source
+    if os.path.exists(os.path.join(pack_dir, "hf", "model.safetensors")):
+        return load_pack_model(pack_dir)
     if source is None:
         raise SystemExit("peers: the pack has no hf/model.safetensors: give --from SPEC (and --seed) it was made from")
-    from .sources import load_source
-    return load_source(source, seed=seed, progress=log).video.eval()
+    return load_source(source, seed=seed, progress=log).video
 
 
 def read_manifest(pack_dir: str) -> dict:

@@ -35,6 +35,7 @@ from . import inputs, wrappers
 from .errors import ExportError
 from .export import Graph, export_graphs, image_size, save_graph
 from .roles import DETECTOR_OUT, FPN_FEATS, FPN_POS, TRACKER_OUT, Role
+from .sources import load_pack_model
 from .variants import PUBLIC_RECIPES
 
 EMBEDDINGS = ["image_embeddings.0", "image_embeddings.1", "image_embeddings.2"]
@@ -185,12 +186,6 @@ def write_layout(video, pack_dir: str, layout_name: str, out_dir: str, dtypes: l
     else:
         shutil.copyfile(os.path.join(pack_dir, "tokenizer.json"), os.path.join(out_dir, "tokenizer.json"))
     return report
-
-
-def load_pack_model(pack_dir: str):
-    """The pack's HF checkpoint (hf/) as a float32 Sam3VideoModel in eval mode."""
-    from .sources import load_checkpoint
-    return load_checkpoint(os.path.join(pack_dir, "hf"), "pack", "").video
 
 
 def parse_args(argv=None):

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from . import inputs
+from .export import max_abs_diff
 from .processing import detector_processor, tracker_processor
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -95,9 +96,7 @@ class Graphs:
         names = {i.name for i in sess.get_inputs()}
         outs = [o.name for o in sess.get_outputs()]
         got = sess.run(outs, {k: np.asarray(v) for k, v in feeds.items() if k in names})
-        return {n: {"shape": list(g.shape),
-                    "max_abs_diff_vs_torch": float(np.max(np.abs(g.astype(np.float64) - np.asarray(want[n], np.float64))))
-                    if g.size else 0.0}
+        return {n: {"shape": list(g.shape), "max_abs_diff_vs_torch": max_abs_diff(g, want[n])}
                 for n, g in zip(outs, got) if n in want}
 
 
@@ -462,19 +461,19 @@ def video_reference(video, px, pts, lbl, graphs: Graphs) -> dict:
 
 
 # ---------------------------------------------------------------- the pack
-def load_models(hf_dir: str) -> dict:
-    """HF's classes from the pack's checkpoint; every parameter must come from it."""
-    from transformers import Sam3Model, Sam3TrackerVideoModel, Sam3VideoModel
-    from . import roi_align
-    roi_align.install()
-    models = {}
-    for key, cls in (("detector", Sam3Model), ("tracker", Sam3TrackerVideoModel), ("video", Sam3VideoModel)):
-        model, info = cls.from_pretrained(hf_dir, output_loading_info=True)
-        if info.get("missing_keys"):
-            raise ValueError(f"{cls.__name__} misses {len(info['missing_keys'])} weights in {hf_dir}, "
-                             f"e.g. {sorted(info['missing_keys'])[:3]}")
-        models[key] = model.float().eval()
-    return models
+def load_models(pack_dir: str) -> dict:
+    """HF's classes from the pack's checkpoint, every parameter from it. The detector is the video model's
+    detector_model: the Sam3Model that Sam3Model.from_pretrained gives (same class, same weights); the image tracker
+    is loaded on its own, as the video model's tracker has no vision encoder."""
+    from transformers import Sam3TrackerVideoModel
+    from .sources import load_pack_model
+    video = load_pack_model(pack_dir)
+    hf_dir = os.path.join(pack_dir, "hf")
+    tracker, info = Sam3TrackerVideoModel.from_pretrained(hf_dir, output_loading_info=True)
+    if info.get("missing_keys"):
+        raise ValueError(f"Sam3TrackerVideoModel misses {len(info['missing_keys'])} weights in {hf_dir}, "
+                         f"e.g. {sorted(info['missing_keys'])[:3]}")
+    return {"detector": video.detector_model, "tracker": tracker.float().eval(), "video": video}
 
 
 def tokenizer(pack_dir: str):
@@ -483,7 +482,7 @@ def tokenizer(pack_dir: str):
 
 
 def write_references(pack_dir: str, out_dir: str, onnx: bool = True, progress=print) -> dict:
-    models = load_models(os.path.join(pack_dir, "hf"))
+    models = load_models(pack_dir)
     graphs = Graphs(pack_dir if onnx else None)
     S = models["video"].tracker_model.image_size
     image = load_scene()

@@ -146,6 +146,11 @@ def load_checkpoint(folder: str, name: str, description: str) -> Source:
     return Source(video.to(torch.float32).eval(), name, description, folder if has_tokenizer else BUNDLED_TOKENIZER)
 
 
+def load_pack_model(pack_dir: str):
+    """A pack's HF checkpoint (hf/) as a float32 Sam3VideoModel in eval mode."""
+    return load_checkpoint(os.path.join(pack_dir, "hf"), "pack", "").video
+
+
 def download_hub_checkpoint(repo_id: str, progress: Callable[[str], None]) -> str:
     """snapshot_download of the files a pack needs (HUB_FILES) into the Hugging Face cache, with HF_TOKEN (or the
     token of `hf auth login`); the hub's refusals as ExportErrors that never show the token."""

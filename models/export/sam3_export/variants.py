@@ -22,8 +22,8 @@ from typing import Callable
 
 from .errors import ExportError
 from .export import save_graph
+from .manifest import write_manifest
 
-DTYPES = ("fp16", "int8")
 # Files of a pack that a variant keeps as they are (the HF weights stay out: they are the float32 model's).
 COPIED_FILES = ("tokenizer_config.json", "hf/config.json")
 
@@ -110,7 +110,7 @@ def write_variant(src_pack_dir: str, out_dir: str, dtype: str, progress: Callabl
     """A complete pack of `dtype` in out_dir from the float32 pack src_pack_dir: each graph converted, the tracker
     constants, tokenizer and HF config copied, the manifest with "dtype". Returns per role: file, bytes, seconds."""
     if dtype not in CONVERT:
-        raise ExportError("bad-option", f"--dtype takes fp32, {', '.join(DTYPES)}")
+        raise ExportError("bad-option", f"--dtype takes fp32, {', '.join(CONVERT)}")
     if os.path.abspath(src_pack_dir) == os.path.abspath(out_dir):
         raise ExportError("bad-option", "a variant is written to another folder than its float32 pack")
     with open(os.path.join(src_pack_dir, "manifest.json"), encoding="utf-8") as f:
@@ -141,7 +141,5 @@ def write_variant(src_pack_dir: str, out_dir: str, dtype: str, progress: Callabl
     manifest["dtype"] = dtype
     with open(os.path.join(out_dir, "export_report.json"), "w") as f:
         json.dump({"dtype": dtype, "graphs": report}, f, indent=1)
-    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
+    write_manifest(out_dir, manifest)
     return report
