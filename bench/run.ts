@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { maskToPng } from "../core/export/mask-png";
-import { maskToCocoRle } from "../core/export/rle";
+import { maskToCocoRle } from "../core/masks/rle";
 import { decodeImage } from "../core/image/decode";
 import { parseDevice } from "../core/runtime/devices";
 import { stageMilliseconds, timed, VIT_PASSES, type Timings } from "../core/runtime/timings";

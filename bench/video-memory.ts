@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sam3VideoPredictor } from "../core/video/predictor";
-import { VideoWriter } from "../core/video/video-writer";
+import { VideoWriter } from "../core/export/video-writer";
 
 /** Frames decoded ahead are cached up to this; the default (256 MiB) would hide the rest while it fills. */
 const FRAME_CACHE_BYTES = 32 * 2 ** 20;

@@ -30,7 +30,7 @@ export { VIDEO_RULES, type VideoRules } from "./video/rules";
 export { MaskPromptTracker, type ObjectTracker, type TrackResult, type TrackState } from "./video/object-tracker";
 
 // exports
-export { maskToCocoRle, cocoRleToMask } from "./export/rle";
+export { maskToCocoRle, cocoRleToMask } from "./masks/rle";
 export { maskToPolygons } from "./export/polygons";
 export { maskToPng, pngToMask } from "./export/mask-png";
 export { renderOverlay } from "./export/overlay";
@@ -39,4 +39,4 @@ export { writeSegmentationFiles, writeSegmentationJsonFiles, type ImageExportFor
 export { writeVideoResults, type VideoExportOptions } from "./export/video-files";
 export { zipFiles } from "./export/zip";
 export { listFiles } from "./export/list-files";
-export { ensureFolder, writeFileAtomic, partialName } from "./export/safe-write";
+export { ensureFolder, writeFileAtomic, partialName } from "./safe-write";

@@ -8,8 +8,8 @@ import { segmentationToJson, type SegmentationJson } from "./json";
 import { maskToPng } from "./mask-png";
 import { maskToPolygons } from "./polygons";
 import { renderOverlay } from "./overlay";
-import { cocoRleToMask } from "./rle";
-import { ensureFolder, writeFileAtomic } from "./safe-write";
+import { cocoRleToMask } from "../masks/rle";
+import { ensureFolder, writeFileAtomic } from "../safe-write";
 
 export interface ImageExportFormats {
   /** `<stem>.json`: the segmentation JSON with COCO RLE masks. */

@@ -1,7 +1,7 @@
 import { maskArea } from "../masks/mask";
 import type { SegmentResult } from "../sam3";
 import type { FrameResult } from "../video/session";
-import { maskToCocoRle, type CompressedCocoRle } from "./rle";
+import { maskToCocoRle, type CompressedCocoRle } from "../masks/rle";
 
 export interface ObjectJson {
   id: number;

@@ -1,14 +1,14 @@
 import { open as openFile, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { asSam3Error, Sam3Error } from "../errors";
-import { VideoWriter } from "../video/video-writer";
+import { VideoWriter } from "./video-writer";
 import type { VideoSession } from "../video/session";
 import { checkStem } from "./files";
 import { frameToJson } from "./json";
 import { maskToPng } from "./mask-png";
 import { maskToPolygons } from "./polygons";
 import { renderOverlayRgb } from "./overlay";
-import { ensureFolder, partialName } from "./safe-write";
+import { ensureFolder, partialName } from "../safe-write";
 
 export interface VideoExportOptions {
   /** `<stem>.overlay.mp4`: every frame with its objects drawn, ids and colours stable. */

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { Sam3Error } from "../errors";
-import { ensureFolder, writeFileAtomic } from "../export/safe-write";
+import { ensureFolder, writeFileAtomic } from "../safe-write";
 import { MANIFEST_FILE } from "../pack/open";
 import { readExternalDataFiles } from "../pack/onnx-signature";
 import { findPreset, presetDir, PRESETS, type Preset, type PresetFile, type PresetVariant } from "../pack/presets";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Stats } from "node:fs";
 import type { Confinement } from "../confine";
 import type { RgbImage } from "../image/decode";
-import type { VideoInfo } from "./frame-source";
+import type { VideoInfo } from "./video-info";
 
 /** Produces frames by index; the frame source around it caches them and shares runs between callers. */
 export interface FrameDecoder {

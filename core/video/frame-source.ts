@@ -10,22 +10,9 @@ import { FrameCache } from "./frame-cache";
 import type { DecodeSettings, FrameDecoder } from "./frame-decoder";
 import { openFrameFolder, openStills } from "./still-frames";
 import { openVideo } from "./video-decoder";
+import type { VideoInfo } from "./video-info";
 
-export interface VideoInfo {
-  kind: "video" | "frames" | "image";
-  /** Frames served (after stride). */
-  frames: number;
-  /** Size of the frames served (after maxSide). */
-  width: number;
-  height: number;
-  sourceWidth: number;
-  sourceHeight: number;
-  /** Rate of the frames served (after stride). */
-  fps: number;
-  durationSeconds: number;
-  /** What decodes the frames, e.g. "h264 (ffmpeg 4.1.0)" or "png (sharp)". */
-  decoder: string;
-}
+export type { VideoInfo };
 
 export interface FrameSource {
   readonly path: string;

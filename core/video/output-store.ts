@@ -1,4 +1,4 @@
-import { decodeRleCounts, encodeRleCounts, maskToRleCounts, rleCountsToMask } from "../export/rle";
+import { decodeRleCounts, encodeRleCounts, maskToRleCounts, rleCountsToMask } from "../masks/rle";
 import { maskBox, type Mask } from "../masks/mask";
 import { disjointMasks } from "./association";
 

@@ -9,7 +9,7 @@ import { Sam3Error, isSam3Error } from "../errors";
 import { decodeImage, type RgbImage } from "../image/decode";
 import { LIMITS } from "../limits";
 import { fileKey, outputSize, type DecodeSettings, type FrameDecoder } from "./frame-decoder";
-import type { VideoInfo } from "./frame-source";
+import type { VideoInfo } from "./video-info";
 
 /** A folder of frames or an image has no frame rate of its own; a video written from it plays at this one. */
 const STILL_FPS = 30;

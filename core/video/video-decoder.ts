@@ -6,9 +6,9 @@ import { Writable } from "node:stream";
 import { Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
 import { LIMITS } from "../limits";
-import { describeFfmpeg, ffmpegCommand, inputArgs, passthroughSyncArgs, startFfmpeg, type FfmpegRun } from "./ffmpeg";
+import { describeFfmpeg, ffmpegCommand, inputArgs, passthroughSyncArgs, startFfmpeg, type FfmpegRun } from "../ffmpeg";
 import { fileKey, outputSize, type DecodeSettings, type FrameDecoder } from "./frame-decoder";
-import type { VideoInfo } from "./frame-source";
+import type { VideoInfo } from "./video-info";
 import { probeVideo } from "./video-probe";
 
 /** Frames decoded per ffmpeg run: one process start is shared by a chunk small enough to hold in memory. */

@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import { Sam3Error } from "../errors";
 import { LIMITS } from "../limits";
-import { ffmpegCommand, findFfmpeg, inputArgs, INPUT_FORMATS, passthroughSyncArgs, sanitizeLogLine, startFfmpeg } from "./ffmpeg";
+import { ffmpegCommand, findFfmpeg, inputArgs, INPUT_FORMATS, passthroughSyncArgs, sanitizeLogLine, startFfmpeg } from "../ffmpeg";
 
 /** What a probe may accept: `label` names the file in errors (never its resolved or temporary path). */
 export interface ProbeLimits {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FrameJson } from "../../core/export/json";
-import { cocoRleToMask } from "../../core/export/rle";
+import { cocoRleToMask } from "../../core/masks/rle";
 import { maskArea } from "../../core/masks/mask";
 import { openFrameSource } from "../../core/video/frame-source";
 import { cli, stderrLines } from "../support/cli";

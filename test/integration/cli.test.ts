@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectJson, SegmentationJson } from "../../core/export/json";
-import { cocoRleToMask } from "../../core/export/rle";
+import { cocoRleToMask } from "../../core/masks/rle";
 import { maskArea } from "../../core/masks/mask";
 import { cli, stderrLines, type Run } from "../support/cli";
 

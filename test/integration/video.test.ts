@@ -4,7 +4,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
-import { maskToCocoRle } from "../../core/export/rle";
+import { maskToCocoRle } from "../../core/masks/rle";
 import { MaskPromptTracker, type ObjectTracker } from "../../core/video/object-tracker";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { FrameResult } from "../../core/video/session";

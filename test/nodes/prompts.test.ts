@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
 import type { FrameObjectJson } from "../../core/export/json";
-import { cocoRleToMask } from "../../core/export/rle";
+import { cocoRleToMask } from "../../core/masks/rle";
 import { maskArea } from "../../core/masks/mask";
 import type { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { VideoRequest } from "../../core/video/requests";

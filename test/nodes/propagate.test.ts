@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FrameObjectJson } from "../../core/export/json";
-import { cocoRleToMask } from "../../core/export/rle";
+import { cocoRleToMask } from "../../core/masks/rle";
 import { maskArea } from "../../core/masks/mask";
 import { messagePaths, modelConfig, sink, SPLIT_JOIN, TestFlow, type Msg } from "../support/node-red";
 import { makeVideo, squares, type SyntheticVideo } from "../support/synthetic-video";

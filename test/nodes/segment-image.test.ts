@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectJson } from "../../core/export/json";
-import { cocoRleToMask } from "../../core/export/rle";
+import { cocoRleToMask } from "../../core/masks/rle";
 import { maskArea } from "../../core/masks/mask";
 import { messagePaths, modelConfig, segmentImageNode, sink, TestFlow, type Msg } from "../support/node-red";
 import { SCENE } from "../support/reference";

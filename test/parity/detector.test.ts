@@ -1,7 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { boxPromptTensors, readDetectorOutput } from "../../core/detector";
-import { rleCountsToMask } from "../../core/export/rle";
+import { rleCountsToMask } from "../../core/masks/rle";
 import { decodeImage, type RgbImage } from "../../core/image/decode";
 import { toPixelTensor } from "../../core/image/preprocess";
 import { maskIoU } from "../../core/masks/mask";

@@ -1,6 +1,6 @@
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rleCountsToMask } from "../../core/export/rle";
+import { rleCountsToMask } from "../../core/masks/rle";
 import { decodeImage, type RgbImage } from "../../core/image/decode";
 import { toPixelTensor } from "../../core/image/preprocess";
 import { maskArea, maskIoU } from "../../core/masks/mask";

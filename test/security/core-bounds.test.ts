@@ -19,7 +19,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
-import { maskToCocoRle } from "../../core/export/rle";
+import { maskToCocoRle } from "../../core/masks/rle";
 import { LIMITS } from "../../core/limits";
 import { Sam3 } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";

@@ -7,7 +7,7 @@ import { Confinement } from "../../core/confine";
 import { Sam3Error } from "../../core/errors";
 import { decodeImage } from "../../core/image/decode";
 import { LIMITS } from "../../core/limits";
-import { findFfmpeg, sanitizeLogLine } from "../../core/video/ffmpeg";
+import { findFfmpeg, sanitizeLogLine } from "../../core/ffmpeg";
 import { openFrameSource, type FrameSource, type FrameSourceOptions } from "../../core/video/frame-source";
 import { Sam3 } from "../../core/sam3";
 import { concatList, flatJpeg, hlsPlaylist, mjpegAvi } from "./media-files";

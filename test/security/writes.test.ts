@@ -20,7 +20,7 @@ import { downloadFile } from "../../core/models/download";
 import { Sam3, type SegmentResult } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { VideoSession } from "../../core/video/session";
-import { VideoWriter } from "../../core/video/video-writer";
+import { VideoWriter } from "../../core/export/video-writer";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 const dir = mkdtempSync(join(tmpdir(), "sam3-writes-"));

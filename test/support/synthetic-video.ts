@@ -1,4 +1,4 @@
-import { VideoWriter } from "../../core/video/video-writer";
+import { VideoWriter } from "../../core/export/video-writer";
 
 export interface SyntheticVideo {
   width: number;

@@ -8,7 +8,7 @@ import { segmentationToJson } from "../../core/export/json";
 import { maskToPng, pngToMask } from "../../core/export/mask-png";
 import { renderOverlay } from "../../core/export/overlay";
 import { objectColour } from "../../core/export/palette";
-import { cocoRleToMask } from "../../core/export/rle";
+import { cocoRleToMask } from "../../core/masks/rle";
 import type { RgbImage } from "../../core/image/decode";
 import type { Mask } from "../../core/masks/mask";
 import type { SegmentResult } from "../../core/sam3";

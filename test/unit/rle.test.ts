@@ -10,7 +10,7 @@ import {
   maskToCocoRle,
   maskToRleCounts,
   rleCountsToMask,
-} from "../../core/export/rle";
+} from "../../core/masks/rle";
 
 function randomMask(width: number, height: number, density: number, random: () => number): Mask {
   const mask = emptyMask(width, height);

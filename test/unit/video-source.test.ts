@@ -6,9 +6,9 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
 import type { RgbImage } from "../../core/image/decode";
-import { describeFfmpeg, ffmpegCommand, findFfmpeg, startFfmpeg } from "../../core/video/ffmpeg";
+import { describeFfmpeg, ffmpegCommand, findFfmpeg, startFfmpeg } from "../../core/ffmpeg";
 import { openFrameSource, type FrameSource } from "../../core/video/frame-source";
-import { VideoWriter } from "../../core/video/video-writer";
+import { VideoWriter } from "../../core/export/video-writer";
 
 /**
  * Real ffmpeg, real files. Every clip is written here by VideoWriter: a grey frame with a red square in cell i of

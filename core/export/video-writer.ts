@@ -2,8 +2,8 @@ import { rename, rm } from "node:fs/promises";
 import { basename, extname, resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import { asSam3Error, isSam3Error, Sam3Error } from "../errors";
-import { partialName } from "../export/safe-write";
-import { ffmpegCommand, startFfmpeg, type FfmpegRun } from "./ffmpeg";
+import { partialName } from "../safe-write";
+import { ffmpegCommand, startFfmpeg, type FfmpegRun } from "../ffmpeg";
 
 export interface VideoWriterOptions {
   width: number;

@@ -2,7 +2,7 @@ import { execFileSync, type ExecFileSyncOptionsWithStringEncoding } from "node:c
 import { accessSync, chmodSync, constants, readFileSync, statSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import ffmpeg, { type FfmpegCommand } from "fluent-ffmpeg";
-import { Sam3Error } from "../errors";
+import { Sam3Error } from "./errors";
 
 /** The ffmpeg binary this process runs, and where it came from. */
 export interface FfmpegBinary {

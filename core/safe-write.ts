@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { asSam3Error, Sam3Error } from "../errors";
+import { asSam3Error, Sam3Error } from "./errors";
 
 /**
  * Makes an output folder and its missing parents one level at a time (a recursive mkdir can spin for ever on

@@ -1,6 +1,6 @@
 import { Sam3Error } from "../errors";
 import { LIMITS } from "../limits";
-import { Mask } from "../masks/mask";
+import { Mask } from "./mask";
 
 /** COCO run-length encoding as pycocotools writes it: `size` is [height, width], `counts` compressed or plain. */
 export interface CocoRle {
