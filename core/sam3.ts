@@ -44,7 +44,7 @@ export interface SegmentOptions {
   minRegionArea?: number;
   /** Detector: drop an instance whose mask overlaps a better one above this IoU (default: no suppression). */
   nms?: number;
-  /** Detector: keep at most this many instances. */
+  /** Detector: keep at most this many instances of each concept. */
   maxObjects?: number;
   /**
    * Tracker: true gives SAM's multimask output, 3 candidates with object 1 the best by the model's IoU estimate;
@@ -209,7 +209,7 @@ export class Sam3 {
       objects.push(...found.map((o) => ({ ...o, id: objects.length + o.id, label })));
       if (texts[i].truncated) warnings.push(`the text prompt "${label.slice(0, 40)}" is longer than ${this.pack.manifest.tokenizer.contextLength} tokens and was truncated`);
     }
-    return { objects: objects.slice(0, options.maxObjects ?? objects.length), warnings };
+    return { objects, warnings };
   }
 
   /** One concept's instances, from the image and text features in `feeds`. */

@@ -30,8 +30,9 @@ export = (RED: NodeAPI) =>
     }
 
     async function exportImage(msg: Sam3Message, dir: string, stem: string, formats: ImageExportFormats) {
+      const result = imageResult(msg);
       if (config.overlay && !Buffer.isBuffer(msg.image)) throw new Sam3Error("BAD_REQUEST", "no overlay to export: enable Overlay in sam3-segment-image (it sets msg.image)");
-      return writeSegmentationJsonFiles(imageResult(msg), { dir, stem, ...formats, overlay: config.overlay ? (msg.image as Buffer) : undefined });
+      return writeSegmentationJsonFiles(result, { dir, stem, ...formats, overlay: config.overlay ? (msg.image as Buffer) : undefined });
     }
 
     return async (msg, send) => {

@@ -50,6 +50,20 @@ describe("Sam3 on the real onnxruntime", () => {
     expect(together.map((r) => r.objects.map((o) => [o.score, o.area]))).toEqual(alone.map((r) => r.objects.map((o) => [o.score, o.area])));
   });
 
+  it("finds several concepts in one call: one image pass, each object labelled with its concept, ids across them", async () => {
+    const image = await decodeImage(await sharp(SCENE).rotate(90).png().toBuffer());
+    const concepts = ["red circle", "blue square"];
+    const alone = await Promise.all(concepts.map((text) => sam.segment(image, { text }, { threshold: 0, maxObjects: 2 })));
+    // maxObjects bounds each concept; the concepts' objects come in the order given
+    const both = await sam.segment(image, { text: concepts }, { threshold: 0, maxObjects: 2 });
+    const expected = alone.flatMap((r, i) => r.objects.map((o) => ({ label: concepts[i], score: o.score, area: o.area })));
+    expect(expected).toHaveLength(4);
+    expect(both.objects.map((o) => ({ label: o.label, score: o.score, area: o.area }))).toEqual(expected);
+    expect(both.objects.map((o) => o.id)).toEqual([1, 2, 3, 4]);
+    expect(both.timings.vitPasses).toBe(0);
+    expect((await rejection(sam.segment(image, { text: [] }))).code).toBe("BAD_PROMPT");
+  });
+
   it("uses exemplar boxes with text: negative and positive boxes change the scores", async () => {
     const plain = await sam.segment(SCENE, { text: "red circle" }, { threshold: 0 });
     const withBox = await sam.segment(SCENE, { text: "red circle", boxes: [{ box: [80, 90, 240, 250] }, { box: [360, 60, 560, 260], positive: false }] }, { threshold: 0 });

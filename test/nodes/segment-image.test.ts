@@ -52,7 +52,8 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
   it("segments a Buffer by text at threshold 0: every query, sorted by score, as {id, score, box, area, rle}", () => {
     const objects = objectsOf(baseline);
     expect(objects).toHaveLength(16); // the 336 pack has 16 queries; random weights score them all ~0.25
-    expect(objects.map((o) => Object.keys(o).sort())).toEqual(objects.map(() => ["area", "box", "id", "rle", "score"]));
+    expect(objects.map((o) => Object.keys(o).sort())).toEqual(objects.map(() => ["area", "box", "colour", "id", "label", "rle", "score"]));
+    expect(new Set(objects.map((o) => o.label))).toEqual(new Set(["thing"]));
     expect(objects.map((o) => o.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
     const s = scores(baseline);
     expect(s).toEqual([...s].sort((a, b) => b - a));
