@@ -25,7 +25,8 @@ export { Confinement, isInside, resolveInside } from "./confine";
 export { LIMITS } from "./limits";
 
 // video
-export { Sam3VideoPredictor, type PredictorOptions, type PropagateOptions, type SessionInfo, type VideoResponse, type FrameResult, type FrameOutputs } from "./video/predictor";
+export { Sam3VideoPredictor, type PredictorOptions, type PropagateOptions, type SessionInfo, type VideoResponse } from "./video/predictor";
+export type { FrameResult, FrameOutputs } from "./video/official";
 export type { VideoRequest, PropagateRequest, VideoPrompt, Direction } from "./video/requests";
 export type { PropagationProgress } from "./video/session";
 export { VIDEO_RULES, type VideoRules } from "./video/rules";

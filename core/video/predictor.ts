@@ -9,17 +9,15 @@ import { asSam3Error, Sam3Error } from "../errors";
 import { LIMITS } from "../limits";
 import { checkRange } from "../runtime/options";
 import { Sam3, type Sam3Options } from "../sam3";
-import { cocoRleToMask } from "../masks/rle";
-import type { Mask } from "../masks/mask";
 import type { RgbImage } from "../image/decode";
 import { frameToJson, type FrameJson } from "../export/json";
 import { summarizeObjects, type ObjectSummary } from "../export/summary";
 import { videoResultFile, writeVideoResults, type VideoExportOptions, type VideoResultFile, type VideoResults } from "../export/video-files";
 import { openFrameSource, type FrameSource } from "./frame-source";
 import { MaskPromptTracker, type ObjectTracker } from "./object-tracker";
+import { fromOfficialPrompt, toOfficialFrame, type FrameResult } from "./official";
 import {
   checkVideoPrompt,
-  fromOfficialPrompt,
   parseRequest,
   propagateRequest,
   startSessionRequest,
@@ -31,21 +29,6 @@ import {
 } from "./requests";
 import { checkRules, VIDEO_RULES, type VideoRules } from "./rules";
 import { VideoSession, type PropagationProgress } from "./session";
-
-/** What the official predictor returns for a frame: ids, scores, normalised boxes and binary masks. */
-export interface FrameOutputs {
-  out_obj_ids: number[];
-  out_probs: number[];
-  /** Normalised [x, y, w, h] of each object's (disjoint) mask. */
-  out_boxes_xywh: [number, number, number, number][];
-  /** At the video's resolution, one per id, no pixel in two of them. */
-  out_binary_masks: Mask[];
-}
-
-export interface FrameResult {
-  frame_index: number;
-  outputs: FrameOutputs;
-}
 
 /** Where and how far a propagation runs (the official request's fields in core's words). */
 export interface PropagateOptions {
@@ -137,7 +120,7 @@ export class Sam3VideoPredictor {
         return respond(await this.startSession(this.reserve(req), req, context.label));
       case "add_prompt": {
         const session = this.session(req.session_id);
-        return respond(officialFrame(session, await session.addPrompt(fromOfficialPrompt(req))));
+        return respond(officialFrame(await session.addPrompt(fromOfficialPrompt(req)), session));
       }
       case "remove_object":
         this.session(req.session_id).removeObject(req.obj_id);
@@ -161,7 +144,7 @@ export class Sam3VideoPredictor {
   async *handleStreamRequest(request: { type: "propagate_in_video" } & Record<string, unknown>): AsyncGenerator<FrameResult> {
     const req = parseRequest(propagateRequest, request);
     const session = this.session(req.session_id);
-    for await (const t of session.propagate(req)) yield officialFrame(session, t);
+    for await (const t of session.propagate(req)) yield officialFrame(t, session);
   }
 
   /** Adds a prompt on one frame (points and boxes in core's shapes, pixels unless said otherwise); returns that frame. */
@@ -383,19 +366,9 @@ function frameJson(session: VideoSession, t: number): FrameJson {
   return frameToJson(t, session.outputs.objects(t), width, height);
 }
 
-/** A frame in the official predictor's shape: its stored masks decoded. */
-function officialFrame(session: VideoSession, t: number): FrameResult {
-  const objects = session.outputs.objects(t);
-  const { width: w, height: h } = session.source.info;
-  return {
-    frame_index: t,
-    outputs: {
-      out_obj_ids: objects.map((o) => o.id),
-      out_probs: objects.map((o) => o.score),
-      out_boxes_xywh: objects.map(({ box: [x1, y1, x2, y2] }) => [x1 / w, y1 / h, (x2 - x1) / w, (y2 - y1) / h]),
-      out_binary_masks: objects.map((o) => cocoRleToMask(o.rle)),
-    },
-  };
+function officialFrame(t: number, session: VideoSession): FrameResult {
+  const { width, height } = session.source.info;
+  return toOfficialFrame(t, session.outputs.objects(t), width, height);
 }
 
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;

@@ -116,25 +116,6 @@ export type AddPromptRequest = z.output<typeof addPromptRequest>;
 export type PropagateRequest = z.output<typeof propagateRequest>;
 export type Direction = PropagateRequest["propagation_direction"];
 
-/** The official add_prompt's arrays ([x, y] points with 0/1 labels, [x, y, w, h] boxes) as core's prompt. */
-export function fromOfficialPrompt(request: AddPromptRequest): VideoPrompt {
-  const { points = [], point_labels, bounding_boxes: boxes = [], bounding_box_labels } = request;
-  if (point_labels && point_labels.length !== points.length) {
-    throw new Sam3Error("BAD_REQUEST", `${points.length} points but ${point_labels.length} point_labels`);
-  }
-  if (bounding_box_labels && bounding_box_labels.length !== boxes.length) {
-    throw new Sam3Error("BAD_REQUEST", `${boxes.length} bounding_boxes but ${bounding_box_labels.length} bounding_box_labels`);
-  }
-  return {
-    frame: request.frame_index,
-    text: request.text,
-    points: points.map(([x, y], i) => ({ x, y, positive: (point_labels?.[i] ?? 1) === 1 })),
-    boxes: boxes.map(([x, y, w, h], i) => ({ box: [x, y, x + w, y + h], positive: (bounding_box_labels?.[i] ?? 1) === 1 })),
-    objectId: request.obj_id,
-    coordinates: request.coordinates,
-  };
-}
-
 /** A core prompt's shape and sizes, checked as the official request's are before anything runs. */
 export function checkVideoPrompt(prompt: VideoPrompt): VideoPrompt {
   if (typeof prompt !== "object" || prompt === null) throw new Sam3Error("BAD_REQUEST", "the prompt must be an object with frame and text, points or boxes");

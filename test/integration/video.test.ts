@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
 import { MaskPromptTracker, type ObjectTracker } from "../../core/video/object-tracker";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
-import type { FrameResult } from "../../core/video/predictor";
+import type { FrameResult } from "../../core/video/official";
 import { SCENE } from "../support/reference";
 import { makeVideo, squares, type SyntheticVideo } from "../support/synthetic-video";
 
