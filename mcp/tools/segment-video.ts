@@ -7,7 +7,7 @@ import type { McpContext } from "../context";
 import { fileLink, objectSummary } from "../schemas";
 import { guardTool } from "../tool-errors";
 import { propagateToFile } from "./propagation";
-import { jobOptions, type ToolExtra } from "./tool-extra";
+import { jobOptions } from "./tool-extra";
 import { promptFields, toPredictorPrompt } from "./video-prompts";
 
 /** One call from a video and a prompt to tracks: opens a session, prompts frame 0 (or the one given), tracks, closes. */
@@ -44,7 +44,7 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext, session
           await sessions.add(session_id);
           const withObject = args.text === undefined && args.obj_id === undefined ? { ...args, obj_id: 1 } : args;
           await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: args.frame_index, ...toPredictorPrompt(withObject) });
-          const report = await propagateToFile(ctx, predictor, { session_id, propagation_direction: args.direction, start_frame_index: args.frame_index, max_frame_num_to_track: args.max_frames }, extra as unknown as ToolExtra);
+          const report = await propagateToFile(ctx, predictor, { session_id, propagation_direction: args.direction, start_frame_index: args.frame_index, max_frame_num_to_track: args.max_frames }, extra);
           const files = [{ uri: ctx.paths.outputUri(report.file), name: "frames.jsonl", mimeType: "application/jsonl" }];
           if (args.overlay_video && !report.cancelled) {
             const [video] = await writeVideoResults(predictor.session(session_id), dirname(report.file), "overlay", { overlay: true });

@@ -6,7 +6,7 @@ import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";
 import { guardTool } from "../tool-errors";
 import { propagateToFile } from "./propagation";
-import { jobOptions, type ToolExtra } from "./tool-extra";
+import { jobOptions } from "./tool-extra";
 import { promptFields, toPredictorPrompt } from "./video-prompts";
 
 const sessionId = z.string().describe("From start_session.");
@@ -85,7 +85,7 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
       sessions.check(args.session_id);
       return ctx.jobs.run(async () => {
         const predictor = await ctx.predictor();
-        const report = await propagateToFile(ctx, predictor, args, extra as unknown as ToolExtra);
+        const report = await propagateToFile(ctx, predictor, args, extra);
         const results = { uri: ctx.paths.outputUri(report.file), name: "frames.jsonl", mimeType: "application/jsonl" };
         const summary = `${report.cancelled ? "Cancelled after" : "Tracked"} ${report.frames} frames: ` +
           (report.objects.map((o) => `object ${o.id} on ${o.frames_present} frames (${o.first_frame}-${o.last_frame})`).join("; ") || "no objects");
