@@ -41,6 +41,10 @@ const label = z.number().int().min(0).max(1);
 const concept = z.string().max(LIMITS.textLength, limit("textLength", "characters in a text prompt"));
 const objectId = z.number().int().min(0).max(MAX_OBJECT_ID);
 
+/** Where a propagation runs from its start frame; "both" runs forward, then backward. */
+export const DIRECTIONS = ["both", "forward", "backward"] as const;
+export type PropagationDirection = (typeof DIRECTIONS)[number];
+
 /** The official predictor's request shapes (sam3_video_predictor.handle_request), plus a few extensions. */
 export const startSessionRequest = z.object({
   type: z.literal("start_session"),
@@ -76,7 +80,7 @@ export const addPromptRequest = z.object({
 export const propagateRequest = z.object({
   type: z.literal("propagate_in_video"),
   session_id: sessionId,
-  propagation_direction: z.enum(["both", "forward", "backward"]).default("both"),
+  propagation_direction: z.enum(DIRECTIONS).default("both"),
   start_frame_index: frameIndex.optional(),
   max_frame_num_to_track: z.number().int().min(0).max(LIMITS.framesPerSession, limit("framesPerSession", "frames to track")).optional(),
 });
