@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { Sam3Error, writeVideoResults } from "../../core";
+import { DIRECTIONS, Sam3Error, writeVideoResults } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, objectSummary } from "../schemas";
@@ -26,7 +26,7 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext, session
         video_path: z.string().describe("Inside the server's allowed folders: a video file, a folder of frames, or an image."),
         frame_index: z.number().int().min(0).default(0).describe("The frame the points / boxes are on."),
         ...promptFields,
-        direction: z.enum(["both", "forward", "backward"]).default("both"),
+        direction: z.enum(DIRECTIONS).default("both"),
         max_frames: z.number().int().min(0).optional().describe("Track at most this many frames in each direction."),
         max_side: z.number().int().positive().optional().describe("Downscale frames whose longer side is larger (e.g. 1280 for 4K)."),
         overlay_video: z.boolean().default(false).describe("Also write an MP4 with the objects drawn on every frame."),

@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { frameToJson, type SessionInfo } from "../../core";
+import { DIRECTIONS, frameToJson, type SessionInfo } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";
@@ -74,7 +74,7 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
         "Tracks the session's objects through the video from the prompted frame (both directions by default). Returns a per-object summary (frames present, first/last frame, mean area and score); the full per-frame masks are written to a JSON-lines file returned as a resource link, and each frame can be read as sam3://sessions/{session_id}/frames/{frame}. Reports progress when asked; cancelling the call stops it within a frame.",
       inputSchema: {
         session_id: sessionId,
-        propagation_direction: z.enum(["both", "forward", "backward"]).default("both"),
+        propagation_direction: z.enum(DIRECTIONS).default("both"),
         start_frame_index: z.number().int().min(0).optional(),
         max_frame_num_to_track: z.number().int().min(0).optional().describe("At most this many frames in each direction."),
       },
