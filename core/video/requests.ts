@@ -45,7 +45,7 @@ const objectId = z.number().int().min(0).max(MAX_OBJECT_ID);
 export const DIRECTIONS = ["both", "forward", "backward"] as const;
 export type PropagationDirection = (typeof DIRECTIONS)[number];
 
-/** The official predictor's request shapes (sam3_video_predictor.handle_request), plus a few extensions. */
+/** The official predictor's request shapes (facebookresearch/sam3's Sam3VideoPredictor.handle_request), plus a few extensions. */
 export const startSessionRequest = z.object({
   type: z.literal("start_session"),
   /** A video file, a folder of JPEG / PNG frames, or one image. */
