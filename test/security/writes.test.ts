@@ -12,7 +12,6 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sam3Error } from "../../core/errors";
 import { writeSegmentationFiles, writeSegmentationJsonFiles } from "../../core/export/files";
 import { writeVideoResults, type VideoExportOptions } from "../../core/export/video-files";
 import { decodeImage, type RgbImage } from "../../core/image/decode";
@@ -21,6 +20,7 @@ import { Sam3, type SegmentResult } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { VideoSession } from "../../core/video/session";
 import { VideoWriter } from "../../core/export/video-writer";
+import { rejection } from "../support/errors";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 const dir = mkdtempSync(join(tmpdir(), "sam3-writes-"));
@@ -75,12 +75,6 @@ function leftovers(path: string): string[] {
   };
   walk(path);
   return out;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
 }
 
 let sam: Sam3;
