@@ -1,6 +1,6 @@
 import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
-import { type BoxPrompt, type Direction, ensureFolder, type PointPrompt, Sam3VideoPredictor } from "../core";
+import { type BoxPrompt, DIRECTIONS, ensureFolder, type PointPrompt, type PropagationDirection, Sam3VideoPredictor } from "../core";
 import { engineOptions, parseCount, UsageError } from "./args";
 import { progressLine } from "./progress";
 
@@ -67,8 +67,8 @@ export async function trackCommand(argv: string[]): Promise<void> {
     },
   });
   if (positionals.length !== 1) throw new UsageError(`give exactly one video, got ${positionals.length} (see sam3 track --help)`);
-  const direction = values.direction ?? "both";
-  if (!["both", "forward", "backward"].includes(direction)) throw new UsageError(`--direction must be both, forward or backward, got "${direction}"`);
+  const direction = (values.direction ?? "both") as PropagationDirection;
+  if (!DIRECTIONS.includes(direction)) throw new UsageError(`--direction must be ${DIRECTIONS.join(", ")}, got "${direction}"`);
   if (values.png && !values.out) throw new UsageError("--png needs --out DIR");
 
   // each --obj claims the --point / --box options given since the previous --obj
@@ -114,7 +114,7 @@ export async function trackCommand(argv: string[]): Promise<void> {
     const progress = progressLine("tracking");
     const processed: number[] = [];
     for await (const frame of predictor.propagate(id, {
-      direction: direction as Direction,
+      direction,
       start: parseCount(values.start, "start"),
       maxFrames: parseCount(values["max-frames"], "max-frames"),
     })) {

@@ -27,7 +27,8 @@ export { LIMITS } from "./limits";
 // video
 export { Sam3VideoPredictor, type PredictorOptions, type PropagateOptions, type SessionInfo, type VideoResponse } from "./video/predictor";
 export type { FrameResult, FrameOutputs } from "./video/official";
-export type { VideoRequest, PropagateRequest, VideoPrompt, Direction } from "./video/requests";
+export { DIRECTIONS, type PropagationDirection, type VideoRequest, type PropagateRequest, type VideoPrompt } from "./video/requests";
+export { formatBytes } from "./bytes";
 export type { PropagationProgress } from "./video/session";
 export { VIDEO_RULES, type VideoRules } from "./video/rules";
 export { MaskPromptTracker, type ObjectTracker, type TrackResult, type TrackState } from "./video/object-tracker";

@@ -248,7 +248,7 @@ export class Sam3 {
     const role = this.trackerRole(multimask, maskInput !== undefined);
     const embeddings = await this.imageFeatures("tracker", rgb, timings);
     const boxInput = this.pack.manifest.roles[role]?.inputs.boxes !== undefined;
-    const feeds: Tensors = { ...embeddings, ...pointPromptTensors(points, box, rgb.width, rgb.height, imageSize, boxInput) };
+    const feeds: Tensors = { ...embeddings, ...pointPromptTensors({ points, box, image: rgb, imageSize, boxInput }) };
     if (maskInput) feeds.maskInput = maskInputTensor(maskInput, embeddings.emb0.dims[2] as number);
     const raw = readTrackerOutput(await timed(timings, "trackerDecoder", () => engine.run(role, feeds)));
     // a decoder that gives all 4 mask tokens has the single-mask output first, then the 3 candidates

@@ -1,16 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { type Direction, Sam3Error } from "../core";
+import { DIRECTIONS, Sam3Error, type PropagationDirection } from "../core";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
 
 interface PropagateConfig extends NodeDef {
   model: string;
-  direction: "both" | "forward" | "backward";
+  direction: PropagationDirection;
   start: string;
   maxFrames: string;
 }
-
-const DIRECTIONS = ["both", "forward", "backward"];
 
 /**
  * Tracks a session's objects through the video: one message per frame on output 1 (with msg.parts, so a join node
@@ -28,12 +26,12 @@ export = (RED: NodeAPI) =>
         return;
       }
       const direction = msg.direction ?? config.direction ?? "both";
-      if (typeof direction !== "string" || !DIRECTIONS.includes(direction)) throw new Sam3Error("BAD_OPTION", "direction must be both, forward or backward");
+      if (typeof direction !== "string" || !DIRECTIONS.some((d) => d === direction)) throw new Sam3Error("BAD_OPTION", "direction must be both, forward or backward");
       const partsId = randomUUID();
       const seen = new Set<number>();
       let index = 0;
       const stream = predictor.propagate(session_id, {
-        direction: direction as Direction,
+        direction: direction as PropagationDirection,
         start: numberFrom(msg.start, config.start, "start", "index"),
         maxFrames: numberFrom(msg.maxFrames, config.maxFrames, "maxFrames", "index"),
       });

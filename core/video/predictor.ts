@@ -6,6 +6,7 @@ import type { z } from "zod";
 import type { Confinement } from "../confine";
 import type { sessionInfoSchema } from "../export/json-schemas";
 import { asSam3Error, Sam3Error } from "../errors";
+import { formatBytes } from "../bytes";
 import { LIMITS } from "../limits";
 import { checkRange } from "../runtime/options";
 import { Sam3, type Sam3Options } from "../sam3";
@@ -22,7 +23,7 @@ import {
   propagateRequest,
   startSessionRequest,
   videoRequest,
-  type Direction,
+  type PropagationDirection,
   type StartSessionRequest,
   type VideoPrompt,
   type VideoRequest,
@@ -33,7 +34,7 @@ import { VideoSession, type PropagationProgress } from "./session";
 /** Where and how far a propagation runs (the official request's fields in core's words). */
 export interface PropagateOptions {
   /** both (default) | forward | backward, from the start frame. */
-  direction?: Direction;
+  direction?: PropagationDirection;
   /** Default: the first prompted frame (or, re-running after edits, the first edited one). */
   start?: number;
   /** At most this many frames in each direction. */
@@ -262,7 +263,7 @@ export class Sam3VideoPredictor {
     const budget = this.options.totalCacheBytes ?? 2 * 2 ** 30;
     const committed = [...this.cacheGrants.values()].reduce((a, b) => a + b, 0);
     if (committed + cacheBytes > budget) {
-      throw new Sam3Error("LIMIT_EXCEEDED", `a ${mib(cacheBytes)} frame cache would exceed the ${mib(budget)} budget (totalCacheBytes, ${mib(committed)} in use): close a session or ask for a smaller cache_bytes`);
+      throw new Sam3Error("LIMIT_EXCEEDED", `a ${formatBytes(cacheBytes)} frame cache would exceed the ${formatBytes(budget)} budget (totalCacheBytes, ${formatBytes(committed)} in use): close a session or ask for a smaller cache_bytes`);
     }
     this.cacheGrants.set(id, cacheBytes);
     return { id, cacheBytes };
@@ -371,7 +372,6 @@ function officialFrame(t: number, session: VideoSession): FrameResult {
   return toOfficialFrame(t, session.outputs.objects(t), width, height);
 }
 
-const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 
 /** A file extension (which tells decoders the container) reduced to safe characters. */
 const safeExtension = (name: string) => extname(name).toLowerCase().replace(/[^.a-z0-9]/g, "").slice(0, 16);

@@ -57,7 +57,11 @@ const label = z.number().int().min(0).max(1);
 const concept = z.string().max(LIMITS.textLength, limit("textLength", "characters in a text prompt"));
 const objectId = z.number().int().min(0).max(MAX_OBJECT_ID);
 
-/** The official predictor's request shapes (sam3_video_predictor.handle_request), plus a few extensions. */
+/** Where a propagation runs from its start frame; "both" runs forward, then backward. */
+export const DIRECTIONS = ["both", "forward", "backward"] as const;
+export type PropagationDirection = (typeof DIRECTIONS)[number];
+
+/** The official predictor's request shapes (facebookresearch/sam3's Sam3VideoPredictor.handle_request), plus a few extensions. */
 export const startSessionRequest = z.object({
   type: z.literal("start_session"),
   /** A video file, a folder of JPEG / PNG frames, or one image. */
@@ -92,7 +96,7 @@ export const addPromptRequest = z.object({
 export const propagateRequest = z.object({
   type: z.literal("propagate_in_video"),
   session_id: sessionId,
-  propagation_direction: z.enum(["both", "forward", "backward"]).default("both"),
+  propagation_direction: z.enum(DIRECTIONS).default("both"),
   start_frame_index: frameIndex.optional(),
   max_frame_num_to_track: z.number().int().min(0).max(LIMITS.framesPerSession, limit("framesPerSession", "frames to track")).optional(),
 });
@@ -114,7 +118,6 @@ export type VideoRequest = z.input<typeof videoRequest>;
 export type StartSessionRequest = z.output<typeof startSessionRequest>;
 export type AddPromptRequest = z.output<typeof addPromptRequest>;
 export type PropagateRequest = z.output<typeof propagateRequest>;
-export type Direction = PropagateRequest["propagation_direction"];
 
 /** A core prompt's shape and sizes, checked as the official request's are before anything runs. */
 export function checkVideoPrompt(prompt: VideoPrompt): VideoPrompt {

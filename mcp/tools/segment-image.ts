@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import sharp from "sharp";
 import { z } from "zod";
-import { decodeImage, renderOverlay, type RgbImage, Sam3Error, segmentationToJson } from "../../core";
+import { decodeImage, formatBytes, renderOverlay, type RgbImage, Sam3Error, segmentationToJson } from "../../core";
 import type { McpContext } from "../context";
 import { guardTool } from "../tool-errors";
 import { jobOptions } from "./tool-extra";
@@ -78,7 +78,7 @@ function readImage(args: { image_path?: string; image_base64?: string }, ctx: Mc
   if (args.image_path) return ctx.paths.readable(args.image_path);
   const data = args.image_base64!.replace(/^data:[^,]*,/, "");
   if ((data.length * 3) / 4 > ctx.maxBase64Bytes) {
-    throw new Sam3Error("LIMIT_EXCEEDED", `image_base64 is larger than the ${Math.round(ctx.maxBase64Bytes / 2 ** 20)} MiB this server accepts; save it to a file and pass image_path`);
+    throw new Sam3Error("LIMIT_EXCEEDED", `image_base64 is larger than the ${formatBytes(ctx.maxBase64Bytes)} this server accepts; save it to a file and pass image_path`);
   }
   return Buffer.from(data, "base64");
 }

@@ -1,12 +1,12 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import type { SessionInfo } from "../../core";
+import { DIRECTIONS, type SessionInfo } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";
 import { guardTool } from "../tool-errors";
 import { propagateToFile } from "./propagation";
-import { jobOptions, type ToolExtra } from "./tool-extra";
+import { jobOptions } from "./tool-extra";
 import { promptFields, toVideoPrompt } from "./video-prompts";
 
 const sessionId = z.string().describe("From start_session.");
@@ -73,7 +73,7 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
         "Tracks the session's objects through the video from the prompted frame (both directions by default). Returns a per-object summary (frames present, first/last frame, mean area and score); the full per-frame masks are written to a JSON-lines file returned as a resource link, and each frame can be read as sam3://sessions/{session_id}/frames/{frame}. Reports progress when asked; cancelling the call stops it within a frame.",
       inputSchema: {
         session_id: sessionId,
-        propagation_direction: z.enum(["both", "forward", "backward"]).default("both"),
+        propagation_direction: z.enum(DIRECTIONS).default("both"),
         start_frame_index: z.number().int().min(0).optional(),
         max_frame_num_to_track: z.number().int().min(0).optional().describe("At most this many frames in each direction."),
       },
@@ -85,7 +85,7 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
       return ctx.jobs.run(async () => {
         const predictor = await ctx.predictor();
         const { session_id, propagation_direction: direction, start_frame_index: start, max_frame_num_to_track: maxFrames } = args;
-        const report = await propagateToFile(ctx, predictor, session_id, { direction, start, maxFrames }, extra as unknown as ToolExtra);
+        const report = await propagateToFile(ctx, predictor, session_id, { direction, start, maxFrames }, extra);
         const results = { uri: ctx.paths.outputUri(report.file), name: "frames.jsonl", mimeType: "application/jsonl" };
         const summary = `${report.cancelled ? "Cancelled after" : "Tracked"} ${report.frames} frames: ` +
           (report.objects.map((o) => `object ${o.id} on ${o.frames_present} frames (${o.first_frame}-${o.last_frame})`).join("; ") || "no objects");

@@ -1,18 +1,12 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sam3Error } from "../../core/errors";
 import { decodeImage } from "../../core/image/decode";
 import { maskArea } from "../../core/masks/mask";
 import { Sam3 } from "../../core/sam3";
+import { rejection } from "../support/errors";
 import { SCENE } from "../support/reference";
 
 const clicks = [{ x: 160, y: 170 }, { x: 460, y: 160, positive: false }];
-
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
-}
 
 describe("Sam3 on the real onnxruntime", () => {
   let sam: Sam3;

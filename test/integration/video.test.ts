@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sam3Error } from "../../core/errors";
 import { MaskPromptTracker, type ObjectTracker } from "../../core/video/object-tracker";
-import { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { FrameResult } from "../../core/video/official";
+import { Sam3VideoPredictor } from "../../core/video/predictor";
+import { rejection } from "../support/errors";
 import { SCENE } from "../support/reference";
 import { makeVideo, squares, type SyntheticVideo } from "../support/synthetic-video";
 
@@ -18,12 +18,6 @@ beforeAll(async () => {
   clip = await makeVideo(join(dir, "clip.mp4"), CLIP);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
-}
 
 async function collect(stream: AsyncIterable<FrameResult>): Promise<FrameResult[]> {
   const out: FrameResult[] = [];

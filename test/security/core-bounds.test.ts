@@ -22,6 +22,7 @@ import { Sam3Error } from "../../core/errors";
 import { LIMITS } from "../../core/limits";
 import { Sam3 } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
+import { rejection } from "../support/errors";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 interface CorpusCase {
@@ -56,12 +57,6 @@ afterAll(async () => {
   await sam?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
-}
 
 async function drain(stream: AsyncIterable<unknown>) {
   for await (const _ of stream);

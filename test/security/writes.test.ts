@@ -12,7 +12,6 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sam3Error } from "../../core/errors";
 import { writeSegmentationFiles, writeSegmentationJsonFiles } from "../../core/export/files";
 import type { VideoExportOptions } from "../../core/export/video-files";
 import { decodeImage, type RgbImage } from "../../core/image/decode";
@@ -20,6 +19,7 @@ import { downloadFile } from "../../core/models/download";
 import { Sam3, type SegmentResult } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
 import { VideoWriter } from "../../core/export/video-writer";
+import { rejection } from "../support/errors";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 const dir = mkdtempSync(join(tmpdir(), "sam3-writes-"));
@@ -74,12 +74,6 @@ function leftovers(path: string): string[] {
   };
   walk(path);
   return out;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
 }
 
 let sam: Sam3;

@@ -48,23 +48,25 @@ describe("prompt routing and validation", () => {
 });
 
 describe("tracker prompt tensors", () => {
+  const image = { width: 640, height: 480 };
+
   it("puts clicks in the model frame, box corners first with labels 2 and 3", () => {
-    const { points, labels } = pointPromptTensors([{ x: 320, y: 120 }, { x: 0, y: 480, positive: false }], { box: [64, 48, 640, 480] }, 640, 480, 1008);
+    const { points, labels } = pointPromptTensors({ points: [{ x: 320, y: 120 }, { x: 0, y: 480, positive: false }], box: { box: [64, 48, 640, 480] }, image, imageSize: 1008 });
     expect(points.dims).toEqual([1, 1, 4, 2]);
     expect(Array.from(points.data as Float32Array)).toEqual([100.8, 100.8, 1008, 1008, 504, 252, 0, 1008].map(Math.fround));
     expect(Array.from(labels.data as BigInt64Array)).toEqual([2n, 3n, 1n, 0n]);
   });
 
   it("feeds the box through its own input for exports that have one", () => {
-    const withPoint = pointPromptTensors([{ x: 320, y: 240 }], { box: [64, 48, 640, 480] }, 640, 480, 1008, true);
+    const withPoint = pointPromptTensors({ points: [{ x: 320, y: 240 }], box: { box: [64, 48, 640, 480] }, image, imageSize: 1008, boxInput: true });
     expect(Array.from(withPoint.labels.data as BigInt64Array)).toEqual([1n]);
     expect(withPoint.boxes.dims).toEqual([1, 1, 4]);
     expect(Array.from(withPoint.boxes.data as Float32Array)).toEqual([100.8, 100.8, 1008, 1008].map(Math.fround));
-    const boxOnly = pointPromptTensors([], { box: [64, 48, 640, 480] }, 640, 480, 1008, true);
+    const boxOnly = pointPromptTensors({ points: [], box: { box: [64, 48, 640, 480] }, image, imageSize: 1008, boxInput: true });
     // a box alone goes with zero points, as HF and transformers.js feed it
     expect(boxOnly.points.dims).toEqual([1, 1, 0, 2]);
     expect(boxOnly.labels.dims).toEqual([1, 1, 0]);
-    const clicksOnly = pointPromptTensors([{ x: 1, y: 1 }], undefined, 640, 480, 1008, true);
+    const clicksOnly = pointPromptTensors({ points: [{ x: 1, y: 1 }], image, imageSize: 1008, boxInput: true });
     expect(clicksOnly.boxes.dims).toEqual([1, 0, 4]);
   });
 });
