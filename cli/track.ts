@@ -1,7 +1,7 @@
 import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
-import { ensureFolder, frameToJson, Sam3VideoPredictor, writeVideoResults } from "../core";
-import { engineOptions, parseCount, UsageError } from "./args";
+import { ensureFolder, frameToJson, parseFramedBox, parseFramedPoint, Sam3VideoPredictor, writeVideoResults } from "../core";
+import { engineOptions, parseCount, UsageError, usagePrompt } from "./args";
 import { progressLine } from "./progress";
 
 export const TRACK_USAGE = `sam3 track <video> [options]
@@ -31,15 +31,14 @@ interface ClickPrompt {
   negative: boolean;
 }
 
-/** `f,x,y[:neg]` / `f,x1,y1,x2,y2[:neg]`. */
+/** `f,x,y[:neg]` / `f,x1,y1,x2,y2[:neg]`, read by core's prompt grammar. */
 function parseFramed(text: string, kind: "point" | "box"): ClickPrompt {
-  const [coords, flag] = text.split(":");
-  const values = coords.split(",").map(Number);
-  const count = kind === "point" ? 3 : 5;
-  if (values.length !== count || values.some((v) => !Number.isFinite(v)) || !Number.isInteger(values[0]) || (flag !== undefined && flag !== "neg")) {
-    throw new UsageError(`--${kind} "${text}" must be ${kind === "point" ? "f,x,y" : "f,x1,y1,x2,y2"} with an optional :neg, e.g. ${kind === "point" ? "0,120,80" : "0,10,20,200,180"}`);
+  if (kind === "point") {
+    const { frame, point } = usagePrompt(parseFramedPoint)(text);
+    return { frame, kind, values: [point.x, point.y], negative: point.positive === false };
   }
-  return { frame: values[0], kind, values: values.slice(1), negative: flag === "neg" };
+  const { frame, box } = usagePrompt(parseFramedBox)(text);
+  return { frame, kind, values: box.box, negative: box.positive === false };
 }
 
 export async function trackCommand(argv: string[]): Promise<void> {
