@@ -1,8 +1,7 @@
-import { decodeImage, type ImagePrompt, maskToPng, renderOverlay, segmentationToJson } from "../core";
+import { decodeImage, type ImagePrompt, maskToPng, parseBoxes, parsePoints, parseText, renderOverlay, segmentationToJson } from "../core";
 import { imageFromInput } from "./lib/image-input";
 import { nodeInput, type PathSettings } from "./lib/message-paths";
 import { modelNode, numberFrom, registerInputNode, type NodeAPI } from "./lib/node-kit";
-import { parseBoxes, parsePoints, parseText } from "./lib/prompt-parsing";
 
 interface SegmentImageConfig extends PathSettings {
   model: string;
