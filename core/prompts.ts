@@ -80,7 +80,7 @@ export function toPixelPrompt<T extends { points?: PointPrompt[]; boxes?: BoxPro
   if (coordinates === "pixels") return prompt;
   if (coordinates !== "relative") throw new Sam3Error("BAD_OPTION", `coordinates must be "pixels" or "relative", got ${describe(coordinates)}`);
   const fractions = (values: number[]) => {
-    if (!values.every((v) => v >= 0 && v <= 1)) throw new Sam3Error("BAD_PROMPT", `relative coordinates must be within 0..1, got (${values.join(", ")}); pass coordinates "pixels" for pixels`);
+    if (!values.every((v) => v >= 0 && v <= 1)) throw new Sam3Error("BAD_PROMPT", `relative coordinates must be within 0..1, got (${values.join(", ")}): outside the ${width}x${height} image; pass coordinates "pixels" for pixels`);
   };
   const scaled = { ...prompt };
   if (Array.isArray(prompt.points)) {

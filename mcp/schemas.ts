@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { BoxPrompt, PointPrompt } from "../core";
 
 export const coordinates = z
   .enum(["pixels", "relative"])
@@ -18,6 +19,14 @@ export const box = z.object({
   y2: z.number().describe("bottom edge, > y1"),
   positive: z.boolean().default(true).describe("with text: an example of the concept (true) or of what is not it (false)"),
 });
+
+/** An agent's points and boxes in core's prompt shapes, still in the agent's coordinates (core's toPixelPrompt converts). */
+export function corePrompt(p: { points?: z.infer<typeof point>[]; boxes?: z.infer<typeof box>[] }): { points?: PointPrompt[]; boxes?: BoxPrompt[] } {
+  return {
+    points: p.points?.map(({ x, y, positive }) => ({ x, y, positive })),
+    boxes: p.boxes?.map(({ x1, y1, x2, y2, positive }) => ({ box: [x1, y1, x2, y2], positive })),
+  };
+}
 
 export const rle = z.object({
   size: z.tuple([z.number(), z.number()]).describe("[height, width]"),

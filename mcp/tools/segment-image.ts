@@ -1,11 +1,11 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import sharp from "sharp";
 import { z } from "zod";
-import { decodeImage, renderOverlay, type RgbImage, Sam3Error, segmentationToJson } from "../../core";
+import { decodeImage, renderOverlay, type RgbImage, Sam3Error, segmentationToJson, toPixelPrompt } from "../../core";
 import type { McpContext } from "../context";
 import { guardTool } from "../tool-errors";
 import { jobOptions } from "./tool-extra";
-import { box, coordinates, imageObject, point } from "../schemas";
+import { box, coordinates, corePrompt, imageObject, point } from "../schemas";
 
 /** Overlay images sent back inline are shrunk to this longer side, and to JPEG if still too heavy. */
 const OVERLAY_MAX_SIDE = 768;
@@ -51,12 +51,7 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
       const input = readImage(args, ctx);
       return ctx.jobs.run(async () => {
         const image = await decodeImage(input);
-        const scale = args.coordinates === "relative" ? { x: image.width, y: image.height } : { x: 1, y: 1 };
-        const prompt = {
-          text: args.text,
-          points: args.points?.map((p) => ({ x: p.x * scale.x, y: p.y * scale.y, positive: p.positive })),
-          boxes: args.boxes?.map((b) => ({ box: [b.x1 * scale.x, b.y1 * scale.y, b.x2 * scale.x, b.y2 * scale.y] as [number, number, number, number], positive: b.positive })),
-        };
+        const prompt = toPixelPrompt({ text: args.text, ...corePrompt(args) }, image.width, image.height, args.coordinates);
         const sam = await ctx.sam();
         const result = await sam.segment(image, prompt, { threshold: args.threshold, fineness: args.fineness, multimask: args.multimask });
         const json = segmentationToJson(result);

@@ -250,7 +250,7 @@ describe("coordinates", () => {
   it("refuses relative values outside 0..1, pointing at pixels", () => {
     const e = thrown(() => toPixelPrompt({ points: [{ x: 80, y: 60 }] }, 640, 480, "relative"));
     expect(e.code).toBe("BAD_PROMPT");
-    expect(e.message).toBe('relative coordinates must be within 0..1, got (80, 60); pass coordinates "pixels" for pixels');
+    expect(e.message).toBe('relative coordinates must be within 0..1, got (80, 60): outside the 640x480 image; pass coordinates "pixels" for pixels');
     expect(thrown(() => toPixelPrompt({ boxes: [{ box: [0, 0, 1.5, 1] }] }, 640, 480, "relative")).message).toMatch(/got \(0, 0, 1.5, 1\)/);
     expect(thrown(() => toPixelPrompt({}, 640, 480, "percent" as "pixels")).code).toBe("BAD_OPTION");
   });
