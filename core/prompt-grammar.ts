@@ -72,8 +72,9 @@ function readItem(text: string, form: keyof typeof FORMS): { values: number[]; p
   if (suffix !== "neg" && suffix !== "pos") throw new PromptSyntaxError(`${noun} ${quote(text)}: the only suffixes are :neg (exclude) and :pos (include)`);
   const parts = (colon < 0 ? text : text.slice(0, colon)).split(",");
   const values = parts.map(toNumber);
-  if (values.length !== shape.split(",").length || !values.every(Number.isFinite)) {
-    throw new PromptSyntaxError(`${noun} ${quote(text)} must be ${shape} with an optional :neg or :pos, e.g. ${example}`);
+  const count = shape.split(",").length;
+  if (values.length !== count || !values.every(Number.isFinite)) {
+    throw new PromptSyntaxError(`${noun} ${quote(text)} must be ${count} comma-separated numbers ${shape} with an optional :neg or :pos, e.g. ${example}`);
   }
   return { values, positive: suffix === "pos" };
 }

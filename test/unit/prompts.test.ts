@@ -146,10 +146,10 @@ describe("the prompt grammar (text forms)", () => {
     for (const bad of ["1", "1,2,3", "1,", ",2", "a,b", "0x10,2", "Infinity,2", "1e999,2", "1 2,3", ""]) {
       expect(thrown(() => parsePointText(bad))).toBeInstanceOf(PromptSyntaxError);
     }
-    expect(thrown(() => parsePointText("1,2,3")).message).toBe('point "1,2,3" must be x,y with an optional :neg or :pos, e.g. 120,80 or 120,80:neg');
-    expect(thrown(() => parseBoxText("1,2,3")).message).toMatch(/^box "1,2,3" must be x1,y1,x2,y2 with an optional :neg or :pos/);
-    expect(thrown(() => parseFramedPoint("0,30")).message).toMatch(/must be f,x,y with/);
-    expect(thrown(() => parseFramedBox("0,1,2,3")).message).toMatch(/must be f,x1,y1,x2,y2 with/);
+    expect(thrown(() => parsePointText("1,2,3")).message).toBe('point "1,2,3" must be 2 comma-separated numbers x,y with an optional :neg or :pos, e.g. 120,80 or 120,80:neg');
+    expect(thrown(() => parseBoxText("1,2,3")).message).toMatch(/^box "1,2,3" must be 4 comma-separated numbers x1,y1,x2,y2 with an optional :neg or :pos/);
+    expect(thrown(() => parseFramedPoint("0,30")).message).toMatch(/must be 3 comma-separated numbers f,x,y with/);
+    expect(thrown(() => parseFramedBox("0,1,2,3")).message).toMatch(/must be 5 comma-separated numbers f,x1,y1,x2,y2 with/);
   });
 
   it("needs a whole frame number of at least 0", () => {
