@@ -5,6 +5,7 @@ import {
   checkBox,
   checkPoint,
   checkText,
+  type ImagePrompt,
   parseBoxes,
   parseBoxList,
   parseBoxText,
@@ -244,7 +245,7 @@ describe("coordinates", () => {
   it("leaves pixels alone and scales relative fractions to the image", () => {
     expect(toPixelPrompt(prompt, 640, 480, "pixels")).toBe(prompt);
     expect(toPixelPrompt(prompt, 640, 480, "relative")).toEqual({ text: "dog", points: [{ x: 320, y: 120, positive: false }], boxes: [{ box: [0, 240, 640, 480] }] });
-    expect(toPixelPrompt({ text: "dog" }, 640, 480, "relative")).toEqual({ text: "dog" });
+    expect(toPixelPrompt<ImagePrompt>({ text: "dog" }, 640, 480, "relative")).toEqual({ text: "dog" });
   });
 
   it("refuses relative values outside 0..1, pointing at pixels", () => {
