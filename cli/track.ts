@@ -1,6 +1,6 @@
 import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
-import { ensureFolder, frameToJson, parseFramedBox, parseFramedPoint, Sam3VideoPredictor, writeVideoResults } from "../core";
+import { type BoxPrompt, type Direction, ensureFolder, parseFramedBox, parseFramedPoint, type PointPrompt, Sam3VideoPredictor } from "../core";
 import { engineOptions, parseCount, UsageError, usagePrompt } from "./args";
 import { progressLine } from "./progress";
 
@@ -101,51 +101,40 @@ export async function trackCommand(argv: string[]): Promise<void> {
       stride: parseCount(values.stride, "stride"),
     });
     if (session.decode_error) process.stderr.write(`sam3: warning: ${session.decode_error}; using the ${session.frames} frames that decoded\n`);
-    const base = { session_id: session.session_id, coordinates: "pixels" as const };
-    if (values.text) {
-      const frame = exemplars[0]?.frame ?? 0;
-      const bounding_boxes = exemplars.map((b) => [b.values[0], b.values[1], b.values[2] - b.values[0], b.values[3] - b.values[1]] as [number, number, number, number]);
-      await predictor.handleRequest({ type: "add_prompt", ...base, frame_index: frame, text: values.text, bounding_boxes, bounding_box_labels: exemplars.map((b) => (b.negative ? 0 : 1)) });
-    }
-    for (const { id, prompts } of objects) {
+    const id = session.session_id;
+    const boxOf = (p: ClickPrompt): BoxPrompt => ({ box: p.values as BoxPrompt["box"], positive: !p.negative });
+    const pointOf = (p: ClickPrompt): PointPrompt => ({ x: p.values[0], y: p.values[1], positive: !p.negative });
+    if (values.text) await predictor.addPrompt(id, { frame: exemplars[0]?.frame ?? 0, text: values.text, boxes: exemplars.map(boxOf) });
+    for (const { id: objectId, prompts } of objects) {
       for (const p of prompts) {
-        const prompt =
-          p.kind === "point"
-            ? { points: [[p.values[0], p.values[1]] as [number, number]], point_labels: [p.negative ? 0 : 1] }
-            : { bounding_boxes: [[p.values[0], p.values[1], p.values[2] - p.values[0], p.values[3] - p.values[1]] as [number, number, number, number]] };
-        await predictor.handleRequest({ type: "add_prompt", ...base, frame_index: p.frame, obj_id: id, ...prompt });
+        await predictor.addPrompt(id, { frame: p.frame, objectId, ...(p.kind === "point" ? { points: [pointOf(p)] } : { boxes: [boxOf(p)] }) });
       }
     }
     const progress = progressLine("tracking");
     const processed: number[] = [];
-    for await (const frame of predictor.handleStreamRequest({
-      type: "propagate_in_video",
-      session_id: session.session_id,
-      propagation_direction: direction,
-      start_frame_index: parseCount(values.start, "start"),
-      max_frame_num_to_track: parseCount(values["max-frames"], "max-frames"),
+    for await (const frame of predictor.propagate(id, {
+      direction: direction as Direction,
+      start: parseCount(values.start, "start"),
+      maxFrames: parseCount(values["max-frames"], "max-frames"),
     })) {
       processed.push(frame.frame_index);
-      const { done, total, fps } = predictor.session(session.session_id).progress;
+      const { done, total, fps } = predictor.progress(id);
       progress.update(done, total, `${fps.toFixed(1)} fps`);
     }
     progress.end();
-    for (const id of values.remove ?? []) await predictor.handleRequest({ type: "remove_object", session_id: session.session_id, obj_id: parseCount(id, "remove")! });
-    const videoSession = predictor.session(session.session_id);
+    for (const obj of values.remove ?? []) await predictor.handleRequest({ type: "remove_object", session_id: id, obj_id: parseCount(obj, "remove")! });
     if (values.json) {
-      for (const t of processed.sort((a, b) => a - b)) {
-        process.stdout.write(JSON.stringify(frameToJson({ frame_index: t, outputs: videoSession.outputs.outputs(t) })) + "\n");
-      }
+      for (const t of processed.sort((a, b) => a - b)) process.stdout.write(JSON.stringify(predictor.frame(id, t)) + "\n");
     }
     if (values.out) {
       const writing = progressLine("writing");
       const stem = basename(positionals[0], extname(positionals[0])) || "video";
-      const files = await writeVideoResults(videoSession, values.out, stem, { overlay: true, json: true, png: values.png, onFrame: (d, n) => writing.update(d, n) });
+      const files = await predictor.export(id, values.out, stem, { overlay: true, json: true, png: values.png, onFrame: (d, n) => writing.update(d, n) });
       writing.end();
       process.stderr.write(`wrote ${files.join(", ")}\n`);
     }
     if (!values.json) {
-      process.stdout.write(`${processed.length} frame(s) tracked, objects: ${videoSession.objectIds().join(", ") || "none"}\n`);
+      process.stdout.write(`${processed.length} frame(s) tracked, objects: ${predictor.info(id).object_ids.join(", ") || "none"}\n`);
     }
   } finally {
     await predictor.close();

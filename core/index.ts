@@ -31,16 +31,18 @@ export { exportPack, exportArgs, exportVenvDir, setupExporter, EXPORT_DTYPES, EX
 export { DEVICES, parseDevice, type Device } from "./runtime/devices";
 export { PACKAGE_ROOT } from "./paths";
 
+// what a face serves
+export { ModelHost, type ModelSummary } from "./face-runtime";
+
 // errors, bounds and confinement
 export { Sam3Error, isSam3Error, asSam3Error, type Sam3ErrorCode } from "./errors";
 export { Confinement, isInside, resolveInside } from "./confine";
 export { LIMITS } from "./limits";
 
 // video
-export { Sam3VideoPredictor, type PredictorOptions, type SessionInfo, type VideoResponse } from "./video/predictor";
-export type { VideoRequest, PropagateRequest } from "./video/requests";
-export type { FrameResult, PropagationProgress } from "./video/session";
-export type { FrameOutputs } from "./video/output-store";
+export { Sam3VideoPredictor, type PredictorOptions, type PropagateOptions, type SessionInfo, type VideoResponse, type FrameResult, type FrameOutputs } from "./video/predictor";
+export type { VideoRequest, PropagateRequest, VideoPrompt, Direction } from "./video/requests";
+export type { PropagationProgress } from "./video/session";
 export { VIDEO_RULES, type VideoRules } from "./video/rules";
 export { MaskPromptTracker, type ObjectTracker, type TrackResult, type TrackState } from "./video/object-tracker";
 
@@ -49,9 +51,12 @@ export { maskToCocoRle, cocoRleToMask } from "./masks/rle";
 export { maskToPolygons } from "./export/polygons";
 export { maskToPng, pngToMask } from "./export/mask-png";
 export { renderOverlay } from "./export/overlay";
-export { segmentationToJson, frameToJson, type SegmentationJson, type FrameJson, type ObjectJson } from "./export/json";
-export { writeSegmentationFiles, writeSegmentationJsonFiles, type ImageExportFormats } from "./export/files";
-export { writeVideoResults, type VideoExportOptions } from "./export/video-files";
+export { segmentationToJson, type SegmentationJson, type FrameJson, type FrameObjectJson, type ObjectJson } from "./export/json";
+export { objectColour, colourHex } from "./export/palette";
+export type { ObjectSummary } from "./export/summary";
+export * as jsonSchemas from "./export/json-schemas";
+export { writeSegmentationFiles, writeSegmentationJsonFiles, imageResultFile, type ImageExportFormats, type ImageExportOptions, type ImageResultFile } from "./export/files";
+export type { VideoExportOptions, VideoResultFile } from "./export/video-files";
 export { zipFiles } from "./export/zip";
 export { listFiles } from "./export/list-files";
 export { ensureFolder, writeFileAtomic, partialName } from "./safe-write";

@@ -4,8 +4,8 @@ import { type BoxPrompt, checkBoxOrder, checkLimit, parseBoxList, parseBoxText, 
 export * from "./prompt-grammar";
 
 export interface ImagePrompt {
-  /** A concept: every instance of it is found ("red car"). */
-  text?: string;
+  /** A concept, or several: every instance of each is found ("red car"), labelled with its concept. */
+  text?: string | string[];
   /** With text: exemplar boxes for the detector. Without text: one box for the tracker. */
   boxes?: BoxPrompt[];
   /** Clicks for the tracker: one object from positive and negative points. */
@@ -23,11 +23,13 @@ export function checkPromptBounds(prompt: ImagePrompt): void {
   for (const key of ["points", "boxes"] as const) {
     if (prompt[key] !== undefined && !Array.isArray(prompt[key])) throw new Sam3Error("BAD_PROMPT", `${key} must be an array`);
   }
-  if (prompt.text !== undefined && typeof prompt.text !== "string") throw new Sam3Error("BAD_PROMPT", "text must be a string");
+  const texts = prompt.text === undefined ? [] : [prompt.text].flat();
+  if (texts.some((t) => typeof t !== "string") || (Array.isArray(prompt.text) && !texts.length)) throw new Sam3Error("BAD_PROMPT", "text must be a string or a non-empty list of strings");
+  checkLimit("conceptsPerPrompt", texts.length, "text concepts");
   if (prompt.maskInput !== undefined && !(prompt.maskInput instanceof Float32Array)) throw new Sam3Error("BAD_PROMPT", "maskInput must be a Float32Array of low-res logits");
   checkLimit("pointsPerPrompt", prompt.points?.length ?? 0, "points");
   checkLimit("boxesPerPrompt", prompt.boxes?.length ?? 0, "boxes");
-  checkLimit("textLength", prompt.text?.length ?? 0, "characters of text");
+  for (const text of texts) checkLimit("textLength", text.length, "characters of text");
 }
 
 /** Which head answers a prompt: text (with or without boxes) goes to the detector, the rest to the tracker. */

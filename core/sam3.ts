@@ -12,7 +12,7 @@ import { openPack, type ModelPack } from "./pack/open";
 import { DEFAULT_PRESET, presetWith } from "./pack/presets";
 import { missingCapability, type Capabilities, type Capability } from "./pack/capabilities";
 import { LIMITS } from "./limits";
-import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, type ImagePrompt } from "./prompts";
+import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, type BoxPrompt, type ImagePrompt } from "./prompts";
 import type { Device } from "./runtime/devices";
 import { checkRuntimeOptions, Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
 import { AsyncLruCache } from "./runtime/lru";
@@ -64,6 +64,8 @@ export interface SegmentedObject {
   box: Box;
   area: number;
   mask: Mask;
+  /** The concept that found it (detector). */
+  label?: string;
 }
 
 export interface SegmentResult {
@@ -197,13 +199,24 @@ export class Sam3 {
 
   private async detect(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {
     this.require(prompt.boxes?.length ? "exemplarBoxes" : "text");
+    const concepts = [prompt.text!].flat().map(checkText);
+    const [vision, ...texts] = await Promise.all([this.imageFeatures("detector", rgb, timings), ...concepts.map((c) => this.textFeatures(c, timings))]);
+    const objects: SegmentedObject[] = [];
+    const warnings: string[] = [];
+    // one image pass serves every concept: only the decoder runs per concept
+    for (const [i, label] of concepts.entries()) {
+      const found = await this.detectConcept(rgb, { ...vision, textFeatures: texts[i].features, textMask: texts[i].mask }, prompt.boxes ?? [], options, timings);
+      objects.push(...found.map((o) => ({ ...o, id: objects.length + o.id, label })));
+      if (texts[i].truncated) warnings.push(`the text prompt "${label.slice(0, 40)}" is longer than ${this.pack.manifest.tokenizer.contextLength} tokens and was truncated`);
+    }
+    return { objects: objects.slice(0, options.maxObjects ?? objects.length), warnings };
+  }
+
+  /** One concept's instances, from the image and text features in `feeds`. */
+  private async detectConcept(rgb: RgbImage, feeds: Tensors, boxes: BoxPrompt[], options: SegmentOptions, timings: Timings) {
     const { engine } = this.shared;
     const thresholds = this.pack.manifest.thresholds;
-    const text = checkText(prompt.text!);
-    const [vision, encoded] = await Promise.all([this.imageFeatures("detector", rgb, timings), this.textFeatures(text, timings)]);
-    const boxes = prompt.boxes ?? [];
     const role = boxes.length || !engine.has("detectorDecoder") ? "detectorDecoderBoxes" : "detectorDecoder";
-    const feeds: Tensors = { ...vision, textFeatures: encoded.features, textMask: encoded.mask };
     if (role === "detectorDecoderBoxes") Object.assign(feeds, boxPromptTensors(boxes, rgb.width, rgb.height));
     const raw = readDetectorOutput(await timed(timings, "detectorDecoder", () => engine.run(role, feeds)));
     const objects = await timed(timings, "postprocess", () => {
@@ -213,8 +226,7 @@ export class Sam3 {
         return { id: i + 1, score: d.score, box: d.box, area: maskArea(mask), mask };
       });
     });
-    const warnings = encoded.truncated ? [`the text prompt is longer than ${this.pack.manifest.tokenizer.contextLength} tokens and was truncated`] : [];
-    return { objects, warnings };
+    return objects;
   }
 
   private async track(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {

@@ -1,4 +1,4 @@
-import { decodeImage, type ImagePrompt, maskToPng, parseBoxes, parsePoints, parseText, renderOverlay, segmentationToJson } from "../core";
+import { decodeImage, imageResultFile, type ImagePrompt, maskToPng, parseBoxes, parsePoints, parseText, segmentationToJson } from "../core";
 import { imageFromInput } from "./lib/image-input";
 import { nodeInput, type PathSettings } from "./lib/message-paths";
 import { modelNode, numberFrom, registerInputNode, type NodeAPI } from "./lib/node-kit";
@@ -37,7 +37,7 @@ export = (RED: NodeAPI) =>
       const json = segmentationToJson(result);
       msg.payload = json.objects;
       msg.sam3 = { image: json.image, model: json.model, path: result.path, ...(json.candidates ? { candidates: json.candidates } : {}), warnings: result.warnings };
-      if (config.overlay) msg.image = await renderOverlay(image, result.objects.map((o) => ({ ...o, label: text })));
+      if (config.overlay) msg.image = await imageResultFile(result, image, "overlay.png");
       if (config.masks) msg.masks = await Promise.all(result.objects.map(async (o) => ({ id: o.id, png: await maskToPng(o.mask) })));
       node.status({ fill: "green", shape: "dot", text: `${result.objects.length} object${result.objects.length === 1 ? "" : "s"}` });
       send(msg);

@@ -15,7 +15,7 @@ export interface ImageMedia extends Held {
   kind: "image";
   image: RgbImage;
   /** The last segmentation, for the image exports. */
-  last?: { result: SegmentResult; labels: Map<number, string> };
+  last?: { result: SegmentResult };
 }
 
 export interface VideoMedia extends Held {

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from "node:os";
 import { basename, extname, join } from "node:path";
 import sharp from "sharp";
-import { CAPABILITY_LABELS, type Capability, cocoRleToMask, decodeImage, describeCapabilities, type Device, frameToJson, isSam3Error, LIMITS, maskToPng, PACKAGE_ROOT, renderOverlay, Sam3, Sam3Error, Sam3VideoPredictor, segmentationToJson, type SegmentedObject, type SessionInfo, type VideoRules, writeVideoResults, zipFiles } from "../core";
+import { CAPABILITY_LABELS, type Capability, decodeImage, describeCapabilities, type Device, isSam3Error, LIMITS, PACKAGE_ROOT, Sam3, Sam3Error, Sam3VideoPredictor, segmentationToJson, type SessionInfo, type VideoRules, imageResultFile, type ImageResultFile, type VideoResultFile } from "../core";
 import { bracketed, checkToken, Gate, isLoopback, newToken } from "./gate";
 import { BASE_HEADERS, errorReply, fail, hidePaths, json, readBody, readJson, send, WebError } from "./http";
 import { MediaStore, type ImageMedia, type Media, type VideoMedia } from "./media-store";
@@ -130,7 +130,7 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
       const objId = objectNumber(obj);
       if (found.kind === "image") return json(res, { objects: removeImageObject(found, objId) });
       const [, predictor] = await ready();
-      if (!predictor.session(found.sessionId).objectIds().includes(objId)) throw new WebError(404, "UNKNOWN_OBJECT", `there is no object ${objId}`);
+      if (!predictor.info(found.sessionId).object_ids.includes(objId)) throw new WebError(404, "UNKNOWN_OBJECT", `there is no object ${objId}`);
       await predictor.handleRequest({ type: "remove_object", session_id: found.sessionId, obj_id: objId });
       json(res, { objects: (await predictor.handleRequest({ type: "get_session", session_id: found.sessionId })).object_ids });
     }],
@@ -175,24 +175,10 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     const concepts = request.concepts;
     if ((request.frame ?? 0) !== 0) throw new WebError(400, "BAD_REQUEST", "an image has only frame 0");
     checkOnFrame(request, media.image.width, media.image.height);
-    const objects: SegmentedObject[] = [];
-    const labels = new Map<number, string>();
-    let result;
-    if (concepts.length) {
-      for (const text of concepts) {
-        result = await sam.segment(media.image, { text }, options);
-        for (const o of result.objects) {
-          const id = objects.length + 1;
-          objects.push({ ...o, id });
-          labels.set(id, text);
-        }
-      }
-    } else {
-      result = await sam.segment(media.image, { points: request.points, boxes: request.box ? [{ box: request.box }] : undefined }, options);
-      objects.push(...result.objects);
-      labels.set(1, "object");
-    }
-    media.last = { result: { ...result!, objects }, labels };
+    const result = concepts.length
+      ? await sam.segment(media.image, { text: concepts }, options)
+      : await sam.segment(media.image, { points: request.points, boxes: request.box ? [{ box: request.box }] : undefined }, options);
+    media.last = { result: { ...result, objects: result.objects.map((o) => ({ ...o, label: o.label ?? "object" })) } };
     return imageObjects(media);
   }
 
@@ -205,49 +191,35 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
 
   function imageObjects(media: ImageMedia) {
     if (!media.last) return [];
-    return segmentationToJson(media.last.result).objects.map((o) => ({ ...o, label: media.last!.labels.get(o.id) }));
+    return segmentationToJson(media.last.result).objects;
   }
 
   async function promptVideo(media: VideoMedia, request: PromptRequest) {
     const [, predictor] = await ready();
     const session_id = media.sessionId;
-    const { info } = predictor.session(session_id).source;
+    const info = predictor.info(session_id);
     const frame_index = frameNumber(String(request.frame ?? 0), info.frames);
     checkOnFrame(request, info.width, info.height);
     const concepts = request.concepts;
     if (concepts.length) {
-      await predictor.handleRequest({ type: "add_prompt", session_id, frame_index, text: concepts });
+      await predictor.addPrompt(session_id, { frame: frame_index, text: concepts });
     } else {
-      const ids = predictor.session(session_id).objectIds();
+      const ids = info.object_ids;
       const obj_id = request.obj_id ?? Math.max(0, ...ids) + 1;
       const points = request.points ?? [];
-      await predictor.handleRequest({
-        type: "add_prompt",
-        session_id,
-        frame_index,
-        obj_id,
-        coordinates: "pixels",
-        ...(points.length ? { points: points.map((p) => [p.x, p.y] as [number, number]), point_labels: points.map((p) => (p.positive === false ? 0 : 1)) } : {}),
-        ...(request.box ? { bounding_boxes: [[request.box[0], request.box[1], request.box[2] - request.box[0], request.box[3] - request.box[1]] as [number, number, number, number]] } : {}),
-      });
+      await predictor.addPrompt(session_id, { frame: frame_index, objectId: obj_id, points: request.points, boxes: request.box ? [{ box: request.box }] : undefined });
     }
     return videoObjects(media, frame_index);
   }
 
   async function videoObjects(media: VideoMedia, n: number) {
     const [, predictor] = await ready();
-    const session = predictor.session(media.sessionId);
-    const { width, height } = session.source.info;
-    return frameToJson({ frame_index: n, outputs: session.outputs.outputs(n) }).objects.map((o) => {
-      const [x, y, w, h] = o.box_xywh;
-      return { id: o.id, label: session.labelOf(o.id) ?? "object", score: o.score, box: [x * width, y * height, (x + w) * width, (y + h) * height], area: o.area, rle: o.rle };
-    });
+    return predictor.frame(media.sessionId, n).objects.map((o) => ({ ...o, label: o.label ?? "object" }));
   }
 
   async function propagate(video: VideoMedia, req: IncomingMessage, res: ServerResponse) {
     const [, predictor] = await ready();
-    const session = predictor.session(video.sessionId);
-    const stream = predictor.handleStreamRequest({ type: "propagate_in_video", session_id: video.sessionId, propagation_direction: "forward" });
+    const stream = predictor.propagate(video.sessionId, { direction: "forward" });
     // the first frame proves the request is valid before the 200 goes out
     const first = await stream.next();
     res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
@@ -256,10 +228,10 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
     try {
       for (let step = first; !step.done; step = await stream.next()) {
         video.lastUsed = Date.now();
-        const { done, total } = session.progress;
+        const { done, total } = predictor.progress(video.sessionId);
         res.write(JSON.stringify({ done, total, frame: step.value.frame_index }) + "\n");
       }
-      const { done, cancelled } = session.progress;
+      const { done, cancelled } = predictor.progress(video.sessionId);
       res.end(JSON.stringify({ finished: true, frames: done, cancelled }) + "\n");
     } finally {
       req.socket.off("close", stop);
@@ -269,38 +241,12 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
   async function exportFile(media: Media, file: string, res: ServerResponse) {
     const [, predictor] = await ready();
     if (media.kind === "image") {
-      const last = media.last ?? { result: undefined, labels: new Map<number, string>() };
-      const objects = last.result?.objects ?? [];
-      if (file === "overlay.png") return send(res, "image/png", await renderOverlay(media.image, objects.map((o) => ({ ...o, label: last.labels.get(o.id) }))), file);
-      if (file === "masks.jsonl") return send(res, "application/jsonl", last.result ? JSON.stringify(segmentationToJson(last.result)) + "\n" : "", file);
-      if (file === "masks.zip") return send(res, "application/zip", zipFiles(await Promise.all(objects.map(async (o) => ({ name: `mask-${o.id}.png`, data: await maskToPng(o.mask) })))), file);
+      const result = media.last?.result ?? { image: media.image, model: "", objects: [] };
+      if (file !== "overlay.mp4") return send(res, file === "overlay.png" ? "image/png" : file === "masks.zip" ? "application/zip" : "application/jsonl", await imageResultFile(result, media.image, file as ImageResultFile), file);
       throw new WebError(400, "BAD_REQUEST", "an image has no overlay video: download overlay.png");
     }
-    const session = predictor.session(media.sessionId);
     if (file === "overlay.png") throw new WebError(400, "BAD_REQUEST", "a video's overlay is overlay.mp4");
-    if (file === "masks.jsonl") {
-      const lines = [];
-      for (let t = 0; t < session.source.info.frames; t++) {
-        const outputs = session.outputs.outputs(t);
-        if (outputs.out_obj_ids.length) lines.push(JSON.stringify(frameToJson({ frame_index: t, outputs })));
-      }
-      return send(res, "application/jsonl", lines.map((l) => l + "\n").join(""), file);
-    }
-    if (file === "masks.zip") {
-      const entries = [];
-      for (let t = 0; t < session.source.info.frames; t++) {
-        const json = frameToJson({ frame_index: t, outputs: session.outputs.outputs(t) });
-        for (const o of json.objects) entries.push({ name: `obj-${o.id}/${String(t).padStart(6, "0")}.png`, data: await maskToPng(cocoRleToMask(o.rle)) });
-      }
-      return send(res, "application/zip", zipFiles(entries), file);
-    }
-    const dir = await mkdtemp(join(tmpdir(), "sam3-ui-"));
-    try {
-      const [video] = await writeVideoResults(session, dir, "overlay", { overlay: true });
-      send(res, "video/mp4", await readFile(video), file);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    send(res, file === "overlay.mp4" ? "video/mp4" : file === "masks.zip" ? "application/zip" : "application/jsonl", await predictor.exportFile(media.sessionId, file as VideoResultFile), file);
   }
 
   const gone = () => new WebError(404, "UNKNOWN_SESSION", "this upload is no longer on the server: upload it again");
@@ -309,13 +255,13 @@ export async function startUi(options: UiOptions = {}): Promise<{ server: Server
   async function framesOf(media: Media): Promise<number> {
     if (media.kind === "image") return 1;
     const [, predictor] = await ready();
-    return predictor.session(media.sessionId).source.info.frames;
+    return predictor.info(media.sessionId).frames;
   }
 
   async function frameOf(media: Media, n: number) {
     if (media.kind === "image") return media.image;
     const [, predictor] = await ready();
-    return predictor.session(media.sessionId).source.readFrame(n);
+    return predictor.frameImage(media.sessionId, n);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {

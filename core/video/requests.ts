@@ -1,6 +1,22 @@
 import { z } from "zod";
 import { Sam3Error } from "../errors";
 import { LIMITS } from "../limits";
+import { checkLimit, checkPromptBounds, type BoxPrompt, type PointPrompt } from "../prompts";
+
+/** A prompt on one video frame in core's own shapes (the official array shapes are converted by fromOfficialPrompt). */
+export interface VideoPrompt {
+  frame: number;
+  /** A concept or several: every instance on every frame is found; starts the session over. */
+  text?: string | string[];
+  /** Clicks on one object (needs objectId). */
+  points?: PointPrompt[];
+  /** With objectId: one box around it. Without: exemplar boxes of a concept. */
+  boxes?: BoxPrompt[];
+  /** The object the points / box add or refine. */
+  objectId?: number;
+  /** "pixels" (default) or "relative": fractions 0..1 of the frame's width and height. */
+  coordinates?: "pixels" | "relative";
+}
 
 /** Messages of the schema's LIMITS checks, so a request beyond one is LIMIT_EXCEEDED rather than BAD_REQUEST. */
 const LIMIT_MESSAGES = new Set<string>();
@@ -98,6 +114,45 @@ export type VideoRequest = z.input<typeof videoRequest>;
 export type StartSessionRequest = z.output<typeof startSessionRequest>;
 export type AddPromptRequest = z.output<typeof addPromptRequest>;
 export type PropagateRequest = z.output<typeof propagateRequest>;
+export type Direction = PropagateRequest["propagation_direction"];
+
+/** The official add_prompt's arrays ([x, y] points with 0/1 labels, [x, y, w, h] boxes) as core's prompt. */
+export function fromOfficialPrompt(request: AddPromptRequest): VideoPrompt {
+  const { points = [], point_labels, bounding_boxes: boxes = [], bounding_box_labels } = request;
+  if (point_labels && point_labels.length !== points.length) {
+    throw new Sam3Error("BAD_REQUEST", `${points.length} points but ${point_labels.length} point_labels`);
+  }
+  if (bounding_box_labels && bounding_box_labels.length !== boxes.length) {
+    throw new Sam3Error("BAD_REQUEST", `${boxes.length} bounding_boxes but ${bounding_box_labels.length} bounding_box_labels`);
+  }
+  return {
+    frame: request.frame_index,
+    text: request.text,
+    points: points.map(([x, y], i) => ({ x, y, positive: (point_labels?.[i] ?? 1) === 1 })),
+    boxes: boxes.map(([x, y, w, h], i) => ({ box: [x, y, x + w, y + h], positive: (bounding_box_labels?.[i] ?? 1) === 1 })),
+    objectId: request.obj_id,
+    coordinates: request.coordinates,
+  };
+}
+
+/** A core prompt's shape and sizes, checked as the official request's are before anything runs. */
+export function checkVideoPrompt(prompt: VideoPrompt): VideoPrompt {
+  if (typeof prompt !== "object" || prompt === null) throw new Sam3Error("BAD_REQUEST", "the prompt must be an object with frame and text, points or boxes");
+  checkPromptBounds({ points: prompt.points, boxes: prompt.boxes });
+  if (prompt.text !== undefined) {
+    const texts = [prompt.text].flat();
+    checkLimit("conceptsPerPrompt", texts.length, "text concepts");
+    if (!texts.length || texts.some((t) => typeof t !== "string")) throw new Sam3Error("BAD_PROMPT", "text must be a concept or a non-empty list of them");
+    for (const t of texts) checkLimit("textLength", t.length, "characters in a text prompt");
+  }
+  if (prompt.objectId !== undefined && !(Number.isInteger(prompt.objectId) && prompt.objectId >= 0 && prompt.objectId <= MAX_OBJECT_ID)) {
+    throw new Sam3Error("BAD_REQUEST", `the object id must be a whole number from 0 to ${MAX_OBJECT_ID}`);
+  }
+  if (prompt.coordinates !== undefined && prompt.coordinates !== "pixels" && prompt.coordinates !== "relative") {
+    throw new Sam3Error("BAD_OPTION", 'coordinates must be "pixels" or "relative"');
+  }
+  return prompt;
+}
 
 /** Validates a request; a malformed one is a BAD_REQUEST naming the field, one beyond a limit LIMIT_EXCEEDED. */
 export function parseRequest<S extends z.ZodTypeAny>(schema: S, request: unknown): z.output<S> {

@@ -5,7 +5,7 @@ import { decodeImage, renderOverlay, type RgbImage, Sam3Error, segmentationToJso
 import type { McpContext } from "../context";
 import { guardTool } from "../tool-errors";
 import { jobOptions } from "./tool-extra";
-import { box, coordinates, corePrompt, imageObject, point } from "../schemas";
+import { box, candidate, coordinates, corePrompt, imageObject, point } from "../schemas";
 
 /** Overlay images sent back inline are shrunk to this longer side, and to JPEG if still too heavy. */
 const OVERLAY_MAX_SIDE = 768;
@@ -28,7 +28,7 @@ const output = {
   image: z.object({ width: z.number(), height: z.number() }),
   model: z.string(),
   objects: z.array(imageObject).describe("Best first. score: detector = confidence the instance shows the concept; tracker = the model's estimate of its mask's IoU."),
-  candidates: z.array(z.object({ score: z.number(), area: z.number() })).optional().describe("Tracker, multimask output: all three candidate masks; object 1 is the best."),
+  candidates: z.array(candidate).optional().describe("Tracker, multimask output: all three candidate masks; object 1 is the best."),
   warnings: z.array(z.string()),
 };
 
@@ -61,7 +61,7 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
           (json.objects.length ? `; best score ${json.objects[0].score.toFixed(3)}` : "") +
           (warnings.length ? `. ${warnings.join(". ")}` : "");
         const content: ({ type: "text"; text: string } | { type: "image"; data: string; mimeType: string })[] = [{ type: "text", text: summary }];
-        if (args.overlay) content.push(await overlayBlock(image, result.objects.map((o) => ({ ...o, label: args.text }))));
+        if (args.overlay) content.push(await overlayBlock(image, result.objects));
         return { content, structuredContent: structured };
       }, jobOptions(extra));
     }, ctx.log),
