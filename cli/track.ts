@@ -1,7 +1,7 @@
 import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
-import { type BoxPrompt, DIRECTIONS, ensureFolder, type PointPrompt, type PropagationDirection, Sam3VideoPredictor } from "../core";
-import { engineOptions, parseCount, UsageError } from "./args";
+import { type BoxPrompt, DIRECTIONS, ensureFolder, parseFramedBox, parseFramedPoint, type PointPrompt, type PropagationDirection, Sam3VideoPredictor } from "../core";
+import { engineOptions, parseCount, UsageError, usagePrompt } from "./args";
 import { progressLine } from "./progress";
 
 export const TRACK_USAGE = `sam3 track <video> [options]
@@ -24,23 +24,10 @@ every instance on every frame; clicks and boxes with --obj select one object. Co
   --out DIR                 write <name>.overlay.mp4 and <name>.frames.jsonl to DIR
   --png                     with --out: also one PNG sequence per object in <name>.masks/`;
 
-interface ClickPrompt {
-  frame: number;
-  kind: "point" | "box";
-  values: number[];
-  negative: boolean;
-}
+/** A `--point f,x,y[:neg]` or `--box f,x1,y1,x2,y2[:neg]`, read by core's prompt grammar. */
+type FramedPrompt = { frame: number; point: PointPrompt; box?: undefined } | { frame: number; box: BoxPrompt; point?: undefined };
 
-/** `f,x,y[:neg]` / `f,x1,y1,x2,y2[:neg]`. */
-function parseFramed(text: string, kind: "point" | "box"): ClickPrompt {
-  const [coords, flag] = text.split(":");
-  const values = coords.split(",").map(Number);
-  const count = kind === "point" ? 3 : 5;
-  if (values.length !== count || values.some((v) => !Number.isFinite(v)) || !Number.isInteger(values[0]) || (flag !== undefined && flag !== "neg")) {
-    throw new UsageError(`--${kind} "${text}" must be ${kind === "point" ? "f,x,y" : "f,x1,y1,x2,y2"} with an optional :neg, e.g. ${kind === "point" ? "0,120,80" : "0,10,20,200,180"}`);
-  }
-  return { frame: values[0], kind, values: values.slice(1), negative: flag === "neg" };
-}
+const parseFramed = (text: string, kind: "point" | "box"): FramedPrompt => (kind === "point" ? usagePrompt(parseFramedPoint)(text) : usagePrompt(parseFramedBox)(text));
 
 export async function trackCommand(argv: string[]): Promise<void> {
   const { values, positionals, tokens } = parseArgs({
@@ -72,9 +59,9 @@ export async function trackCommand(argv: string[]): Promise<void> {
   if (values.png && !values.out) throw new UsageError("--png needs --out DIR");
 
   // each --obj claims the --point / --box options given since the previous --obj
-  const objects: { id: number; prompts: ClickPrompt[] }[] = [];
-  const exemplars: ClickPrompt[] = [];
-  let pending: ClickPrompt[] = [];
+  const objects: { id: number; prompts: FramedPrompt[] }[] = [];
+  const exemplars: FramedPrompt[] = [];
+  let pending: FramedPrompt[] = [];
   for (const token of tokens) {
     if (token.kind !== "option") continue;
     if (token.name === "point" || token.name === "box") pending.push(parseFramed(token.value!, token.name));
@@ -85,7 +72,7 @@ export async function trackCommand(argv: string[]): Promise<void> {
       pending = [];
     }
   }
-  if (pending.some((p) => p.kind === "point")) throw new UsageError("every --point needs an --obj ID after it");
+  if (pending.some((p) => p.point)) throw new UsageError("every --point needs an --obj ID after it");
   if (pending.length && !values.text) objects.push({ id: Math.max(0, ...objects.map((o) => o.id)) + 1, prompts: pending });
   else exemplars.push(...pending);
   if (!values.text && !objects.length) throw new UsageError("give --text, or --point / --box with --obj (see sam3 track --help)");
@@ -103,12 +90,10 @@ export async function trackCommand(argv: string[]): Promise<void> {
     });
     if (session.decode_error) process.stderr.write(`sam3: warning: ${session.decode_error}; using the ${session.frames} frames that decoded\n`);
     const id = session.session_id;
-    const boxOf = (p: ClickPrompt): BoxPrompt => ({ box: p.values as BoxPrompt["box"], positive: !p.negative });
-    const pointOf = (p: ClickPrompt): PointPrompt => ({ x: p.values[0], y: p.values[1], positive: !p.negative });
-    if (values.text) await predictor.addPrompt(id, { frame: exemplars[0]?.frame ?? 0, text: values.text, boxes: exemplars.map(boxOf) });
+    if (values.text) await predictor.addPrompt(id, { frame: exemplars[0]?.frame ?? 0, text: values.text, boxes: exemplars.map((p) => p.box!) });
     for (const { id: objectId, prompts } of objects) {
       for (const p of prompts) {
-        await predictor.addPrompt(id, { frame: p.frame, objectId, ...(p.kind === "point" ? { points: [pointOf(p)] } : { boxes: [boxOf(p)] }) });
+        await predictor.addPrompt(id, { frame: p.frame, objectId, ...(p.point ? { points: [p.point] } : { boxes: [p.box] }) });
       }
     }
     const progress = progressLine("tracking");

@@ -3,6 +3,21 @@
 // images and models
 export { Sam3, type Sam3Options, type SegmentOptions, type SegmentResult, type SegmentedObject } from "./sam3";
 export { checkBox, checkPoint, type ImagePrompt, type PointPrompt, type BoxPrompt } from "./prompts";
+export { parsePoints, parseBoxes, parseText, parseConcepts, toPixelPrompt, type Coordinates } from "./prompts";
+export {
+  parsePointText,
+  parseBoxText,
+  parseFramedPoint,
+  parseFramedBox,
+  parsePointList,
+  parseBoxList,
+  parseFramedPointList,
+  parseFramedBoxList,
+  PromptSyntaxError,
+  type FramedPoint,
+  type FramedBox,
+} from "./prompt-grammar";
+export { promptGrammarScript } from "./prompt-grammar-script";
 export { decodeImage, type ImageInput, type RgbImage } from "./image/decode";
 export { maskArea, maskBox, maskIoU, type Mask, type Box } from "./masks/mask";
 export { refineMask, fineRadius } from "./masks/refine";

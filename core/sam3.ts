@@ -12,7 +12,7 @@ import { openPack, type ModelPack } from "./pack/open";
 import { DEFAULT_PRESET, presetWith } from "./pack/presets";
 import { missingCapability, type Capabilities, type Capability } from "./pack/capabilities";
 import { LIMITS } from "./limits";
-import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, type BoxPrompt, type ImagePrompt } from "./prompts";
+import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, toPixelPrompt, type BoxPrompt, type Coordinates, type ImagePrompt } from "./prompts";
 import type { Device } from "./runtime/devices";
 import { checkRuntimeOptions, Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
 import { AsyncLruCache } from "./runtime/lru";
@@ -54,6 +54,8 @@ export interface SegmentOptions {
   multimask?: boolean;
   /** Tracker, multimask: also upsample the two other candidates to report their areas (default true). */
   candidates?: boolean;
+  /** How the prompt's points and boxes are given: "pixels" (default) or "relative" (fractions 0..1 of the image). */
+  coordinates?: Coordinates;
 }
 
 export interface SegmentedObject {
@@ -179,9 +181,10 @@ export class Sam3 {
     const input = typeof image === "string" && this.options.confine ? this.options.confine.resolve(image) : image;
     const maxPixels = this.options.maxPixels ?? DEFAULT_MAX_PIXELS;
     const rgb = isRgbImage(input) ? checkRgb(input, maxPixels) : await timed(timings, "decode", () => decodeImage(input, maxPixels));
-    for (const p of prompt.points ?? []) checkPoint(p, rgb.width, rgb.height);
-    for (const b of prompt.boxes ?? []) checkBox(b, rgb.width, rgb.height);
-    const result = path === "detector" ? await this.detect(rgb, prompt, options, timings) : await this.track(rgb, prompt, options, timings);
+    const pixels = toPixelPrompt(prompt, rgb.width, rgb.height, options.coordinates);
+    for (const p of pixels.points ?? []) checkPoint(p, rgb.width, rgb.height);
+    for (const b of pixels.boxes ?? []) checkBox(b, rgb.width, rgb.height);
+    const result = path === "detector" ? await this.detect(rgb, pixels, options, timings) : await this.track(rgb, pixels, options, timings);
     return { image: { width: rgb.width, height: rgb.height }, model: this.pack.manifest.name, path, ...result, timings };
   }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { jsonSchemas } from "../core";
+import { type BoxPrompt, jsonSchemas, type PointPrompt } from "../core";
 
 export const coordinates = z
   .enum(["pixels", "relative"])
@@ -19,6 +19,14 @@ export const box = z.object({
   y2: z.number().describe("bottom edge, > y1"),
   positive: z.boolean().default(true).describe("with text: an example of the concept (true) or of what is not it (false)"),
 });
+
+/** An agent's points and boxes in core's prompt shapes, still in the agent's coordinates (core's toPixelPrompt converts). */
+export function corePrompt(p: { points?: z.infer<typeof point>[]; boxes?: z.infer<typeof box>[] }): { points?: PointPrompt[]; boxes?: BoxPrompt[] } {
+  return {
+    points: p.points?.map(({ x, y, positive }) => ({ x, y, positive })),
+    boxes: p.boxes?.map(({ x1, y1, x2, y2, positive }) => ({ box: [x1, y1, x2, y2], positive })),
+  };
+}
 
 // the results' shapes are core's, so the output schemas say exactly what the tools return
 export const { objectJsonSchema: imageObject, frameObjectJsonSchema: frameObject, sessionInfoSchema: sessionInfo, objectSummarySchema: objectSummary, candidateSchema: candidate } = jsonSchemas;

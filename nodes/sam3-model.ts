@@ -1,5 +1,5 @@
 import type { NodeStatus } from "node-red";
-import { DEFAULT_PRESET, describeCapabilities, LIMITS, ModelHost, parseDevice, type Sam3, Sam3Error } from "../core";
+import { asSam3Error, DEFAULT_PRESET, describeCapabilities, LIMITS, ModelHost, parseDevice, promptGrammarScript, type Sam3, Sam3Error } from "../core";
 import type { Sam3ModelNode } from "./lib/model-node";
 import type { Node, NodeAPI, NodeDef } from "./lib/node-kit";
 
@@ -67,6 +67,14 @@ export = function register(RED: NodeAPI) {
     node.on("close", (_removed: boolean, done: () => void) => void host.close().then(() => done()));
   }
   RED.nodes.registerType("sam3-model", Sam3Model as unknown as (this: Node, config: NodeDef) => void);
+  // the editor checks prompt fields with core's own grammar and messages (the nodes' .html load this script)
+  RED.httpAdmin.get("/sam3/prompts.js", RED.auth.needsPermission("sam3.read"), (_req, res) => {
+    try {
+      res.type("application/javascript").send(promptGrammarScript());
+    } catch (e) {
+      res.status(500).type("text/plain").send(asSam3Error(e, "serving the prompt grammar").message);
+    }
+  });
 };
 
 /** The Threads setting: 0 or empty for one per core, else a whole number up to LIMITS.threads. */

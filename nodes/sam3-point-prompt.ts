@@ -1,7 +1,6 @@
-import { Sam3Error } from "../core";
+import { parseBoxes, parsePoints, Sam3Error } from "../core";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
-import { parseBoxes, parsePoints } from "./lib/prompt-parsing";
 
 interface PointPromptConfig extends NodeDef {
   model: string;

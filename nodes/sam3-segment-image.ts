@@ -1,8 +1,7 @@
-import { decodeImage, imageResultFile, type ImagePrompt, maskToPng, segmentationToJson } from "../core";
+import { decodeImage, imageResultFile, type ImagePrompt, maskToPng, parseBoxes, parseConcepts, parsePoints, segmentationToJson } from "../core";
 import { imageFromInput } from "./lib/image-input";
 import { nodeInput, type PathSettings } from "./lib/message-paths";
 import { modelNode, numberFrom, registerInputNode, type NodeAPI } from "./lib/node-kit";
-import { parseBoxes, parsePoints, parseText } from "./lib/prompt-parsing";
 
 interface SegmentImageConfig extends PathSettings {
   model: string;
@@ -24,7 +23,7 @@ export = (RED: NodeAPI) =>
       // a message that brings any prompt replaces the node's whole prompt, so msg.points never mixes with its text
       const fromMessage = msg.text !== undefined || msg.points !== undefined || msg.boxes !== undefined;
       const source = fromMessage ? { text: msg.text, points: msg.points, boxes: msg.boxes } : { text: config.text || undefined, points: config.points, boxes: config.boxes };
-      const text = parseText(source.text);
+      const text = parseConcepts(source.text);
       const prompt: ImagePrompt = { text, points: parsePoints(source.points), boxes: parseBoxes(source.boxes) };
       const options = {
         threshold: numberFrom(msg.threshold, config.threshold, "threshold") ?? model.defaults.threshold,

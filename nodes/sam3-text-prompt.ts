@@ -1,7 +1,6 @@
-import { Sam3Error } from "../core";
+import { parseConcepts, Sam3Error } from "../core";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
-import { parseConcepts } from "./lib/prompt-parsing";
 
 interface TextPromptConfig extends NodeDef {
   model: string;

@@ -4,7 +4,7 @@ import { Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
 import { maskIoU, type Box, type Mask } from "../masks/mask";
 import { LIMITS } from "../limits";
-import { checkBox, checkLimit, checkPoint, type BoxPrompt, type PointPrompt } from "../prompts";
+import { checkBox, checkLimit, checkPoint, toPixelPrompt, type BoxPrompt, type PointPrompt } from "../prompts";
 import type { Sam3 } from "../sam3";
 import { associateDetections, HotStartFilter, occludedTracks, type TrackMask } from "./association";
 import type { FrameSource } from "./frame-source";
@@ -99,12 +99,7 @@ export class VideoSession {
     this.checkIdle();
     const t = this.checkFrame(prompt.frame);
     const { width, height } = this.source.info;
-    const points = (prompt.points ?? []).map((p): PointPrompt => ({ ...this.toPixels(p.x, p.y, prompt.coordinates), positive: p.positive !== false }));
-    const boxes = (prompt.boxes ?? []).map(({ box: [x1, y1, x2, y2], positive }): BoxPrompt => {
-      const a = this.toPixels(x1, y1, prompt.coordinates);
-      const b = this.toPixels(x2, y2, prompt.coordinates);
-      return { box: [a.x, a.y, b.x, b.y], positive: positive !== false };
-    });
+    const { points = [], boxes = [] } = toPixelPrompt(prompt, width, height, prompt.coordinates);
     for (const p of points) checkPoint(p, width, height);
     for (const b of boxes) checkBox(b, width, height);
     if (prompt.objectId !== undefined) {
@@ -323,15 +318,6 @@ export class VideoSession {
     const frames = full ? [...this.clicks.values()].flatMap((perFrame) => [...perFrame.keys()]) : [...this.touched.values()];
     if (full && this.concept) frames.push(this.concept.frame);
     return frames.length ? Math.min(...frames) : 0;
-  }
-
-  private toPixels(x: number, y: number, coordinates: VideoPrompt["coordinates"]) {
-    const { width, height } = this.source.info;
-    if (coordinates !== "relative") return { x, y };
-    if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1)) {
-      throw new Sam3Error("BAD_PROMPT", `relative coordinates must be within 0..1, got (${x}, ${y}); pass coordinates: "pixels" for pixels`);
-    }
-    return { x: x * width, y: y * height };
   }
 
   checkFrame(index: number): number {

@@ -5,7 +5,7 @@ import { decodeImage, formatBytes, renderOverlay, type RgbImage, Sam3Error, segm
 import type { McpContext } from "../context";
 import { guardTool } from "../tool-errors";
 import { jobOptions } from "./tool-extra";
-import { box, candidate, coordinates, imageObject, point } from "../schemas";
+import { box, candidate, coordinates, corePrompt, imageObject, point } from "../schemas";
 
 /** Overlay images sent back inline are shrunk to this longer side, and to JPEG if still too heavy. */
 const OVERLAY_MAX_SIDE = 768;
@@ -14,7 +14,10 @@ const OVERLAY_MAX_BYTES = 400_000;
 const input = {
   image_path: z.string().optional().describe("Image file to read, inside the server's allowed folders (relative paths start in the first one)."),
   image_base64: z.string().optional().describe("Or the image itself, base64 (a data: URL is fine). One of image_path / image_base64."),
-  text: z.string().optional().describe('A concept to find every instance of, e.g. "dog" or "red car". Uses the detector.'),
+  text: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe('A concept to find every instance of, e.g. "dog" or "red car", or several (["dog", "cat"]): each object is labelled with its concept. Uses the detector.'),
   points: z.array(point).optional().describe("Clicks on ONE object, without text: positive on it, negative on what to leave out. Uses the tracker."),
   boxes: z.array(box).optional().describe("Without text: one box around one object (tracker). With text: example boxes of the concept."),
   coordinates,
@@ -51,14 +54,8 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
       const input = readImage(args, ctx);
       return ctx.jobs.run(async () => {
         const image = await decodeImage(input);
-        const scale = args.coordinates === "relative" ? { x: image.width, y: image.height } : { x: 1, y: 1 };
-        const prompt = {
-          text: args.text,
-          points: args.points?.map((p) => ({ x: p.x * scale.x, y: p.y * scale.y, positive: p.positive })),
-          boxes: args.boxes?.map((b) => ({ box: [b.x1 * scale.x, b.y1 * scale.y, b.x2 * scale.x, b.y2 * scale.y] as [number, number, number, number], positive: b.positive })),
-        };
         const sam = await ctx.sam();
-        const result = await sam.segment(image, prompt, { threshold: args.threshold, fineness: args.fineness, multimask: args.multimask });
+        const result = await sam.segment(image, { text: args.text, ...corePrompt(args) }, { threshold: args.threshold, fineness: args.fineness, multimask: args.multimask, coordinates: args.coordinates });
         const json = segmentationToJson(result);
         const warnings = result.warnings.map((w) => ctx.paths.scrub(w));
         const structured = { ...json, warnings };

@@ -31,6 +31,9 @@ describe("the package in a real Node-RED runtime", () => {
     const editorScript = await fetch(`${base}/resources/@sam3-flow/node-red-sam3/sam3-editor.js`);
     expect(editorScript.status).toBe(200);
     expect(await editorScript.text()).toContain("SAM3_EDITOR");
+    const grammar = await fetch(`${base}/sam3/prompts.js`);
+    expect(grammar.status).toBe(200);
+    expect(await grammar.text()).toContain("window.SAM3_PROMPTS = ");
   });
 
   it("deploys every example flow through the admin API", async () => {

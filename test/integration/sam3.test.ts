@@ -58,6 +58,15 @@ describe("Sam3 on the real onnxruntime", () => {
     expect((await rejection(sam.segment(image, { text: [] }))).code).toBe("BAD_PROMPT");
   });
 
+  it("takes points and boxes as fractions of the image with coordinates: relative", async () => {
+    const image = await decodeImage(SCENE);
+    const relative = await sam.segment(image, { points: [{ x: 0.25, y: 0.35 }], boxes: [{ box: [0.1, 0.2, 0.4, 0.6] }] }, { coordinates: "relative" });
+    const pixels = await sam.segment(image, { points: [{ x: 160, y: 168 }], boxes: [{ box: [64, 96, 256, 288] }] });
+    expect(relative.objects.map((o) => [o.score, o.area])).toEqual(pixels.objects.map((o) => [o.score, o.area]));
+    const outside = await rejection(sam.segment(image, { points: [{ x: 160, y: 168 }] }, { coordinates: "relative" }));
+    expect([outside.code, outside.message]).toEqual(["BAD_PROMPT", expect.stringContaining('pass coordinates "pixels"')]);
+  });
+
   it("uses exemplar boxes with text: negative and positive boxes change the scores", async () => {
     const plain = await sam.segment(SCENE, { text: "red circle" }, { threshold: 0 });
     const withBox = await sam.segment(SCENE, { text: "red circle", boxes: [{ box: [80, 90, 240, 250] }, { box: [360, 60, 560, 260], positive: false }] }, { threshold: 0 });
