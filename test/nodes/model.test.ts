@@ -100,7 +100,7 @@ describe("sam3-model config node (compiled node, real engine)", () => {
     for (const setting of ["threshold", "fineness"]) {
       flow = await TestFlow.load([modelConfig({ [setting]: "abc" }), segmentImageNode("seg", "out"), sink("out")]);
       const error = await flow.failure("seg", { payload: scene, text: "thing" }, ["out"]);
-      expect([error.code, error.message], setting).toEqual(["BAD_OPTION", expect.stringMatching(new RegExp(`^${setting} of the model must be a number from 0 to 1`, "i"))]);
+      expect([error.code, error.message], setting).toEqual(["BAD_OPTION", expect.stringMatching(new RegExp(`${setting} of the model must be a number from 0 to 1`, "i"))]);
       await flow.unload();
     }
     flow = undefined;
