@@ -5,6 +5,7 @@ import type { Confinement } from "./confine";
 import { Sam3Error } from "./errors";
 import { decodeImage, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage } from "./image/decode";
 import { toPixelTensor } from "./image/preprocess";
+import type { MaskObject } from "./export/json";
 import { maskArea, maskBox, type Box, type Mask } from "./masks/mask";
 import { refineMask } from "./masks/refine";
 import { sigmoid } from "./masks/resize";
@@ -58,17 +59,8 @@ export interface SegmentOptions {
   coordinates?: Coordinates;
 }
 
-export interface SegmentedObject {
-  id: number;
-  /** Detector: sigmoid(logit) x sigmoid(presence). Tracker: the model's IoU estimate of the chosen mask. */
-  score: number;
-  /** Pixels [x1, y1, x2, y2]: the detector's box, or the tracker mask's tight box. */
-  box: Box;
-  area: number;
-  mask: Mask;
-  /** The concept that found it (detector). */
-  label?: string;
-}
+/** One object segment found: id, score, pixel box, area, mask and (detector) the concept that found it. */
+export type SegmentedObject = MaskObject;
 
 export interface SegmentResult {
   image: { width: number; height: number };

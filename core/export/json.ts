@@ -15,13 +15,16 @@ export interface ResultObject {
   label?: string;
 }
 
-/** An object of an image result: its mask as pixels (what segment returns). */
+/** An object of an image result, its mask as pixels (what segment returns). */
 export interface MaskObject {
   id: number;
+  /** Detector: sigmoid(logit) x sigmoid(presence). Tracker: the model's IoU estimate of the chosen mask. */
   score: number;
+  /** Pixels [x1, y1, x2, y2]: the detector's box, or the tracker mask's tight box. */
   box: Box;
   area: number;
   mask: Mask;
+  /** The concept that found it (detector). */
   label?: string;
 }
 
