@@ -126,7 +126,7 @@ describe("MCP tool errors", () => {
     const id = (await call(client, "start_session", { video_path: "media/shapes.mp4" })).structuredContent.session_id;
     const exported = await call(client, "export_masks", { session_id: id });
     expect(exported.isError).toBe(true);
-    expect(firstText(exported)).toMatch(/^BAD_REQUEST: the session has no results/);
+    expect(firstText(exported)).toMatch(/^BAD_REQUEST: no results to export: add a prompt and propagate first/);
     expect(readdirSync(options.outputDir!)).toEqual([]);
     await call(client, "close_session", { session_id: id });
   });
