@@ -2,6 +2,7 @@
 
 // images and models
 export { Sam3, type Sam3Options, type SegmentOptions, type SegmentResult, type SegmentedObject } from "./sam3";
+export { ImageSession, type ImageSessionOptions, type ImageObjectJson } from "./image-session";
 export { checkBox, checkPoint, type ImagePrompt, type PointPrompt, type BoxPrompt } from "./prompts";
 export { decodeImage, type ImageInput, type RgbImage } from "./image/decode";
 export { maskArea, maskBox, maskIoU, type Mask, type Box } from "./masks/mask";
