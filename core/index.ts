@@ -39,5 +39,6 @@ export { segmentationToJson, frameToJson, type SegmentationJson, type FrameJson,
 export { writeSegmentationFiles, writeSegmentationJsonFiles, type ImageExportFormats } from "./export/files";
 export { writeVideoResults, type VideoExportOptions } from "./export/video-files";
 export { zipFiles } from "./export/zip";
+export { cutoutPng, cutoutsZip, type CutoutObject } from "./export/cutouts";
 export { listFiles } from "./export/list-files";
 export { ensureFolder, writeFileAtomic, partialName } from "./safe-write";

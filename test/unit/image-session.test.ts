@@ -1,5 +1,6 @@
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeImage, ImageSession, isSam3Error, Sam3, type RgbImage } from "../../core";
+import { cutoutPng, cutoutsZip, decodeImage, ImageSession, isSam3Error, Sam3, type RgbImage } from "../../core";
 import { objectColour, toHex } from "../../core/export/palette";
 import { SCENE } from "../support/reference";
 
@@ -105,5 +106,38 @@ describe("ImageSession (sam3-tiny-336, real onnxruntime)", () => {
     expect(await code(() => session.prompt({ box: [50, 50, 10, 10] }))).toBe("BAD_PROMPT");
     expect(await code(() => session.prompt({}))).toBe("BAD_PROMPT");
     expect(session.objects()).toEqual(before);
+  });
+});
+
+describe("cut-outs", () => {
+  it("crops the image to each mask's box with alpha = mask, one PNG per object in a zip", async () => {
+    const session = new ImageSession(sam, image);
+    await session.prompt({ points: [click] });
+    await session.prompt({ box: [150, 100, 250, 200] });
+    const masks = session.masks();
+    for (const { mask, box } of masks) {
+      const png = await cutoutPng(image, mask);
+      const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+      const [x1, y1, x2, y2] = box;
+      expect([info.width, info.height, info.channels]).toEqual([x2 - x1, y2 - y1, 4]);
+      let inside = 0;
+      let wrong = 0;
+      for (let y = 0; y < info.height; y++) {
+        for (let x = 0; x < info.width; x++) {
+          const from = (y + y1) * image.width + x + x1;
+          const at = (y * info.width + x) * 4;
+          if (data[at + 3] !== (mask.data[from] ? 255 : 0)) wrong++;
+          if (!data[at + 3]) continue;
+          inside++;
+          for (let c = 0; c < 3; c++) if (data[at + c] !== image.data[from * 3 + c]) wrong++;
+        }
+      }
+      expect(wrong).toBe(0);
+      expect(inside).toBe(masks.find((m) => m.box === box)!.area);
+    }
+    const zip = await cutoutsZip(image, masks);
+    const names = [...zip.toString("latin1").matchAll(/cutout-\d+\.png/g)].map((m) => m[0]);
+    expect([...new Set(names)]).toEqual(["cutout-1.png", "cutout-2.png"]);
+    expect(await cutoutPng(image, { width: image.width, height: image.height, data: new Uint8Array(image.width * image.height) })).toBeUndefined();
   });
 });
