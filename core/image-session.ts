@@ -48,76 +48,86 @@ export class ImageSession {
   private readonly concepts = new Map<string, Box[]>();
   private nextId = 1;
   private options: ImageSessionOptions = {};
+  /** The session's changes run one after another: a slider's re-run never interleaves with a click. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly sam: Sam3, readonly image: RgbImage) {}
 
   /** Finds every instance of each concept; a concept asked again replaces its earlier results. */
-  async find(concepts: string[], options: ImageSessionOptions = this.options): Promise<ImageObjectJson[]> {
-    this.options = options;
-    for (const label of concepts) {
-      this.concepts.set(label, []);
-      await this.detect(label);
-    }
-    return this.objects();
+  find(concepts: string[], options: ImageSessionOptions = this.options): Promise<ImageObjectJson[]> {
+    return this.serial(async () => {
+      this.options = options;
+      for (const label of concepts) {
+        this.concepts.set(label, []);
+        await this.detect(label);
+      }
+    });
   }
 
   /**
    * Adds clicks and / or sets the box of object `objectId` (a clicked object), or of a new object when absent.
    * Everything is checked before the session changes.
    */
-  async prompt(change: { points?: PointPrompt[]; box?: Box; objectId?: number }, options: ImageSessionOptions = this.options): Promise<ImageObjectJson[]> {
-    const { width, height } = this.image;
-    for (const p of change.points ?? []) checkPoint(p, width, height);
-    if (change.box) checkBox({ box: change.box }, width, height);
-    if (!change.points?.length && !change.box) throw new Sam3Error("BAD_PROMPT", "give clicks or a box");
-    const old = change.objectId === undefined ? undefined : this.clicked(change.objectId);
-    this.options = options;
-    // a new click asks afresh: the candidate choice applied to the clicks before it
-    const prompt: ClickPrompt = { points: [...(old?.prompt?.points ?? []), ...(change.points ?? [])], box: change.box ?? old?.prompt?.box };
-    await this.track(old?.id ?? this.nextId++, prompt);
-    return this.objects();
+  prompt(change: { points?: PointPrompt[]; box?: Box; objectId?: number }, options: ImageSessionOptions = this.options): Promise<ImageObjectJson[]> {
+    return this.serial(async () => {
+      const { width, height } = this.image;
+      for (const p of change.points ?? []) checkPoint(p, width, height);
+      if (change.box) checkBox({ box: change.box }, width, height);
+      if (!change.points?.length && !change.box) throw new Sam3Error("BAD_PROMPT", "give clicks or a box");
+      const old = change.objectId === undefined ? undefined : this.clicked(change.objectId);
+      this.options = options;
+      // a new click asks afresh: the candidate choice applied to the clicks before it
+      const prompt: ClickPrompt = { points: [...(old?.prompt?.points ?? []), ...(change.points ?? [])], box: change.box ?? old?.prompt?.box };
+      await this.track(old?.id ?? this.nextId++, prompt);
+    });
   }
 
   /** Shows candidate `index` (0..2) of a one-click object instead of the best. */
-  async choose(objectId: number, index: number): Promise<ImageObjectJson[]> {
-    const entry = this.clicked(objectId);
-    const count = entry.json.candidates?.length ?? 0;
-    if (!(Number.isInteger(index) && index >= 0 && index < count)) {
-      throw new Sam3Error("BAD_REQUEST", count ? `object ${objectId} has candidates 0..${count - 1}` : `object ${objectId} has no candidates: they come with one click alone`);
-    }
-    await this.track(objectId, { ...entry.prompt!, choice: index });
-    return this.objects();
+  choose(objectId: number, index: number): Promise<ImageObjectJson[]> {
+    return this.serial(async () => {
+      const entry = this.clicked(objectId);
+      const count = entry.json.candidates?.length ?? 0;
+      if (!(Number.isInteger(index) && index >= 0 && index < count)) {
+        throw new Sam3Error("BAD_REQUEST", count ? `object ${objectId} has candidates 0..${count - 1}` : `object ${objectId} has no candidates: they come with one click alone`);
+      }
+      await this.track(objectId, { ...entry.prompt!, choice: index });
+    });
   }
 
   /** Takes back the last click of a clicked object; an object left with no click and no box goes. */
-  async undo(objectId: number): Promise<ImageObjectJson[]> {
-    const { prompt } = this.clicked(objectId);
-    const points = prompt!.points.slice(0, -1);
-    if (!points.length && !prompt!.box) this.entries.delete(objectId);
-    else await this.track(objectId, { points, box: prompt!.box });
-    return this.objects();
+  undo(objectId: number): Promise<ImageObjectJson[]> {
+    return this.serial(async () => {
+      const { prompt } = this.clicked(objectId);
+      const points = prompt!.points.slice(0, -1);
+      if (!points.length && !prompt!.box) this.entries.delete(objectId);
+      else await this.track(objectId, { points, box: prompt!.box });
+    });
   }
 
-  remove(objectId: number): ImageObjectJson[] {
-    const entry = this.get(objectId);
-    if (entry.label !== undefined) this.concepts.get(entry.label)?.push(entry.object.box);
-    this.entries.delete(objectId);
-    return this.objects();
+  remove(objectId: number): Promise<ImageObjectJson[]> {
+    return this.serial(async () => {
+      const entry = this.get(objectId);
+      if (entry.label !== undefined) this.concepts.get(entry.label)?.push(entry.object.box);
+      this.entries.delete(objectId);
+    });
   }
 
   /** Starts over: no objects, ids from 1 again. */
-  clear(): void {
-    this.entries.clear();
-    this.concepts.clear();
-    this.nextId = 1;
+  clear(): Promise<ImageObjectJson[]> {
+    return this.serial(async () => {
+      this.entries.clear();
+      this.concepts.clear();
+      this.nextId = 1;
+    });
   }
 
   /** New threshold / fineness: every prompt of the session runs again with them. */
-  async setOptions(options: ImageSessionOptions): Promise<ImageObjectJson[]> {
-    this.options = options;
-    for (const label of this.concepts.keys()) await this.detect(label);
-    for (const entry of [...this.entries.values()]) if (entry.prompt) await this.track(entry.id, entry.prompt);
-    return this.objects();
+  setOptions(options: ImageSessionOptions): Promise<ImageObjectJson[]> {
+    return this.serial(async () => {
+      this.options = options;
+      for (const label of this.concepts.keys()) await this.detect(label);
+      for (const entry of [...this.entries.values()]) if (entry.prompt) await this.track(entry.id, entry.prompt);
+    });
   }
 
   /** The objects in id order, JSON-ready (COCO RLE masks, pixel boxes, core's colour). */
@@ -125,9 +135,21 @@ export class ImageSession {
     return this.sorted().map((e) => e.json);
   }
 
+  /** The documented JSON line of the session: image size, model and objects. */
+  toJson(): { image: { width: number; height: number }; model: string; objects: ImageObjectJson[] } {
+    return { image: { width: this.image.width, height: this.image.height }, model: this.sam.pack.manifest.name, objects: this.objects() };
+  }
+
   /** The objects with their masks and labels, for the exports. */
   masks(): (SegmentedObject & { label?: string })[] {
     return this.sorted().map((e) => ({ ...e.object, label: e.label }));
+  }
+
+  /** Runs a change after those before it, answering the objects as it left them. */
+  private serial(change: () => Promise<void>): Promise<ImageObjectJson[]> {
+    const run = this.queue.then(change).then(() => this.objects());
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private sorted(): Entry[] {

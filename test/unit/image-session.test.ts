@@ -82,13 +82,13 @@ describe("ImageSession (sam3-tiny-336, real onnxruntime)", () => {
     const session = new ImageSession(sam, image);
     await session.find(["red circle"], { threshold: 0, fineness: 0 });
     const clicked = (await session.prompt({ points: [click] }))[16];
-    session.remove(3);
+    await session.remove(3);
     const again = await session.setOptions({ threshold: 0, fineness: 1 });
     expect(ids(again)).toEqual([1, 2, ...range(4, 17)]);
     expect(again[15].rle.counts).not.toBe(clicked.rle.counts);
     // random weights score every query about 0.25: at 0.3 no text result is left, the clicked object stays
     expect(ids(await session.setOptions({ threshold: 0.3 }))).toEqual([17]);
-    session.clear();
+    await session.clear();
     expect(session.objects()).toEqual([]);
     expect(ids(await session.prompt({ points: [click] }))).toEqual([1]);
   });
