@@ -35,6 +35,7 @@ export { maskToCocoRle, cocoRleToMask } from "./masks/rle";
 export { maskToPolygons } from "./export/polygons";
 export { maskToPng, pngToMask } from "./export/mask-png";
 export { renderOverlay } from "./export/overlay";
+export { objectColour, toHex } from "./export/palette";
 export { segmentationToJson, frameToJson, type SegmentationJson, type FrameJson, type ObjectJson } from "./export/json";
 export { writeSegmentationFiles, writeSegmentationJsonFiles, type ImageExportFormats } from "./export/files";
 export { writeVideoResults, type VideoExportOptions } from "./export/video-files";

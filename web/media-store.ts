@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type RgbImage, type SegmentResult } from "../core";
+import type { ImageSession } from "../core";
 import { formatBytes, WebError } from "./http";
 
 interface Held {
@@ -13,9 +13,8 @@ interface Held {
 
 export interface ImageMedia extends Held {
   kind: "image";
-  image: RgbImage;
-  /** The last segmentation, for the image exports. */
-  last?: { result: SegmentResult; labels: Map<number, string> };
+  /** The image and the objects the user builds on it. */
+  session: ImageSession;
 }
 
 export interface VideoMedia extends Held {
