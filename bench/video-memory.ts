@@ -33,15 +33,13 @@ async function main(frames: number) {
     const rssAt: Record<number, number> = {};
     let peak = baseline;
     const start = performance.now();
-    for await (const _frame of predictor.handleStreamRequest({ type: "propagate_in_video", session_id, propagation_direction: "forward" })) {
+    for await (const _frame of predictor.propagate(session_id, { direction: "forward" })) {
       const rss = process.memoryUsage().rss;
       peak = Math.max(peak, rss);
       if (CHECKPOINTS.includes(_frame.frame_index + 1)) rssAt[_frame.frame_index + 1] = mb(rss);
     }
     const seconds = (performance.now() - start) / 1000;
-    const session = predictor.session(session_id);
-    const stored = session.outputs.bytes();
-    const cached = session.source.cachedBytes();
+    const { results_bytes: stored, frame_cache_bytes: cached } = predictor.info(session_id).memory;
     await predictor.close();
     process.stdout.write(JSON.stringify({ frames, baselineMB: mb(baseline), peakMB: mb(peak), growthMB: mb(peak - baseline), rssMBAfterFrames: rssAt, frameCacheMB: mb(cached), storedResultsKB: Math.round(stored / 1024), fps: Number((frames / seconds).toFixed(1)) }) + "\n");
   } finally {

@@ -1,37 +1,28 @@
-import { asSam3Error, type BoxPrompt, LIMITS, parseDevice, type PointPrompt, type Sam3Options } from "../core";
+import { asSam3Error, LIMITS, parseBoxText, parseDevice, parsePointText, PromptSyntaxError, type Sam3Options } from "../core";
 
 /** A user mistake on the command line: reported as one line with exit code 2. */
 export class UsageError extends Error {}
 
-const numbers = (text: string, count: number, what: string, example: string): number[] => {
-  const parts = text.split(",").map((s) => Number(s.trim()));
-  if (parts.length !== count || parts.some((v) => !Number.isFinite(v))) {
-    throw new UsageError(`${what} "${text}" must be ${count} comma-separated numbers, e.g. ${example}`);
-  }
-  return parts;
-};
+/**
+ * A flag's text read by core's prompt grammar: text that cannot be read is a usage mistake (exit 2); a box that
+ * reads but is inverted stays a BAD_PROMPT (exit 1), as any prompt core refuses.
+ */
+export function usagePrompt<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (e) {
+      if (e instanceof PromptSyntaxError) throw new UsageError(e.message);
+      throw e;
+    }
+  };
+}
 
 /** `x,y` or `x,y:neg` in image pixels. */
-export function parsePoint(text: string): PointPrompt {
-  const [coords, flag] = splitFlag(text);
-  const [x, y] = numbers(coords, 2, "point", "120,80 or 120,80:neg");
-  return { x, y, positive: !flag };
-}
+export const parsePoint = usagePrompt(parsePointText);
 
 /** `x1,y1,x2,y2` or `x1,y1,x2,y2:neg` in image pixels. */
-export function parseBox(text: string): BoxPrompt {
-  const [coords, flag] = splitFlag(text);
-  const [x1, y1, x2, y2] = numbers(coords, 4, "box", "10,20,200,180 or 10,20,200,180:neg");
-  return { box: [x1, y1, x2, y2], positive: !flag };
-}
-
-function splitFlag(text: string): [string, boolean] {
-  const [coords, flag, extra] = text.split(":");
-  if (extra !== undefined || (flag !== undefined && !["neg", "pos"].includes(flag))) {
-    throw new UsageError(`"${text}": the only suffixes are :neg (exclude) and :pos (include)`);
-  }
-  return [coords, flag === "neg"];
-}
+export const parseBox = usagePrompt(parseBoxText);
 
 export function parseUnit(text: string | undefined, name: string): number | undefined {
   if (text === undefined) return undefined;

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { decodeImage, ensureFolder, PACKAGE_ROOT, Sam3, Sam3VideoPredictor, writeSegmentationFiles, writeVideoResults } from "../core";
+import { decodeImage, ensureFolder, PACKAGE_ROOT, Sam3, Sam3VideoPredictor, writeSegmentationFiles } from "../core";
 
 export const DEMO_USAGE = `sam3 demo [--out DIR] [--model DIR|PRESET]
 
@@ -26,8 +26,8 @@ async function demoImage(out: string, model?: string) {
     const byText = await sam.segment(image, { text }, { threshold: 0, maxObjects: 3 });
     const byClick = await sam.segment(image, { points: [{ x: 160, y: 170 }, { x: 460, y: 160, positive: false }] });
     const files = [
-      ...(await writeSegmentationFiles(byText, image, out, "scene-text", text)),
-      ...(await writeSegmentationFiles(byClick, image, out, "scene-points")),
+      ...(await writeSegmentationFiles(byText, image, { dir: out, stem: "scene-text" })),
+      ...(await writeSegmentationFiles(byClick, image, { dir: out, stem: "scene-points" })),
     ];
     process.stdout.write(`model ${sam.pack.manifest.name}: ${sam.pack.manifest.description}\n`);
     process.stdout.write(`text "${text}": ${byText.objects.length} object(s); clicks: ${byClick.objects.length} object(s)\n`);
@@ -41,10 +41,10 @@ async function demoVideo(out: string, model?: string) {
   const predictor = await Sam3VideoPredictor.open({ model });
   try {
     const { session_id, frames } = await predictor.handleRequest({ type: "start_session", resource_path: DEMO_VIDEO });
-    await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 1, points: [[0.16, 0.33]] });
-    await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 2, points: [[0.77, 0.23]] });
-    for await (const _ of predictor.handleStreamRequest({ type: "propagate_in_video", session_id, propagation_direction: "forward" }));
-    const files = await writeVideoResults(predictor.session(session_id), out, "shapes", { overlay: true, json: true });
+    await predictor.addPrompt(session_id, { frame: 0, objectId: 1, points: [{ x: 0.16, y: 0.33 }], coordinates: "relative" });
+    await predictor.addPrompt(session_id, { frame: 0, objectId: 2, points: [{ x: 0.77, y: 0.23 }], coordinates: "relative" });
+    for await (const _ of predictor.propagate(session_id, { direction: "forward" }));
+    const files = await predictor.export(session_id, out, "shapes", { overlay: true, json: true });
     process.stdout.write(`video: 2 clicked objects tracked through ${frames} frames\n`);
     for (const f of files) process.stdout.write(`  ${f}\n`);
   } finally {

@@ -8,6 +8,7 @@ import {
   describeCapabilities,
   fetchablePreset,
   fetchPreset,
+  formatBytes,
   parseDevice,
   presetDir,
   PRESETS,
@@ -118,11 +119,9 @@ function list() {
     ];
     if (p.variants) {
       const sized = p.variants.every((v) => v.bytes);
-      lines.push(`  precisions (--dtype): ${p.variants.map((v) => (sized ? `${v.dtype} ${gib(v.bytes!)}` : v.dtype)).join(", ")}${sized ? "" : " (sizes not published)"}`);
+      lines.push(`  precisions (--dtype): ${p.variants.map((v) => (sized ? `${v.dtype} ${formatBytes(v.bytes!)}` : v.dtype)).join(", ")}${sized ? "" : " (sizes not published)"}`);
     }
     lines.push(`  licence: ${p.licence}`, `  ${state}`);
     process.stdout.write(lines.join("\n") + "\n");
   }
 }
-
-const gib = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`);

@@ -66,7 +66,7 @@ export async function segmentCommand(argv: string[]): Promise<void> {
     for (const w of result.warnings) process.stderr.write(`sam3: warning: ${w}\n`);
     if (values.out) {
       const stem = basename(positionals[0], extname(positionals[0]));
-      const files = await writeSegmentationFiles(result, image, values.out, stem, prompt.text);
+      const files = await writeSegmentationFiles(result, image, { dir: values.out, stem });
       process.stderr.write(`wrote ${files.length} files to ${values.out}\n`);
     }
     if (values.json) {

@@ -1,7 +1,7 @@
 import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
-import { ensureFolder, frameToJson, Sam3VideoPredictor, writeVideoResults } from "../core";
-import { engineOptions, parseCount, UsageError } from "./args";
+import { type BoxPrompt, DIRECTIONS, ensureFolder, parseFramedBox, parseFramedPoint, type PointPrompt, type PropagationDirection, Sam3VideoPredictor } from "../core";
+import { engineOptions, parseCount, UsageError, usagePrompt } from "./args";
 import { progressLine } from "./progress";
 
 export const TRACK_USAGE = `sam3 track <video> [options]
@@ -24,23 +24,10 @@ every instance on every frame; clicks and boxes with --obj select one object. Co
   --out DIR                 write <name>.overlay.mp4 and <name>.frames.jsonl to DIR
   --png                     with --out: also one PNG sequence per object in <name>.masks/`;
 
-interface ClickPrompt {
-  frame: number;
-  kind: "point" | "box";
-  values: number[];
-  negative: boolean;
-}
+/** A `--point f,x,y[:neg]` or `--box f,x1,y1,x2,y2[:neg]`, read by core's prompt grammar. */
+type FramedPrompt = { frame: number; point: PointPrompt; box?: undefined } | { frame: number; box: BoxPrompt; point?: undefined };
 
-/** `f,x,y[:neg]` / `f,x1,y1,x2,y2[:neg]`. */
-function parseFramed(text: string, kind: "point" | "box"): ClickPrompt {
-  const [coords, flag] = text.split(":");
-  const values = coords.split(",").map(Number);
-  const count = kind === "point" ? 3 : 5;
-  if (values.length !== count || values.some((v) => !Number.isFinite(v)) || !Number.isInteger(values[0]) || (flag !== undefined && flag !== "neg")) {
-    throw new UsageError(`--${kind} "${text}" must be ${kind === "point" ? "f,x,y" : "f,x1,y1,x2,y2"} with an optional :neg, e.g. ${kind === "point" ? "0,120,80" : "0,10,20,200,180"}`);
-  }
-  return { frame: values[0], kind, values: values.slice(1), negative: flag === "neg" };
-}
+const parseFramed = (text: string, kind: "point" | "box"): FramedPrompt => (kind === "point" ? usagePrompt(parseFramedPoint)(text) : usagePrompt(parseFramedBox)(text));
 
 export async function trackCommand(argv: string[]): Promise<void> {
   const { values, positionals, tokens } = parseArgs({
@@ -67,14 +54,14 @@ export async function trackCommand(argv: string[]): Promise<void> {
     },
   });
   if (positionals.length !== 1) throw new UsageError(`give exactly one video, got ${positionals.length} (see sam3 track --help)`);
-  const direction = values.direction ?? "both";
-  if (!["both", "forward", "backward"].includes(direction)) throw new UsageError(`--direction must be both, forward or backward, got "${direction}"`);
+  const direction = (values.direction ?? "both") as PropagationDirection;
+  if (!DIRECTIONS.includes(direction)) throw new UsageError(`--direction must be ${DIRECTIONS.join(", ")}, got "${direction}"`);
   if (values.png && !values.out) throw new UsageError("--png needs --out DIR");
 
   // each --obj claims the --point / --box options given since the previous --obj
-  const objects: { id: number; prompts: ClickPrompt[] }[] = [];
-  const exemplars: ClickPrompt[] = [];
-  let pending: ClickPrompt[] = [];
+  const objects: { id: number; prompts: FramedPrompt[] }[] = [];
+  const exemplars: FramedPrompt[] = [];
+  let pending: FramedPrompt[] = [];
   for (const token of tokens) {
     if (token.kind !== "option") continue;
     if (token.name === "point" || token.name === "box") pending.push(parseFramed(token.value!, token.name));
@@ -85,7 +72,7 @@ export async function trackCommand(argv: string[]): Promise<void> {
       pending = [];
     }
   }
-  if (pending.some((p) => p.kind === "point")) throw new UsageError("every --point needs an --obj ID after it");
+  if (pending.some((p) => p.point)) throw new UsageError("every --point needs an --obj ID after it");
   if (pending.length && !values.text) objects.push({ id: Math.max(0, ...objects.map((o) => o.id)) + 1, prompts: pending });
   else exemplars.push(...pending);
   if (!values.text && !objects.length) throw new UsageError("give --text, or --point / --box with --obj (see sam3 track --help)");
@@ -102,51 +89,38 @@ export async function trackCommand(argv: string[]): Promise<void> {
       stride: parseCount(values.stride, "stride"),
     });
     if (session.decode_error) process.stderr.write(`sam3: warning: ${session.decode_error}; using the ${session.frames} frames that decoded\n`);
-    const base = { session_id: session.session_id, coordinates: "pixels" as const };
-    if (values.text) {
-      const frame = exemplars[0]?.frame ?? 0;
-      const bounding_boxes = exemplars.map((b) => [b.values[0], b.values[1], b.values[2] - b.values[0], b.values[3] - b.values[1]] as [number, number, number, number]);
-      await predictor.handleRequest({ type: "add_prompt", ...base, frame_index: frame, text: values.text, bounding_boxes, bounding_box_labels: exemplars.map((b) => (b.negative ? 0 : 1)) });
-    }
-    for (const { id, prompts } of objects) {
+    const id = session.session_id;
+    if (values.text) await predictor.addPrompt(id, { frame: exemplars[0]?.frame ?? 0, text: values.text, boxes: exemplars.map((p) => p.box!) });
+    for (const { id: objectId, prompts } of objects) {
       for (const p of prompts) {
-        const prompt =
-          p.kind === "point"
-            ? { points: [[p.values[0], p.values[1]] as [number, number]], point_labels: [p.negative ? 0 : 1] }
-            : { bounding_boxes: [[p.values[0], p.values[1], p.values[2] - p.values[0], p.values[3] - p.values[1]] as [number, number, number, number]] };
-        await predictor.handleRequest({ type: "add_prompt", ...base, frame_index: p.frame, obj_id: id, ...prompt });
+        await predictor.addPrompt(id, { frame: p.frame, objectId, ...(p.point ? { points: [p.point] } : { boxes: [p.box] }) });
       }
     }
     const progress = progressLine("tracking");
     const processed: number[] = [];
-    for await (const frame of predictor.handleStreamRequest({
-      type: "propagate_in_video",
-      session_id: session.session_id,
-      propagation_direction: direction,
-      start_frame_index: parseCount(values.start, "start"),
-      max_frame_num_to_track: parseCount(values["max-frames"], "max-frames"),
+    for await (const frame of predictor.propagate(id, {
+      direction,
+      start: parseCount(values.start, "start"),
+      maxFrames: parseCount(values["max-frames"], "max-frames"),
     })) {
       processed.push(frame.frame_index);
-      const { done, total, fps } = predictor.session(session.session_id).progress;
+      const { done, total, fps } = predictor.progress(id);
       progress.update(done, total, `${fps.toFixed(1)} fps`);
     }
     progress.end();
-    for (const id of values.remove ?? []) await predictor.handleRequest({ type: "remove_object", session_id: session.session_id, obj_id: parseCount(id, "remove")! });
-    const videoSession = predictor.session(session.session_id);
+    for (const obj of values.remove ?? []) await predictor.handleRequest({ type: "remove_object", session_id: id, obj_id: parseCount(obj, "remove")! });
     if (values.json) {
-      for (const t of processed.sort((a, b) => a - b)) {
-        process.stdout.write(JSON.stringify(frameToJson({ frame_index: t, outputs: videoSession.outputs.outputs(t) })) + "\n");
-      }
+      for (const t of processed.sort((a, b) => a - b)) process.stdout.write(JSON.stringify(predictor.frame(id, t)) + "\n");
     }
     if (values.out) {
       const writing = progressLine("writing");
       const stem = basename(positionals[0], extname(positionals[0])) || "video";
-      const files = await writeVideoResults(videoSession, values.out, stem, { overlay: true, json: true, png: values.png, onFrame: (d, n) => writing.update(d, n) });
+      const files = await predictor.export(id, values.out, stem, { overlay: true, json: true, png: values.png, onFrame: (d, n) => writing.update(d, n) });
       writing.end();
       process.stderr.write(`wrote ${files.join(", ")}\n`);
     }
     if (!values.json) {
-      process.stdout.write(`${processed.length} frame(s) tracked, objects: ${videoSession.objectIds().join(", ") || "none"}\n`);
+      process.stdout.write(`${processed.length} frame(s) tracked, objects: ${predictor.info(id).object_ids.join(", ") || "none"}\n`);
     }
   } finally {
     await predictor.close();

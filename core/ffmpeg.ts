@@ -217,7 +217,7 @@ function bundledVersion(path: string): string {
 function versionOf(path: string): string {
   const out = execFileSync(path, ["-version"], SYNC_RUN);
   const version = /version (\S+)/.exec(out)?.[1];
-  if (!version) throw new Error(`unexpected -version output: ${out.split("\n")[0]}`);
+  if (!version) throw new Sam3Error("FFMPEG_FAILED", `unexpected -version output: ${out.split("\n")[0]}`);
   return version;
 }
 

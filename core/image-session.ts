@@ -1,6 +1,5 @@
 import { Sam3Error } from "./errors";
-import { segmentationToJson, type ObjectJson } from "./export/json";
-import { objectColour, toHex } from "./export/palette";
+import { segmentationToJson, type ImageResults, type ObjectJson } from "./export/json";
 import type { RgbImage } from "./image/decode";
 import type { Box } from "./masks/mask";
 import { checkBox, checkPoint, type PointPrompt } from "./prompts";
@@ -11,8 +10,6 @@ export type ImageSessionOptions = Pick<SegmentOptions, "threshold" | "fineness">
 
 /** An object of the session as JSON: text results carry their label, clicked objects their prompt and candidates. */
 export interface ImageObjectJson extends ObjectJson {
-  label?: string;
-  colour: string;
   /** Clicked objects: the clicks and the box they were made from. */
   points?: PointPrompt[];
   prompt_box?: Box;
@@ -135,14 +132,14 @@ export class ImageSession {
     return this.sorted().map((e) => e.json);
   }
 
-  /** The documented JSON line of the session: image size, model and objects. */
-  toJson(): { image: { width: number; height: number }; model: string; objects: ImageObjectJson[] } {
-    return { image: { width: this.image.width, height: this.image.height }, model: this.sam.pack.manifest.name, objects: this.objects() };
+  /** The objects with their masks and labels, for the exports. */
+  masks(): SegmentedObject[] {
+    return this.sorted().map((e) => ({ ...e.object, label: e.label }));
   }
 
-  /** The objects with their masks and labels, for the exports. */
-  masks(): (SegmentedObject & { label?: string })[] {
-    return this.sorted().map((e) => ({ ...e.object, label: e.label }));
+  /** The session as one image result: what core's image exports take. */
+  results(): ImageResults {
+    return { image: { width: this.image.width, height: this.image.height }, model: this.sam.pack.manifest.name, objects: this.masks() };
   }
 
   /** Runs a change after those before it, answering the objects as it left them. */
@@ -192,8 +189,8 @@ export class ImageSession {
 
   private keep(entry: Omit<Entry, "json">, result: SegmentResult) {
     const object = { ...entry.object, id: entry.id };
-    const [json] = segmentationToJson({ ...result, objects: [object] }).objects;
-    const out: ImageObjectJson = { ...json, ...(entry.label !== undefined ? { label: entry.label } : {}), colour: toHex(objectColour(entry.id)) };
+    const [json] = segmentationToJson({ ...result, objects: [{ ...object, label: entry.label }] }).objects;
+    const out: ImageObjectJson = { ...json };
     if (entry.prompt) {
       out.points = entry.prompt.points;
       if (entry.prompt.box) out.prompt_box = entry.prompt.box;

@@ -4,6 +4,21 @@
 export { Sam3, type Sam3Options, type SegmentOptions, type SegmentResult, type SegmentedObject } from "./sam3";
 export { ImageSession, type ImageSessionOptions, type ImageObjectJson } from "./image-session";
 export { checkBox, checkPoint, type ImagePrompt, type PointPrompt, type BoxPrompt } from "./prompts";
+export { parsePoints, parseBoxes, parseText, parseConcepts, toPixelPrompt, type Coordinates } from "./prompts";
+export {
+  parsePointText,
+  parseBoxText,
+  parseFramedPoint,
+  parseFramedBox,
+  parsePointList,
+  parseBoxList,
+  parseFramedPointList,
+  parseFramedBoxList,
+  PromptSyntaxError,
+  type FramedPoint,
+  type FramedBox,
+} from "./prompt-grammar";
+export { promptGrammarScript } from "./prompt-grammar-script";
 export { decodeImage, type ImageInput, type RgbImage } from "./image/decode";
 export { maskArea, maskBox, maskIoU, type Mask, type Box } from "./masks/mask";
 export { refineMask, fineRadius } from "./masks/refine";
@@ -17,16 +32,20 @@ export { exportPack, exportArgs, exportVenvDir, setupExporter, EXPORT_DTYPES, EX
 export { DEVICES, parseDevice, type Device } from "./runtime/devices";
 export { PACKAGE_ROOT } from "./paths";
 
+// what a face serves
+export { ModelHost, type ModelSummary } from "./face-runtime";
+
 // errors, bounds and confinement
 export { Sam3Error, isSam3Error, asSam3Error, type Sam3ErrorCode } from "./errors";
 export { Confinement, isInside, resolveInside } from "./confine";
 export { LIMITS } from "./limits";
 
 // video
-export { Sam3VideoPredictor, type PredictorOptions, type SessionInfo, type VideoResponse } from "./video/predictor";
-export type { VideoRequest, PropagateRequest } from "./video/requests";
-export type { FrameResult, PropagationProgress } from "./video/session";
-export type { FrameOutputs } from "./video/output-store";
+export { Sam3VideoPredictor, type PredictorOptions, type PropagateOptions, type SessionInfo, type VideoResponse } from "./video/predictor";
+export type { FrameResult, FrameOutputs } from "./video/official";
+export { DIRECTIONS, type PropagationDirection, type VideoRequest, type PropagateRequest, type VideoPrompt } from "./video/requests";
+export { formatBytes } from "./bytes";
+export type { PropagationProgress } from "./video/session";
 export { VIDEO_RULES, type VideoRules } from "./video/rules";
 export { MaskPromptTracker, type ObjectTracker, type TrackResult, type TrackState } from "./video/object-tracker";
 
@@ -35,10 +54,12 @@ export { maskToCocoRle, cocoRleToMask } from "./masks/rle";
 export { maskToPolygons } from "./export/polygons";
 export { maskToPng, pngToMask } from "./export/mask-png";
 export { renderOverlay } from "./export/overlay";
-export { objectColour, toHex } from "./export/palette";
-export { segmentationToJson, frameToJson, type SegmentationJson, type FrameJson, type ObjectJson } from "./export/json";
-export { writeSegmentationFiles, writeSegmentationJsonFiles, type ImageExportFormats } from "./export/files";
-export { writeVideoResults, type VideoExportOptions } from "./export/video-files";
+export { segmentationToJson, type SegmentationJson, type FrameJson, type FrameObjectJson, type ObjectJson } from "./export/json";
+export { objectColour, colourHex } from "./export/palette";
+export type { ObjectSummary } from "./export/summary";
+export * as jsonSchemas from "./export/json-schemas";
+export { writeSegmentationFiles, writeSegmentationJsonFiles, imageResultFile, type ImageExportFormats, type ImageExportOptions, type ImageResultFile } from "./export/files";
+export type { VideoExportOptions, VideoResultFile } from "./export/video-files";
 export { zipFiles } from "./export/zip";
 export { cutoutPng, cutoutsZip, type CutoutObject } from "./export/cutouts";
 export { listFiles } from "./export/list-files";

@@ -1,13 +1,14 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { Sam3Error } from "./errors";
 
 /** The package's root folder, found from this file whether it runs from sources or from dist/. */
 export const PACKAGE_ROOT = (() => {
   let dir = __dirname;
   while (!existsSync(join(dir, "package.json"))) {
     const up = dirname(dir);
-    if (up === dir) throw new Error("package.json not found above " + __dirname);
+    if (up === dir) throw new Sam3Error("INTERNAL", "the package is incomplete: no package.json above its code");
     dir = up;
   }
   return dir;

@@ -5,6 +5,7 @@ import type { Confinement } from "./confine";
 import { Sam3Error } from "./errors";
 import { decodeImage, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage } from "./image/decode";
 import { toPixelTensor } from "./image/preprocess";
+import type { MaskObject } from "./export/json";
 import { maskArea, maskBox, type Box, type Mask } from "./masks/mask";
 import { refineMask } from "./masks/refine";
 import { sigmoid } from "./masks/resize";
@@ -12,7 +13,7 @@ import { openPack, type ModelPack } from "./pack/open";
 import { DEFAULT_PRESET, presetWith } from "./pack/presets";
 import { missingCapability, type Capabilities, type Capability } from "./pack/capabilities";
 import { LIMITS } from "./limits";
-import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, type ImagePrompt } from "./prompts";
+import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, toPixelPrompt, type BoxPrompt, type Coordinates, type ImagePrompt } from "./prompts";
 import type { Device } from "./runtime/devices";
 import { checkRuntimeOptions, Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
 import { AsyncLruCache } from "./runtime/lru";
@@ -44,7 +45,7 @@ export interface SegmentOptions {
   minRegionArea?: number;
   /** Detector: drop an instance whose mask overlaps a better one above this IoU (default: no suppression). */
   nms?: number;
-  /** Detector: keep at most this many instances. */
+  /** Detector: keep at most this many instances of each concept. */
   maxObjects?: number;
   /**
    * Tracker: true gives SAM's multimask output, 3 candidates with object 1 the best by the model's IoU estimate;
@@ -56,17 +57,12 @@ export interface SegmentOptions {
   candidates?: boolean;
   /** Tracker, multimask: answer with this candidate (0..2, model order) instead of the best, as a user picks one. */
   candidate?: number;
+  /** How the prompt's points and boxes are given: "pixels" (default) or "relative" (fractions 0..1 of the image). */
+  coordinates?: Coordinates;
 }
 
-export interface SegmentedObject {
-  id: number;
-  /** Detector: sigmoid(logit) x sigmoid(presence). Tracker: the model's IoU estimate of the chosen mask. */
-  score: number;
-  /** Pixels [x1, y1, x2, y2]: the detector's box, or the tracker mask's tight box. */
-  box: Box;
-  area: number;
-  mask: Mask;
-}
+/** One object segment found: id, score, pixel box, area, mask and (detector) the concept that found it. */
+export type SegmentedObject = MaskObject;
 
 export interface SegmentResult {
   image: { width: number; height: number };
@@ -179,9 +175,10 @@ export class Sam3 {
     const input = typeof image === "string" && this.options.confine ? this.options.confine.resolve(image) : image;
     const maxPixels = this.options.maxPixels ?? DEFAULT_MAX_PIXELS;
     const rgb = isRgbImage(input) ? checkRgb(input, maxPixels) : await timed(timings, "decode", () => decodeImage(input, maxPixels));
-    for (const p of prompt.points ?? []) checkPoint(p, rgb.width, rgb.height);
-    for (const b of prompt.boxes ?? []) checkBox(b, rgb.width, rgb.height);
-    const result = path === "detector" ? await this.detect(rgb, prompt, options, timings) : await this.track(rgb, prompt, options, timings);
+    const pixels = toPixelPrompt(prompt, rgb.width, rgb.height, options.coordinates);
+    for (const p of pixels.points ?? []) checkPoint(p, rgb.width, rgb.height);
+    for (const b of pixels.boxes ?? []) checkBox(b, rgb.width, rgb.height);
+    const result = path === "detector" ? await this.detect(rgb, pixels, options, timings) : await this.track(rgb, pixels, options, timings);
     return { image: { width: rgb.width, height: rgb.height }, model: this.pack.manifest.name, path, ...result, timings };
   }
 
@@ -199,13 +196,24 @@ export class Sam3 {
 
   private async detect(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {
     this.require(prompt.boxes?.length ? "exemplarBoxes" : "text");
+    const concepts = [prompt.text!].flat().map(checkText);
+    const [vision, ...texts] = await Promise.all([this.imageFeatures("detector", rgb, timings), ...concepts.map((c) => this.textFeatures(c, timings))]);
+    const objects: SegmentedObject[] = [];
+    const warnings: string[] = [];
+    // one image pass serves every concept: only the decoder runs per concept
+    for (const [i, label] of concepts.entries()) {
+      const found = await this.detectConcept(rgb, { ...vision, textFeatures: texts[i].features, textMask: texts[i].mask }, prompt.boxes ?? [], options, timings);
+      objects.push(...found.map((o) => ({ ...o, id: objects.length + o.id, label })));
+      if (texts[i].truncated) warnings.push(`the text prompt "${label.slice(0, 40)}" is longer than ${this.pack.manifest.tokenizer.contextLength} tokens and was truncated`);
+    }
+    return { objects, warnings };
+  }
+
+  /** One concept's instances, from the image and text features in `feeds`. */
+  private async detectConcept(rgb: RgbImage, feeds: Tensors, boxes: BoxPrompt[], options: SegmentOptions, timings: Timings) {
     const { engine } = this.shared;
     const thresholds = this.pack.manifest.thresholds;
-    const text = checkText(prompt.text!);
-    const [vision, encoded] = await Promise.all([this.imageFeatures("detector", rgb, timings), this.textFeatures(text, timings)]);
-    const boxes = prompt.boxes ?? [];
     const role = boxes.length || !engine.has("detectorDecoder") ? "detectorDecoderBoxes" : "detectorDecoder";
-    const feeds: Tensors = { ...vision, textFeatures: encoded.features, textMask: encoded.mask };
     if (role === "detectorDecoderBoxes") Object.assign(feeds, boxPromptTensors(boxes, rgb.width, rgb.height));
     const raw = readDetectorOutput(await timed(timings, "detectorDecoder", () => engine.run(role, feeds)));
     const objects = await timed(timings, "postprocess", () => {
@@ -215,8 +223,7 @@ export class Sam3 {
         return { id: i + 1, score: d.score, box: d.box, area: maskArea(mask), mask };
       });
     });
-    const warnings = encoded.truncated ? [`the text prompt is longer than ${this.pack.manifest.tokenizer.contextLength} tokens and was truncated`] : [];
-    return { objects, warnings };
+    return objects;
   }
 
   private async track(rgb: RgbImage, prompt: ImagePrompt, options: SegmentOptions, timings: Timings) {
@@ -238,7 +245,7 @@ export class Sam3 {
     const role = this.trackerRole(multimask, maskInput !== undefined);
     const embeddings = await this.imageFeatures("tracker", rgb, timings);
     const boxInput = this.pack.manifest.roles[role]?.inputs.boxes !== undefined;
-    const feeds: Tensors = { ...embeddings, ...pointPromptTensors(points, box, rgb.width, rgb.height, imageSize, boxInput) };
+    const feeds: Tensors = { ...embeddings, ...pointPromptTensors({ points, box, image: rgb, imageSize, boxInput }) };
     if (maskInput) feeds.maskInput = maskInputTensor(maskInput, embeddings.emb0.dims[2] as number);
     const raw = readTrackerOutput(await timed(timings, "trackerDecoder", () => engine.run(role, feeds)));
     // a decoder that gives all 4 mask tokens has the single-mask output first, then the 3 candidates

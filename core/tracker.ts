@@ -6,21 +6,25 @@ import type { BoxPrompt, PointPrompt } from "./prompts";
 /** Point labels of the tracker's prompt encoder. */
 const LABEL = { negative: 0n, positive: 1n, boxTopLeft: 2n, boxBottomRight: 3n } as const;
 
+export interface TrackerPromptInput {
+  points: PointPrompt[];
+  box?: BoxPrompt;
+  /** The image the points and box are on, in its own pixels. */
+  image: { width: number; height: number };
+  /** The model's square input side S. */
+  imageSize: number;
+  /** The export has a box input of its own. */
+  boxInput?: boolean;
+}
+
 /**
  * Clicks and box as the tracker takes them, in model-frame pixels (x * S / W). The box goes in as its two corners
  * labelled 2 and 3 (the same prompt as the box path), box first as in SAM's predictors - or, for exports with a
  * box input of their own (`boxInput`), as a [1, boxes, 4] tensor beside the clicks, zero of them for a box alone,
  * as HF and transformers.js feed it (the graph adds the box's own padding token).
  */
-export function pointPromptTensors(
-  points: PointPrompt[],
-  box: BoxPrompt | undefined,
-  width: number,
-  height: number,
-  size: number,
-  boxInput = false,
-) {
-  const toModel = (x: number, y: number) => [(x * size) / width, (y * size) / height];
+export function pointPromptTensors({ points, box, image: { width, height }, imageSize, boxInput = false }: TrackerPromptInput) {
+  const toModel = (x: number, y: number) => [(x * imageSize) / width, (y * imageSize) / height];
   const coords: number[] = [];
   const labels: bigint[] = [];
   const add = (x: number, y: number, label: bigint) => {

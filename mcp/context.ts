@@ -1,4 +1,4 @@
-import { asSam3Error, DEFAULT_PRESET, describeCapabilities, type Device, openPack, Sam3, Sam3VideoPredictor } from "../core";
+import { type Device, ModelHost, type ModelSummary, type Sam3, type Sam3VideoPredictor } from "../core";
 import { ClientSessions } from "./client-sessions";
 import { JobLimiter } from "./job-limiter";
 import { MediaPaths } from "./media-paths";
@@ -25,12 +25,11 @@ export interface McpServerOptions {
   log?: (message: string) => void;
 }
 
-/** The model as a client is told about it: its name and what it can do, or why its pack cannot be opened. */
-export type ModelSummary = { name: string; can: string } | { name: string; error: string };
-
 const DEFAULT_MAX_BASE64_BYTES = 20 * 2 ** 20;
 /** Room in one message for everything besides the base64 image: the JSON-RPC envelope and the other arguments. */
 const MESSAGE_OVERHEAD_BYTES = 2 ** 20;
+
+export type { ModelSummary };
 
 /** What every connection of one server process shares: the model, the video sessions, the paths and the job cap. */
 export class McpContext {
@@ -38,15 +37,21 @@ export class McpContext {
   readonly jobs: JobLimiter;
   readonly maxBase64Bytes: number;
   readonly log?: (message: string) => void;
-  private image?: Promise<Sam3>;
-  private video?: Promise<Sam3VideoPredictor>;
-  private summary?: ModelSummary;
+  private readonly host: ModelHost;
 
   constructor(private readonly options: McpServerOptions = {}) {
     this.paths = new MediaPaths(options.roots?.length ? options.roots : [process.cwd()], options.outputDir ?? "sam3-output");
     this.jobs = new JobLimiter({ running: options.maxJobs ?? 2, waiting: options.maxQueue ?? 256, waitMs: options.queueTimeoutMs ?? 10 * 60_000 });
     this.maxBase64Bytes = options.maxBase64Bytes ?? DEFAULT_MAX_BASE64_BYTES;
     this.log = options.log;
+    this.host = new ModelHost({
+      model: options.model,
+      device: options.device,
+      intraOpThreads: options.threads,
+      onWarning: options.log,
+      confine: this.paths.confine,
+      maxSessions: options.maxSessions ?? 8,
+    });
   }
 
   /** The largest message (stdio line or HTTP body) the server reads: a base64 image at the limit, and the rest. */
@@ -56,34 +61,16 @@ export class McpContext {
 
   /** The image engine, loaded on first use so the handshake stays fast. */
   sam(): Promise<Sam3> {
-    this.image ??= Sam3.open(this.engineOptions());
-    this.image.catch(() => (this.image = undefined));
-    return this.image;
+    return this.host.sam();
   }
 
   predictor(): Promise<Sam3VideoPredictor> {
-    this.video ??= Sam3VideoPredictor.open({ ...this.engineOptions(), maxSessions: this.options.maxSessions ?? 8 });
-    this.video.catch(() => (this.video = undefined));
-    return this.video;
+    return this.host.predictor();
   }
 
-  /**
-   * What the model can do, read once from its manifest and graph headers without loading it (the engine still
-   * loads on first use). A pack that cannot be opened is summarised by its error, scrubbed of server paths: the
-   * tools then fail with that error until it can.
-   */
+  /** What the model can do, without loading it; a pack that cannot be opened is summarised by its error, paths scrubbed. */
   model(): ModelSummary {
-    const ref = this.options.model ?? DEFAULT_PRESET;
-    if (!this.summary) {
-      try {
-        const pack = openPack(ref);
-        this.summary = { name: pack.manifest.name, can: describeCapabilities(pack.capabilities) };
-      } catch (e) {
-        const error = asSam3Error(e, "opening the model pack");
-        return { name: this.paths.scrub(ref), error: `${error.code}: ${this.paths.scrub(error.message)}` };
-      }
-    }
-    return this.summary;
+    return this.host.summary((text) => this.paths.scrub(text));
   }
 
   /** The record of one client's video sessions. */
@@ -91,13 +78,7 @@ export class McpContext {
     return new ClientSessions(() => this.predictor());
   }
 
-  async close(): Promise<void> {
-    const closing = [this.image?.then((s) => s.close()), this.video?.then((p) => p.close())];
-    this.image = this.video = undefined;
-    await Promise.all(closing.map((p) => p?.catch(() => undefined)));
-  }
-
-  private engineOptions() {
-    return { model: this.options.model, device: this.options.device, intraOpThreads: this.options.threads, onWarning: this.options.log, confine: this.paths.confine };
+  close(): Promise<void> {
+    return this.host.close();
   }
 }

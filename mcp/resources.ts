@@ -1,7 +1,7 @@
 import { ResourceTemplate, type McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { frameToJson, Sam3Error } from "../core";
+
 import type { ClientSessions } from "./client-sessions";
 import type { McpContext } from "./context";
 import { guardResource } from "./tool-errors";
@@ -17,12 +17,7 @@ export function registerResources(server: McpServer, ctx: McpContext, sessions: 
     { title: "One frame's objects", description: "A session frame's objects (id, score, normalised box, area, COCO RLE mask) as JSON.", mimeType: "application/json" },
     guardResource(ctx.paths, async (uri, { session_id, frame }) => {
       sessions.check(String(session_id));
-      const session = (await ctx.predictor()).session(String(session_id));
-      const index = Number(frame);
-      if (!Number.isInteger(index) || index < 0 || index >= session.source.info.frames) {
-        throw new Sam3Error("BAD_REQUEST", `frame ${frame} is out of range: the video has frames 0..${session.source.info.frames - 1}`);
-      }
-      const json = frameToJson({ frame_index: index, outputs: session.outputs.outputs(index) });
+      const json = (await ctx.predictor()).frame(String(session_id), Number(frame));
       return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(json) }] };
     }, ctx.log),
   );

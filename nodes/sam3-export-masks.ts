@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { asSam3Error, ensureFolder, type ImageExportFormats, isInside, LIMITS, listFiles, type ObjectJson, Sam3Error, type SegmentationJson, writeFileAtomic, writeSegmentationJsonFiles, writeVideoResults } from "../core";
+import { asSam3Error, ensureFolder, type ImageExportFormats, isInside, LIMITS, listFiles, type ObjectJson, Sam3Error, type SegmentationJson, writeSegmentationJsonFiles } from "../core";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
 import { safeFileName } from "./lib/safe-name";
 
@@ -26,18 +26,13 @@ export = (RED: NodeAPI) =>
     async function exportVideo(msg: Sam3Message, dir: string, stem: string, formats: ImageExportFormats) {
       const model = modelNode(RED, node, config.model);
       const predictor = await model.video(node);
-      return writeVideoResults(predictor.session(sessionIdOf(msg)), dir, stem, { ...formats, overlay: config.overlay });
+      return predictor.export(sessionIdOf(msg), dir, stem, { ...formats, overlay: config.overlay });
     }
 
     async function exportImage(msg: Sam3Message, dir: string, stem: string, formats: ImageExportFormats) {
-      const files = await writeSegmentationJsonFiles(imageResult(msg), dir, stem, formats);
-      if (config.overlay) {
-        if (!Buffer.isBuffer(msg.image)) throw new Sam3Error("BAD_REQUEST", "no overlay to export: enable Overlay in sam3-segment-image (it sets msg.image)");
-        const overlay = join(dir, `${stem}.overlay.png`);
-        await writeFileAtomic(overlay, msg.image);
-        files.unshift(overlay);
-      }
-      return files;
+      const result = imageResult(msg);
+      if (config.overlay && !Buffer.isBuffer(msg.image)) throw new Sam3Error("BAD_REQUEST", "no overlay to export: enable Overlay in sam3-segment-image (it sets msg.image)");
+      return writeSegmentationJsonFiles(result, { dir, stem, ...formats, overlay: config.overlay ? (msg.image as Buffer) : undefined });
     }
 
     return async (msg, send) => {

@@ -1,5 +1,5 @@
 import type { NodeStatus } from "node-red";
-import { DEFAULT_PRESET, describeCapabilities, LIMITS, parseDevice, Sam3, Sam3Error, Sam3VideoPredictor } from "../core";
+import { asSam3Error, DEFAULT_PRESET, describeCapabilities, LIMITS, ModelHost, parseDevice, promptGrammarScript, type Sam3, Sam3Error } from "../core";
 import type { Sam3ModelNode } from "./lib/model-node";
 import type { Node, NodeAPI, NodeDef } from "./lib/node-kit";
 
@@ -17,18 +17,16 @@ export = function register(RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     // the device and threads are checked at load time: a bad one fails the first message (with its status), not the whole node
-    const options = () => ({
+    const host = new ModelHost(() => ({
       model: config.model || DEFAULT_PRESET,
       device: parseDevice(config.device || "cpu"),
       intraOpThreads: threadsOf(config.threads),
       onWarning: (message: string) => node.warn(message),
+    }));
+    // read per message, so a bad setting fails that message with its reason; empty keeps the pack's own default
+    Object.defineProperty(node, "defaults", {
+      get: (): Sam3ModelNode["defaults"] => ({ threshold: unitSetting(config.threshold, "Threshold"), fineness: unitSetting(config.fineness, "Fineness") }),
     });
-    let image: Promise<Sam3> | undefined;
-    let video: Promise<Sam3VideoPredictor> | undefined;
-    (node as { defaults: Sam3ModelNode["defaults"] }).defaults = {
-      threshold: config.threshold === "" || config.threshold === undefined ? 0.5 : Number(config.threshold),
-      fineness: Number(config.fineness) || 0,
-    };
 
     // config nodes have no status of their own: what the pack can do is shown on the nodes that use it
     let announced = false;
@@ -63,24 +61,20 @@ export = function register(RED: NodeAPI) {
       );
     };
 
-    node.image = (user) => {
-      image ??= Promise.resolve().then(() => Sam3.open(options()));
-      image.catch(() => (image = undefined));
-      return loading(user, image, (s) => s);
-    };
-    node.video = (user) => {
-      video ??= Promise.resolve().then(() => Sam3VideoPredictor.open(options()));
-      video.catch(() => (video = undefined));
-      return loading(user, video, (p) => p.sam);
-    };
+    node.image = (user) => loading(user, host.sam(), (s) => s);
+    node.video = (user) => loading(user, host.predictor(), (p) => p.sam);
 
-    node.on("close", (_removed: boolean, done: () => void) => {
-      const releasing = [image?.then((s) => s.close()), video?.then((p) => p.close())].map((p) => p?.catch(() => undefined));
-      image = video = undefined;
-      Promise.all(releasing).then(() => done());
-    });
+    node.on("close", (_removed: boolean, done: () => void) => void host.close().then(() => done()));
   }
   RED.nodes.registerType("sam3-model", Sam3Model as unknown as (this: Node, config: NodeDef) => void);
+  // the editor checks prompt fields with core's own grammar and messages (the nodes' .html load this script)
+  RED.httpAdmin.get("/sam3/prompts.js", RED.auth.needsPermission("sam3.read"), (_req, res) => {
+    try {
+      res.type("application/javascript").send(promptGrammarScript());
+    } catch (e) {
+      res.status(500).type("text/plain").send(asSam3Error(e, "serving the prompt grammar").message);
+    }
+  });
 };
 
 /** The Threads setting: 0 or empty for one per core, else a whole number up to LIMITS.threads. */
@@ -88,4 +82,12 @@ function threadsOf(value: string | number | undefined): number | undefined {
   const n = Number(value || 0);
   if (!(Number.isInteger(n) && n >= 0 && n <= LIMITS.threads)) throw new Sam3Error("BAD_OPTION", `Threads must be a whole number from 0 to ${LIMITS.threads}`);
   return n || undefined;
+}
+
+/** A 0..1 setting of the model node; empty for the pack's own default. */
+function unitSetting(value: string | number | undefined, name: string): number | undefined {
+  if (value === "" || value === undefined) return undefined;
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new Sam3Error("BAD_OPTION", `${name} of the model must be a number from 0 to 1, got "${String(value).slice(0, 20)}"`);
+  return n;
 }

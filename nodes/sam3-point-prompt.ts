@@ -1,7 +1,6 @@
-import { Sam3Error } from "../core";
+import { parseBoxes, parsePoints, Sam3Error } from "../core";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
-import { parseBoxes, parsePoints } from "./lib/prompt-parsing";
 
 interface PointPromptConfig extends NodeDef {
   model: string;
@@ -28,15 +27,7 @@ export = (RED: NodeAPI) =>
       const coordinates = msg.coordinates ?? config.coordinates ?? "pixels";
       if (coordinates !== "pixels" && coordinates !== "relative") throw new Sam3Error("BAD_OPTION", "coordinates must be pixels or relative");
       const predictor = await model.video(node);
-      const result = await predictor.handleRequest({
-        type: "add_prompt",
-        session_id,
-        frame_index,
-        obj_id,
-        coordinates,
-        ...(points.length ? { points: points.map((p) => [p.x, p.y] as [number, number]), point_labels: points.map((p) => (p.positive === false ? 0 : 1)) } : {}),
-        ...(boxes.length ? { bounding_boxes: boxes.map(({ box: [x1, y1, x2, y2] }) => [x1, y1, x2 - x1, y2 - y1] as [number, number, number, number]) } : {}),
-      });
+      const result = await predictor.addPrompt(session_id, { frame: frame_index, objectId: obj_id, points, boxes, coordinates });
       node.status({ fill: "green", shape: "dot", text: `object ${obj_id} on frame ${frame_index}` });
       send(setFrame(msg, result));
     };

@@ -1,16 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { Sam3Error } from "../core";
+import { DIRECTIONS, Sam3Error, type PropagationDirection } from "../core";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef, type Sam3Message } from "./lib/node-kit";
 
 interface PropagateConfig extends NodeDef {
   model: string;
-  direction: "both" | "forward" | "backward";
+  direction: PropagationDirection;
   start: string;
   maxFrames: string;
 }
-
-const DIRECTIONS = ["both", "forward", "backward"];
 
 /**
  * Tracks a session's objects through the video: one message per frame on output 1 (with msg.parts, so a join node
@@ -28,34 +26,31 @@ export = (RED: NodeAPI) =>
         return;
       }
       const direction = msg.direction ?? config.direction ?? "both";
-      if (typeof direction !== "string" || !DIRECTIONS.includes(direction)) throw new Sam3Error("BAD_OPTION", "direction must be both, forward or backward");
+      if (typeof direction !== "string" || !DIRECTIONS.some((d) => d === direction)) throw new Sam3Error("BAD_OPTION", "direction must be both, forward or backward");
       const partsId = randomUUID();
       const seen = new Set<number>();
       let index = 0;
-      const stream = predictor.handleStreamRequest({
-        type: "propagate_in_video",
-        session_id,
-        propagation_direction: direction,
-        start_frame_index: numberFrom(msg.start, config.start, "start", "index"),
-        max_frame_num_to_track: numberFrom(msg.maxFrames, config.maxFrames, "maxFrames", "index"),
+      const stream = predictor.propagate(session_id, {
+        direction: direction as PropagationDirection,
+        start: numberFrom(msg.start, config.start, "start", "index"),
+        maxFrames: numberFrom(msg.maxFrames, config.maxFrames, "maxFrames", "index"),
       });
-      const session = predictor.session(session_id);
       // each frame goes out when the next is ready: only the last carries parts.count (as the split node does
       // for streams), so a join in automatic mode completes even when the run is cancelled part way
       let pending: Sam3Message | undefined;
       for await (const frame of stream) {
-        const { done, total, fps } = session.progress;
+        const { done, total, fps } = predictor.progress(session_id);
         if (pending) send([pending, null]);
         pending = setFrame(RED.util.cloneMessage(msg) as Sam3Message, frame);
         pending.parts = { id: partsId, index: index++, type: "array", len: 1 } as Sam3Message["parts"];
-        frame.outputs.out_obj_ids.forEach((id) => seen.add(id));
+        frame.objects.forEach((o) => seen.add(o.id));
         node.status({ fill: "blue", shape: "ring", text: `${done}/${total} frames, ${fps.toFixed(1)} fps` });
       }
       if (pending) {
         pending.parts = { ...pending.parts!, count: index };
         send([pending, null]);
       }
-      const progress = session.progress;
+      const progress = predictor.progress(session_id);
       const summary = RED.util.cloneMessage(msg) as Sam3Message;
       summary.payload = { frames: progress.done, total: progress.total, cancelled: progress.cancelled, fps: progress.fps, objects: [...seen].sort((a, b) => a - b) };
       node.status({ fill: progress.cancelled ? "grey" : "green", shape: "dot", text: `${progress.cancelled ? "cancelled after " : ""}${progress.done} frames, ${seen.size} objects` });

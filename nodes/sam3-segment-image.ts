@@ -1,8 +1,7 @@
-import { decodeImage, type ImagePrompt, maskToPng, renderOverlay, segmentationToJson } from "../core";
+import { decodeImage, imageResultFile, type ImagePrompt, maskToPng, parseBoxes, parseConcepts, parsePoints, segmentationToJson } from "../core";
 import { imageFromInput } from "./lib/image-input";
 import { nodeInput, type PathSettings } from "./lib/message-paths";
 import { modelNode, numberFrom, registerInputNode, type NodeAPI } from "./lib/node-kit";
-import { parseBoxes, parsePoints, parseText } from "./lib/prompt-parsing";
 
 interface SegmentImageConfig extends PathSettings {
   model: string;
@@ -24,7 +23,7 @@ export = (RED: NodeAPI) =>
       // a message that brings any prompt replaces the node's whole prompt, so msg.points never mixes with its text
       const fromMessage = msg.text !== undefined || msg.points !== undefined || msg.boxes !== undefined;
       const source = fromMessage ? { text: msg.text, points: msg.points, boxes: msg.boxes } : { text: config.text || undefined, points: config.points, boxes: config.boxes };
-      const text = parseText(source.text);
+      const text = parseConcepts(source.text);
       const prompt: ImagePrompt = { text, points: parsePoints(source.points), boxes: parseBoxes(source.boxes) };
       const options = {
         threshold: numberFrom(msg.threshold, config.threshold, "threshold") ?? model.defaults.threshold,
@@ -38,7 +37,7 @@ export = (RED: NodeAPI) =>
       const json = segmentationToJson(result);
       msg.payload = json.objects;
       msg.sam3 = { image: json.image, model: json.model, path: result.path, ...(json.candidates ? { candidates: json.candidates } : {}), warnings: result.warnings };
-      if (config.overlay) msg.image = await renderOverlay(image, result.objects.map((o) => ({ ...o, label: text })));
+      if (config.overlay) msg.image = await imageResultFile(result, image, "overlay.png");
       if (config.masks) msg.masks = await Promise.all(result.objects.map(async (o) => ({ id: o.id, png: await maskToPng(o.mask) })));
       node.status({ fill: "green", shape: "dot", text: `${result.objects.length} object${result.objects.length === 1 ? "" : "s"}` });
       send(msg);

@@ -1,7 +1,6 @@
-import { Sam3Error } from "../core";
+import { parseConcepts, Sam3Error } from "../core";
 import { setFrame } from "./lib/frame-message";
 import { modelNode, numberFrom, registerInputNode, sessionIdOf, type NodeAPI, type NodeDef } from "./lib/node-kit";
-import { parseConcepts } from "./lib/prompt-parsing";
 
 interface TextPromptConfig extends NodeDef {
   model: string;
@@ -19,8 +18,8 @@ export = (RED: NodeAPI) =>
       if (!text || (typeof text === "string" && !text.trim())) throw new Sam3Error("BAD_PROMPT", "no text prompt: set Text in the node or msg.text");
       const frame_index = numberFrom(msg.frame, config.frame, "frame", "index") ?? 0;
       const predictor = await model.video(node);
-      const result = await predictor.handleRequest({ type: "add_prompt", session_id, frame_index, text });
-      node.status({ fill: "green", shape: "dot", text: `${result.outputs.out_obj_ids.length} found on frame ${frame_index}` });
+      const result = await predictor.addPrompt(session_id, { frame: frame_index, text });
+      node.status({ fill: "green", shape: "dot", text: `${result.objects.length} found on frame ${frame_index}` });
       send(setFrame(msg, result));
     };
   });

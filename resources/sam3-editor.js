@@ -30,16 +30,23 @@ window.SAM3_EDITOR = window.SAM3_EDITOR || (function () {
             };
         },
 
-        /** "x,y; x,y:neg" (n = 2) / "x1,y1,x2,y2" (n = 4), as the runtime parses them; at most `most` items if given. */
-        coordinateList: function (n, most) {
-            return function (v) {
+        /**
+         * A prompt field read by core's own grammar (window.SAM3_PROMPTS, served by the sam3-model node at
+         * sam3/prompts.js): `parse` names its reader (parsePointList, parseBoxList, parseBoxText). Invalid: the
+         * grammar's message, which Node-RED 3.1+ shows on the field (it passes `opt`; 3.0 takes false).
+         */
+        prompt: function (parse) {
+            return function (v, opt) {
                 var s = text(v);
-                if (deferred(s)) { return true; }
-                var items = s.split(/[;\n]/).map(function (item) { return item.trim(); }).filter(Boolean);
-                return (most === undefined || items.length <= most) && items.every(function (item) {
-                    var numbers = item.split(":")[0].split(",");
-                    return numbers.length === n && numbers.every(function (x) { return x.trim() !== "" && isFinite(Number(x)); });
-                });
+                var grammar = window.SAM3_PROMPTS;
+                // if the grammar did not load, the node checks the field when it runs
+                if (deferred(s) || !grammar) { return true; }
+                try {
+                    grammar[parse](s);
+                    return true;
+                } catch (e) {
+                    return opt ? e.message : false;
+                }
             };
         },
 

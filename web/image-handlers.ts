@@ -1,4 +1,4 @@
-import { cutoutsZip, type ImageObjectJson, maskToPng, renderOverlay, zipFiles } from "../core";
+import { cutoutsZip, type ImageObjectJson, imageResultFile } from "../core";
 import { WebError } from "./http";
 import type { ImageMedia } from "./media-store";
 import { checkOnFrame, type PromptRequest } from "./requests";
@@ -18,18 +18,11 @@ export async function promptImage({ session }: ImageMedia, request: PromptReques
   return session.prompt({ points: request.points, box: request.box, objectId: request.obj_id }, options);
 }
 
+const EXPORT_TYPES: Record<string, string> = { "overlay.png": "image/png", "masks.jsonl": "application/jsonl", "masks.zip": "application/zip", "cutouts.zip": "application/zip" };
+
 export async function exportImage({ session }: ImageMedia, file: string): Promise<ExportedFile> {
-  const objects = session.masks();
-  switch (file) {
-    case "overlay.png":
-      return { type: "image/png", data: await renderOverlay(session.image, objects) };
-    case "masks.jsonl":
-      return { type: "application/jsonl", data: JSON.stringify(session.toJson()) + "\n" };
-    case "masks.zip":
-      return { type: "application/zip", data: zipFiles(await Promise.all(objects.map(async (o) => ({ name: `mask-${o.id}.png`, data: await maskToPng(o.mask) })))) };
-    case "cutouts.zip":
-      return { type: "application/zip", data: await cutoutsZip(session.image, objects) };
-    default:
-      throw new WebError(400, "BAD_REQUEST", "an image has no overlay video: download overlay.png");
-  }
+  const type = EXPORT_TYPES[file];
+  if (file === "cutouts.zip") return { type, data: await cutoutsZip(session.image, session.masks()) };
+  if (file === "overlay.png" || file === "masks.jsonl" || file === "masks.zip") return { type, data: await imageResultFile(session.results(), session.image, file) };
+  throw new WebError(400, "BAD_REQUEST", "an image has no overlay video: download overlay.png");
 }

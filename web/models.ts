@@ -1,19 +1,20 @@
 import { basename } from "node:path";
-import { CAPABILITY_LABELS, type Capability, describeCapabilities, type Device, Sam3, Sam3VideoPredictor, type VideoRules } from "../core";
+import { CAPABILITY_LABELS, type Capability, describeCapabilities, type Device, ModelHost, type Sam3, type Sam3VideoPredictor, type VideoRules } from "../core";
 import { errorReply, hidePaths, WebError } from "./http";
 
 /** Video sessions the server's predictor holds open, shared by every client. */
 export const VIDEO_SESSIONS = 8;
 
-/** The server's one model and video predictor, loading in the background from the start. */
+/** Core's ModelHost, loading both engines from the start; what /api/info reports of it (ready, or why not). */
 export class UiModels {
+  private readonly host: ModelHost;
   private loaded?: [Sam3, Sam3VideoPredictor];
   private error?: string;
   private readonly loading: Promise<[Sam3, Sam3VideoPredictor]>;
 
   constructor(private readonly options: { model?: string; device?: Device; rules?: Partial<VideoRules> }, log: (line: string) => void) {
-    const engine = { model: options.model, device: options.device };
-    this.loading = Promise.all([Sam3.open(engine), Sam3VideoPredictor.open({ ...engine, rules: options.rules, maxSessions: VIDEO_SESSIONS })]);
+    this.host = new ModelHost({ model: options.model, device: options.device, rules: options.rules, maxSessions: VIDEO_SESSIONS });
+    this.loading = this.host.both();
     this.loading.then((l) => (this.loaded = l), (e) => (this.error = errorReply(e, log).body.error));
   }
 
@@ -44,10 +45,11 @@ export class UiModels {
   }
 
   async close(): Promise<void> {
-    const [sam, predictor] = await this.loading.catch(() => [] as unknown as [Sam3, Sam3VideoPredictor]);
-    await Promise.all([sam?.close(), predictor?.close()]);
+    await this.loading.catch(() => undefined);
+    await this.host.close();
   }
 
+  // a failed load is reported, not retried: the page shows the error until the server is restarted
   private async ready(): Promise<[Sam3, Sam3VideoPredictor]> {
     if (this.error) throw new WebError(503, "PACK_INVALID", `the model failed to load: ${this.error}`);
     return this.loaded ?? (await this.loading);

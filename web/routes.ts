@@ -6,7 +6,7 @@ import type { ImageMedia, Media, MediaStore, VideoMedia } from "./media-store";
 import type { UiModels } from "./models";
 import { frameNumber, objectNumber, parseCandidate, parseOptions, parsePrompt } from "./requests";
 import type { Uploads } from "./uploads";
-import { cancelVideo, clearVideo, exportVideo, promptVideo, propagateVideo, removeVideoObject, videoFrame, videoFrames, videoObjects } from "./video-handlers";
+import { cancelVideo, clearVideo, exportVideo, promptVideo, propagateVideo, removeVideoObject, videoObjects } from "./video-handlers";
 
 /** What a route handler gets: the exchange, the path's captured parts, and who asks. */
 export interface Call {
@@ -32,7 +32,7 @@ export function routeTable(store: MediaStore, models: UiModels, uploads: Uploads
   const find = (client: string, id: string): Media => store.get(client, id) ?? (() => { throw gone(); })();
   const image = (client: string, id: string): ImageMedia => only(find(client, id), "image", "only an image can do that");
   const video = (client: string, id: string): VideoMedia => only(find(client, id), "video", "only a video can do that");
-  const framesOf = async (m: Media) => (m.kind === "image" ? 1 : videoFrames(await models.video(), m));
+  const framesOf = async (m: Media) => (m.kind === "image" ? 1 : (await models.video()).info(m.sessionId).frames);
 
   return [
     { method: "GET", path: /^\/api\/info$/, handle: async ({ res }) => json(res, models.info()) },
@@ -44,7 +44,7 @@ export function routeTable(store: MediaStore, models: UiModels, uploads: Uploads
     { method: "GET", path: media("/frames/([^/]+)"), handle: async ({ res, params: [id, n], client }) => {
       const m = find(client, id);
       const t = frameNumber(n, await framesOf(m));
-      const frame = m.kind === "image" ? m.session.image : await videoFrame(await models.video(), m, t);
+      const frame = m.kind === "image" ? m.session.image : await (await models.video()).frameImage(m.sessionId, t);
       const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
       res.writeHead(200, { "content-type": "image/jpeg", "cache-control": "no-store" }).end(jpeg);
     } },

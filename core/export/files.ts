@@ -3,13 +3,13 @@ import { join } from "node:path";
 import { asSam3Error, Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
 import type { Mask } from "../masks/mask";
-import type { SegmentResult } from "../sam3";
-import { segmentationToJson, type SegmentationJson } from "./json";
+import { segmentationToJson, type ImageResults, type SegmentationJson } from "./json";
 import { maskToPng } from "./mask-png";
 import { maskToPolygons } from "./polygons";
 import { renderOverlay } from "./overlay";
 import { cocoRleToMask } from "../masks/rle";
 import { ensureFolder, writeFileAtomic } from "../safe-write";
+import { zipFiles } from "./zip";
 
 export interface ImageExportFormats {
   /** `<stem>.json`: the segmentation JSON with COCO RLE masks. */
@@ -34,22 +34,43 @@ export function checkStem(stem: string): string {
   return stem;
 }
 
+export interface ImageExportOptions extends ImageExportFormats {
+  /** The folder the files go to (made if missing). */
+  dir: string;
+  /** File names start with this (no slashes). */
+  stem: string;
+}
+
+/** The single-file downloads of an image's result. */
+export type ImageResultFile = "overlay.png" | "masks.jsonl" | "masks.zip";
+
 /** Writes the overlay `<stem>.overlay.png` and the chosen formats (default JSON + PNGs); returns the paths. */
-export async function writeSegmentationFiles(result: SegmentResult, image: RgbImage, dir: string, stem: string, label?: string, formats = ALL): Promise<string[]> {
+export async function writeSegmentationFiles(result: ImageResults, image: RgbImage, { dir, stem, ...chosen }: ImageExportOptions): Promise<string[]> {
   checkStem(stem);
-  const files = await Promise.all([renderOverlay(image, result.objects.map((o) => ({ ...o, label }))), maskFiles(result.objects, segmentationToJson(result), stem, formats)]).catch(
+  const formats = chosen.json || chosen.png || chosen.polygons ? chosen : { ...chosen, ...ALL };
+  const files = await Promise.all([renderOverlay(image, result.objects), maskFiles(result.objects, segmentationToJson(result), stem, formats)]).catch(
     (e: unknown) => Promise.reject(asSam3Error(e, "rendering the export")),
   );
   return writeFiles(dir, [[`${stem}.overlay.png`, files[0]], ...files[1]]);
 }
 
-/** The same files from the JSON alone (a message payload, a tool result), its RLE masks decoded. */
-export async function writeSegmentationJsonFiles(json: SegmentationJson, dir: string, stem: string, formats = ALL): Promise<string[]> {
+/** One download of an image's result: the overlay, the JSON as one line, or a ZIP of one PNG per object. */
+export async function imageResultFile(result: ImageResults, image: RgbImage, file: ImageResultFile): Promise<Buffer> {
+  if (file === "overlay.png") return renderOverlay(image, result.objects);
+  if (file === "masks.jsonl") return Buffer.from(result.objects.length ? JSON.stringify(segmentationToJson(result)) + "\n" : "");
+  return zipFiles(await Promise.all(result.objects.map(async (o) => ({ name: `mask-${o.id}.png`, data: await maskToPng(o.mask) }))));
+}
+
+/**
+ * The same files from the JSON alone (a message payload, a tool result), its RLE masks decoded; `overlay` is an
+ * overlay PNG rendered earlier (the image itself is not in the JSON), written as `<stem>.overlay.png`.
+ */
+export async function writeSegmentationJsonFiles(json: SegmentationJson, { dir, stem, overlay, ...formats }: ImageExportOptions & { overlay?: Buffer }): Promise<string[]> {
   checkStem(stem);
   if (!Array.isArray(json?.objects)) throw new Sam3Error("BAD_REQUEST", "the segmentation JSON has no objects list");
   const objects = json.objects.map((o) => ({ id: o.id, mask: cocoRleToMask(o.rle) }));
   const files = await maskFiles(objects, json, stem, formats).catch((e: unknown) => Promise.reject(asSam3Error(e, "rendering the export")));
-  return writeFiles(dir, files);
+  return writeFiles(dir, overlay ? [[`${stem}.overlay.png`, overlay], ...files] : files);
 }
 
 async function maskFiles(objects: { id: number; mask: Mask }[], json: SegmentationJson, stem: string, formats: ImageExportFormats) {

@@ -1,66 +1,79 @@
-import { maskArea } from "../masks/mask";
-import type { SegmentResult } from "../sam3";
-import type { FrameResult } from "../video/session";
+import type { z } from "zod";
+import type { Box, Mask } from "../masks/mask";
 import { maskToCocoRle, type CompressedCocoRle } from "../masks/rle";
+import type { frameJsonSchema, frameObjectJsonSchema, objectJsonSchema, segmentationJsonSchema } from "./json-schemas";
+import { colourHex } from "./palette";
 
-export interface ObjectJson {
+/** One object of a result as it is stored once: its mask as RLE, with its box (pixels), area and label. */
+export interface ResultObject {
   id: number;
   score: number;
-  box: [number, number, number, number];
+  box: Box;
   area: number;
   rle: CompressedCocoRle;
+  /** The concept that found it (detector objects). */
+  label?: string;
 }
 
-export interface SegmentationJson {
+/** An object of an image result, its mask as pixels (what segment returns). */
+export interface MaskObject {
+  id: number;
+  /** Detector: sigmoid(logit) x sigmoid(presence). Tracker: the model's IoU estimate of the chosen mask. */
+  score: number;
+  /** Pixels [x1, y1, x2, y2]: the detector's box, or the tracker mask's tight box. */
+  box: Box;
+  area: number;
+  mask: Mask;
+  /** The concept that found it (detector). */
+  label?: string;
+}
+
+/** An image result, as segment returns it. */
+export interface ImageResults {
   image: { width: number; height: number };
   model: string;
-  objects: ObjectJson[];
+  objects: MaskObject[];
   candidates?: { score: number; area: number }[];
 }
 
+export type ObjectJson = z.infer<typeof objectJsonSchema>;
+export type SegmentationJson = z.infer<typeof segmentationJsonSchema>;
+export type FrameObjectJson = z.infer<typeof frameObjectJsonSchema>;
+export type FrameJson = z.infer<typeof frameJsonSchema>;
+
 const round = (v: number, digits: number) => Number(v.toFixed(digits));
 
+function objectToJson(o: ResultObject): ObjectJson {
+  return {
+    id: o.id,
+    ...(o.label !== undefined ? { label: o.label } : {}),
+    score: round(o.score, 6),
+    box: o.box.map((v) => round(v, 2)) as ObjectJson["box"],
+    area: o.area,
+    rle: o.rle,
+    colour: colourHex(o.id),
+  };
+}
+
 /** The documented JSON of one image's segmentation (CLI --json, Node-RED payload, MCP result): masks as COCO RLE. */
-export function segmentationToJson(result: SegmentResult): SegmentationJson {
+export function segmentationToJson(result: ImageResults): SegmentationJson {
   const json: SegmentationJson = {
     image: result.image,
     model: result.model,
-    objects: result.objects.map((o) => ({
-      id: o.id,
-      score: round(o.score, 6),
-      box: o.box.map((v) => round(v, 2)) as ObjectJson["box"],
-      area: o.area,
-      rle: maskToCocoRle(o.mask),
-    })),
+    objects: result.objects.map((o) => objectToJson({ ...o, rle: maskToCocoRle(o.mask) })),
   };
   if (result.candidates) json.candidates = result.candidates.map((c) => ({ score: round(c.score, 6), area: c.area }));
   return json;
 }
 
-export interface FrameObjectJson {
-  id: number;
-  score: number;
-  /** Normalised [x, y, w, h]. */
-  box_xywh: [number, number, number, number];
-  area: number;
-  rle: CompressedCocoRle;
-}
-
-export interface FrameJson {
-  frame_index: number;
-  objects: FrameObjectJson[];
-}
-
-/** One video frame's objects as JSON (CLI `track --json` lines, the per-frame file, MCP resources). */
-export function frameToJson({ frame_index, outputs }: FrameResult): FrameJson {
+/** One video frame's stored objects as JSON (CLI `track --json` lines, the per-frame file, MCP, Node-RED, web). */
+export function frameToJson(frame_index: number, objects: readonly ResultObject[], width: number, height: number): FrameJson {
   return {
     frame_index,
-    objects: outputs.out_obj_ids.map((id, i) => ({
-      id,
-      score: round(outputs.out_probs[i], 6),
-      box_xywh: outputs.out_boxes_xywh[i].map((v) => round(v, 6)) as FrameObjectJson["box_xywh"],
-      area: maskArea(outputs.out_binary_masks[i]),
-      rle: maskToCocoRle(outputs.out_binary_masks[i]),
-    })),
+    objects: objects.map((o) => {
+      const [x1, y1, x2, y2] = o.box;
+      const box_xywh = [x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height].map((v) => round(v, 6)) as FrameObjectJson["box_xywh"];
+      return { ...objectToJson(o), box_xywh };
+    }),
   };
 }

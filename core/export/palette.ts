@@ -1,4 +1,4 @@
-/** A distinct, stable colour per object id (golden-angle hues), so one object keeps its colour across frames. */
+/** A distinct, stable colour per object id (golden-angle hues), so one object keeps its colour across frames and faces. */
 export function objectColour(id: number): [number, number, number] {
   const hue = ((id * 137.508) % 360) / 60;
   const s = 0.75;
@@ -11,3 +11,6 @@ export function objectColour(id: number): [number, number, number] {
 }
 
 export const toHex = ([r, g, b]: [number, number, number]) => "#" + [r, g, b].map((u) => u.toString(16).padStart(2, "0")).join("");
+
+/** The object's colour as "#rrggbb": what the JSON carries, so a browser draws what the PNG and MP4 show. */
+export const colourHex = (id: number) => toHex(objectColour(id));

@@ -1,14 +1,33 @@
-import { open as openFile, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { mkdtemp, open as openFile, readFile, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asSam3Error, Sam3Error } from "../errors";
-import { VideoWriter } from "./video-writer";
-import type { VideoSession } from "../video/session";
+import type { RgbImage } from "../image/decode";
+import type { Mask } from "../masks/mask";
+import { cocoRleToMask } from "../masks/rle";
+import { ensureFolder, partialName } from "../safe-write";
 import { checkStem } from "./files";
-import { frameToJson } from "./json";
+import { frameToJson, type ResultObject } from "./json";
 import { maskToPng } from "./mask-png";
 import { maskToPolygons } from "./polygons";
 import { renderOverlayRgb } from "./overlay";
-import { ensureFolder, partialName } from "../safe-write";
+import { VideoWriter } from "./video-writer";
+import { zipFiles } from "./zip";
+
+/** What a video export reads: each frame's stored objects and the frames themselves. */
+export interface VideoResults {
+  readonly frames: number;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  /** Whether anything was ever prompted: mask files of an unprompted video would say nothing. */
+  readonly prompted: boolean;
+  objectsOn(frame: number): readonly ResultObject[];
+  readFrame(frame: number): Promise<RgbImage>;
+}
+
+/** The single-file downloads of a video's results. */
+export type VideoResultFile = "masks.jsonl" | "masks.zip" | "overlay.mp4";
 
 export interface VideoExportOptions {
   /** `<stem>.overlay.mp4`: every frame with its objects drawn, ids and colours stable. */
@@ -38,11 +57,10 @@ interface PendingOutput {
  * written under temporary names and renamed only when the whole export succeeded; a failure removes it all and
  * throws a typed error (WRITE_FAILED for a full disk or an unwritable folder).
  */
-export async function writeVideoResults(session: VideoSession, dir: string, stem: string, options: VideoExportOptions): Promise<string[]> {
+export async function writeVideoResults(results: VideoResults, dir: string, stem: string, options: VideoExportOptions): Promise<string[]> {
   checkStem(stem);
-  const masks = options.json || options.png || options.polygons;
   // an overlay of an unprompted session still shows the video; mask files would say nothing
-  if (masks && !session.hasPrompts()) throw new Sam3Error("BAD_REQUEST", "no results to export: add a prompt and propagate first");
+  if ((options.json || options.png || options.polygons) && !results.prompted) throw new Sam3Error("BAD_REQUEST", "no results to export: add a prompt and propagate first");
   const folder = await ensureFolder(dir);
   const pending: PendingOutput[] = [];
   const start = (name: string): PendingOutput => {
@@ -60,33 +78,26 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
     const jsonFile = json && files[files.push(await openFile(json.partial, "w")) - 1];
     const polygonsFile = polygons && files[files.push(await openFile(polygons.partial, "w")) - 1];
     if (png) await ensureFolder(png.partial);
-    const { frames, width, height, fps } = session.source.info;
+    const { frames, width, height, fps } = results;
     // the writer makes its own temporary file and renames it on close
     if (overlay) video = await VideoWriter.open(overlay.final, { width, height, fps });
     for (let t = 0; t < frames; t++) {
-      const outputs = session.outputs.outputs(t);
+      const objects = results.objectsOn(t);
       // one line per frame, as `sam3 track --json` prints them: a frame without objects says so
-      if (jsonFile) await jsonFile.write(JSON.stringify(frameToJson({ frame_index: t, outputs })) + "\n");
+      if (jsonFile) await jsonFile.write(JSON.stringify(frameToJson(t, objects, width, height)) + "\n");
+      // each stored mask is decoded once per frame, whatever the formats
+      const masks = png || polygonsFile || video ? objects.map((o) => cocoRleToMask(o.rle)) : [];
       if (polygonsFile) {
-        const objects = outputs.out_obj_ids.map((id, i) => ({ id, polygons: maskToPolygons(outputs.out_binary_masks[i], { tolerance: options.tolerance }) }));
-        await polygonsFile.write(JSON.stringify({ frame_index: t, objects }) + "\n");
+        const shapes = objects.map((o, i) => ({ id: o.id, polygons: maskToPolygons(masks[i], { tolerance: options.tolerance }) }));
+        await polygonsFile.write(JSON.stringify({ frame_index: t, objects: shapes }) + "\n");
       }
       if (png) {
-        for (const [i, id] of outputs.out_obj_ids.entries()) {
-          const objectFolder = await ensureFolder(join(png.partial, `obj-${id}`));
-          await writeFile(join(objectFolder, `${String(t).padStart(6, "0")}.png`), await maskToPng(outputs.out_binary_masks[i]));
+        for (const [i, o] of objects.entries()) {
+          const objectFolder = await ensureFolder(join(png.partial, `obj-${o.id}`));
+          await writeFile(join(objectFolder, framePngName(t)), await maskToPng(masks[i]));
         }
       }
-      if (video) {
-        const objects = outputs.out_obj_ids.map((id, i) => ({
-          id,
-          score: outputs.out_probs[i],
-          mask: outputs.out_binary_masks[i],
-          box: toPixelBox(outputs.out_boxes_xywh[i], width, height),
-          label: session.labelOf(id),
-        }));
-        await video.write(await renderOverlayRgb(await session.source.readFrame(t), objects));
-      }
+      if (video) await video.write(await renderOverlayRgb(await results.readFrame(t), withMasks(objects, masks)));
       options.onFrame?.(t + 1, frames);
     }
     for (const file of files.splice(0)) await file.close();
@@ -102,11 +113,43 @@ export async function writeVideoResults(session: VideoSession, dir: string, stem
   return pending.map((o) => join(dir, o.name));
 }
 
+/**
+ * One download of a video's results: the frames that have objects as JSON lines, a ZIP of one PNG sequence per
+ * object (`obj-<id>/<frame>.png`, as the PNG export names them), or the overlay MP4.
+ */
+export async function videoResultFile(results: VideoResults, file: VideoResultFile): Promise<Buffer> {
+  const { frames, width, height } = results;
+  if (file === "masks.jsonl") {
+    const lines: string[] = [];
+    for (let t = 0; t < frames; t++) {
+      const objects = results.objectsOn(t);
+      if (objects.length) lines.push(JSON.stringify(frameToJson(t, objects, width, height)) + "\n");
+    }
+    return Buffer.from(lines.join(""));
+  }
+  if (file === "masks.zip") {
+    const entries: { name: string; data: Buffer }[] = [];
+    for (let t = 0; t < frames; t++) {
+      for (const o of results.objectsOn(t)) entries.push({ name: `obj-${o.id}/${framePngName(t)}`, data: await maskToPng(cocoRleToMask(o.rle)) });
+    }
+    return zipFiles(entries);
+  }
+  const dir = await mkdtemp(join(tmpdir(), "sam3-overlay-"));
+  try {
+    const [video] = await writeVideoResults(results, dir, "overlay", { overlay: true });
+    return await readFile(video);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const framePngName = (t: number) => `${String(t).padStart(6, "0")}.png`;
+
+const withMasks = (objects: readonly ResultObject[], masks: Mask[]) => objects.map((o, i) => ({ ...o, mask: masks[i] }));
+
 /** Renames a finished output into place; a PNG folder replaces the previous export's folder of that name. */
 async function moveIntoPlace(output: PendingOutput) {
   await rm(output.final, { recursive: true, force: true });
   await rename(output.partial, output.final);
   output.placed = true;
 }
-
-const toPixelBox = ([x, y, w, h]: number[], width: number, height: number): [number, number, number, number] => [x * width, y * height, (x + w) * width, (y + h) * height];

@@ -5,7 +5,7 @@
  */
 
 /** Fixed-point taps of one output index along one axis. */
-interface AxisTaps {
+interface AntialiasTaps {
   start: Int32Array;
   count: Int32Array;
   /** count[i] weights per output index, stored at i * maxTaps. */
@@ -14,21 +14,21 @@ interface AxisTaps {
   precision: number;
 }
 
-const tapsCache = new Map<string, AxisTaps>();
+const tapsCache = new Map<string, AntialiasTaps>();
 
 /** Taps for one resize, remembered: video frames repeat the same sizes. */
-function cachedTaps(inSize: number, outSize: number): AxisTaps {
+function cachedTaps(inSize: number, outSize: number): AntialiasTaps {
   const key = `${inSize}>${outSize}`;
   let taps = tapsCache.get(key);
   if (!taps) {
     if (tapsCache.size > 32) tapsCache.clear();
-    tapsCache.set(key, (taps = axisTaps(inSize, outSize)));
+    tapsCache.set(key, (taps = antialiasTaps(inSize, outSize)));
   }
   return taps;
 }
 
 /** Triangle-filter taps, widened by the scale when shrinking (the antialiasing), then quantised. */
-export function axisTaps(inSize: number, outSize: number): AxisTaps {
+export function antialiasTaps(inSize: number, outSize: number): AntialiasTaps {
   const scale = inSize / outSize;
   const support = Math.max(scale, 1);
   const maxTaps = Math.ceil(support) * 2 + 1;
@@ -61,7 +61,7 @@ export function axisTaps(inSize: number, outSize: number): AxisTaps {
 }
 
 /** Resizes along rows (stride 1 between taps) or columns (stride = row length), three channels. */
-function resizeAxis(src: Uint8Array, dst: Uint8Array, taps: AxisTaps, lines: number, lineStride: number, tapStride: number, outLineStride: number, outStep: number) {
+function resizeAxis(src: Uint8Array, dst: Uint8Array, taps: AntialiasTaps, lines: number, lineStride: number, tapStride: number, outLineStride: number, outStep: number) {
   const { start, count, weights, maxTaps, precision } = taps;
   const half = 1 << (precision - 1);
   const outCount = start.length;

@@ -1,7 +1,7 @@
 import type { Mask } from "./mask";
 
-/** Source taps and weights of a bilinear resize along one axis, as torch's interpolate with align_corners=False. */
-function axisTaps(source: number, target: number) {
+/** The two source indices and the weight of the second for each target index of a bilinear resize along one axis (torch's interpolate, align_corners=False). */
+function bilinearNeighbours(source: number, target: number) {
   const lo = new Int32Array(target);
   const hi = new Int32Array(target);
   const weight = new Float64Array(target);
@@ -28,8 +28,8 @@ export function resizeAndThreshold(
   height: number,
   threshold: number,
 ): Mask {
-  const xs = axisTaps(mapWidth, width);
-  const ys = axisTaps(mapHeight, height);
+  const xs = bilinearNeighbours(mapWidth, width);
+  const ys = bilinearNeighbours(mapHeight, height);
   const data = new Uint8Array(width * height);
   const rowLo = new Float64Array(width);
   const rowHi = new Float64Array(width);

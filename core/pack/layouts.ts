@@ -2,7 +2,7 @@ import type { GraphSpec, Manifest } from "./manifest";
 
 type Roles = Manifest["roles"];
 
-/** The graphs of this project's own export (the bundled packs and `models/export`): names as in SAM3.md section 3. */
+/** The graphs of this project's own export (the bundled packs and `models/export`): names as in docs/model-pack.md. */
 export const PROJECT_ROLES: Roles = {
   visionEncoder: {
     file: "onnx/vision_encoder.onnx",

@@ -19,10 +19,6 @@ export class AsyncLruCache<V> {
     return value;
   }
 
-  has(key: string): boolean {
-    return this.entries.has(key);
-  }
-
   clear(): void {
     this.entries.clear();
   }

@@ -104,8 +104,4 @@ export class HotStartFilter {
   onProbation(id: number): boolean {
     return this.newborns.has(id);
   }
-
-  forget(id: number): void {
-    this.newborns.delete(id);
-  }
 }

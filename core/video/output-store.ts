@@ -1,82 +1,57 @@
-import { decodeRleCounts, encodeRleCounts, maskToRleCounts, rleCountsToMask } from "../masks/rle";
-import { maskBox, type Mask } from "../masks/mask";
+import type { ResultObject } from "../export/json";
+import { maskArea, maskBox, type Box, type Mask } from "../masks/mask";
+import { cocoRleToMask, maskToCocoRle } from "../masks/rle";
 import { disjointMasks } from "./association";
 
-/** What a frame's outputs look like in the official predictor's shape. */
-export interface FrameOutputs {
-  out_obj_ids: number[];
-  out_probs: number[];
-  /** Normalised [x, y, w, h] of each object's (disjoint) mask. */
-  out_boxes_xywh: [number, number, number, number][];
-  /** At the video's resolution, one per id, no pixel in two of them. */
-  out_binary_masks: Mask[];
-}
+/** A change to one object on a frame: its new mask, or null where it is absent (lost or hidden). */
+export type ObjectChange = { mask: Mask; score: number; label?: string } | null;
 
-interface StoredObject {
-  score: number;
-  /** COCO-compressed run lengths (about a byte per run): a frame's masks cost little, so long videos fit. */
-  rle: string;
-}
-
-/** Every object's mask and score per frame, kept run-length encoded; the session's results. */
+/**
+ * Each frame's final result, kept once: masks made disjoint by score, then run-length encoded (about a byte per
+ * run, so long videos fit) with their box and area. JSON and exports read these records without re-encoding.
+ */
 export class OutputStore {
-  private readonly frames = new Map<number, Map<number, StoredObject>>();
+  private readonly frames = new Map<number, ResultObject[]>();
 
-  constructor(private readonly width: number, private readonly height: number) {}
-
-  set(frame: number, id: number, mask: Mask, score: number): void {
-    let objects = this.frames.get(frame);
-    if (!objects) this.frames.set(frame, (objects = new Map()));
-    objects.set(id, { score, rle: encodeRleCounts(maskToRleCounts(mask)) });
+  /**
+   * Applies one frame's changes. The frame's other objects are decoded only when there are some (an edit of one
+   * object on a frame that has others): the masks must be disjoint again with the new ones.
+   */
+  update(frame: number, changes: Map<number, ObjectChange>): void {
+    const kept = (this.frames.get(frame) ?? []).filter((o) => !changes.has(o.id));
+    const fresh = [...changes].flatMap(([id, c]) => (c ? [{ id, ...c }] : []));
+    if (!fresh.length) return this.store(frame, kept);
+    const all = [...kept.map((o) => ({ id: o.id, score: o.score, label: o.label, mask: cocoRleToMask(o.rle) })), ...fresh].sort((a, b) => a.id - b.id);
+    const masks = disjointMasks(all);
+    this.store(
+      frame,
+      all.map((o, i) => ({ id: o.id, score: o.score, box: maskBox(masks[i]) ?? ([0, 0, 0, 0] as Box), area: maskArea(masks[i]), rle: maskToCocoRle(masks[i]), ...(o.label !== undefined ? { label: o.label } : {}) })),
+    );
   }
 
-  /** Clears an object on one frame (lost or hidden there). */
-  clear(frame: number, id: number): void {
-    this.frames.get(frame)?.delete(id);
+  /** The frame's objects sorted by id. */
+  objects(frame: number): readonly ResultObject[] {
+    return this.frames.get(frame) ?? [];
   }
 
-  /** Removes an object from every frame. */
+  /** Removes an object from every frame (the others keep their masks). */
   removeObject(id: number): void {
-    for (const objects of this.frames.values()) objects.delete(id);
+    for (const [frame, objects] of this.frames) this.store(frame, objects.filter((o) => o.id !== id));
   }
 
   reset(): void {
     this.frames.clear();
   }
 
-  has(frame: number, id: number): boolean {
-    return this.frames.get(frame)?.has(id) ?? false;
-  }
-
-  mask(frame: number, id: number): { mask: Mask; score: number } | undefined {
-    const stored = this.frames.get(frame)?.get(id);
-    return stored && { mask: this.decode(stored), score: stored.score };
-  }
-
-  /** The frame's objects sorted by id, with masks made disjoint by score. */
-  outputs(frame: number): FrameOutputs {
-    const entries = [...(this.frames.get(frame) ?? new Map<number, StoredObject>())].sort(([a], [b]) => a - b);
-    const masks = disjointMasks(entries.map(([, o]) => ({ mask: this.decode(o), score: o.score })));
-    const { width: w, height: h } = this;
-    return {
-      out_obj_ids: entries.map(([id]) => id),
-      out_probs: entries.map(([, o]) => o.score),
-      out_boxes_xywh: masks.map((m) => {
-        const [x1, y1, x2, y2] = maskBox(m) ?? [0, 0, 0, 0];
-        return [x1 / w, y1 / h, (x2 - x1) / w, (y2 - y1) / h];
-      }),
-      out_binary_masks: masks,
-    };
-  }
-
   /** Bytes held by the stored run lengths (one-byte strings). */
   bytes(): number {
     let total = 0;
-    for (const objects of this.frames.values()) for (const o of objects.values()) total += o.rle.length;
+    for (const objects of this.frames.values()) for (const o of objects) total += o.rle.counts.length;
     return total;
   }
 
-  private decode(stored: StoredObject): Mask {
-    return rleCountsToMask(decodeRleCounts(stored.rle), this.height, this.width);
+  private store(frame: number, objects: ResultObject[]) {
+    if (objects.length) this.frames.set(frame, objects);
+    else this.frames.delete(frame);
   }
 }

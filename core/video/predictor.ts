@@ -2,16 +2,44 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, extname, join } from "node:path";
+import type { z } from "zod";
 import type { Confinement } from "../confine";
+import type { sessionInfoSchema } from "../export/json-schemas";
 import { asSam3Error, Sam3Error } from "../errors";
+import { formatBytes } from "../bytes";
 import { LIMITS } from "../limits";
 import { checkRange } from "../runtime/options";
 import { Sam3, type Sam3Options } from "../sam3";
+import type { RgbImage } from "../image/decode";
+import { frameToJson, type FrameJson } from "../export/json";
+import { summarizeObjects, type ObjectSummary } from "../export/summary";
+import { videoResultFile, writeVideoResults, type VideoExportOptions, type VideoResultFile, type VideoResults } from "../export/video-files";
 import { openFrameSource, type FrameSource } from "./frame-source";
 import { MaskPromptTracker, type ObjectTracker } from "./object-tracker";
-import { parseRequest, propagateRequest, startSessionRequest, videoRequest, type StartSessionRequest, type VideoRequest } from "./requests";
+import { fromOfficialPrompt, toOfficialFrame, type FrameResult } from "./official";
+import {
+  checkVideoPrompt,
+  parseRequest,
+  propagateRequest,
+  startSessionRequest,
+  videoRequest,
+  type PropagationDirection,
+  type StartSessionRequest,
+  type VideoPrompt,
+  type VideoRequest,
+} from "./requests";
 import { checkRules, VIDEO_RULES, type VideoRules } from "./rules";
-import { VideoSession, type FrameResult, type PropagationProgress } from "./session";
+import { VideoSession, type PropagationProgress } from "./session";
+
+/** Where and how far a propagation runs (the official request's fields in core's words). */
+export interface PropagateOptions {
+  /** both (default) | forward | backward, from the start frame. */
+  direction?: PropagationDirection;
+  /** Default: the first prompted frame (or, re-running after edits, the first edited one). */
+  start?: number;
+  /** At most this many frames in each direction. */
+  maxFrames?: number;
+}
 
 export interface PredictorOptions extends Sam3Options {
   /** Open sessions at most (default 8). */
@@ -30,23 +58,7 @@ export interface PredictorOptions extends Sam3Options {
   makeTracker?: (sam: Sam3, rules: VideoRules) => ObjectTracker;
 }
 
-export interface SessionInfo {
-  session_id: string;
-  resource_path: string;
-  frames: number;
-  width: number;
-  height: number;
-  fps: number;
-  kind: "video" | "frames" | "image";
-  /** Which ffmpeg decodes the video (system or bundled), or the image decoder. */
-  decoder: string;
-  /** Set when the video is truncated: its readable frames are still usable. */
-  decode_error?: string;
-  object_ids: number[];
-  progress: PropagationProgress;
-  last_used: string;
-  expires_at: string;
-}
+export type SessionInfo = z.infer<typeof sessionInfoSchema>;
 
 interface Responses {
   start_session: SessionInfo;
@@ -107,8 +119,10 @@ export class Sam3VideoPredictor {
     switch (req.type) {
       case "start_session":
         return respond(await this.startSession(this.reserve(req), req, context.label));
-      case "add_prompt":
-        return respond(await this.session(req.session_id).addPrompt(req));
+      case "add_prompt": {
+        const session = this.session(req.session_id);
+        return respond(officialFrame(await session.addPrompt(fromOfficialPrompt(req)), session));
+      }
       case "remove_object":
         this.session(req.session_id).removeObject(req.obj_id);
         return respond({ is_success: true, session_id: req.session_id, obj_id: req.obj_id });
@@ -121,16 +135,73 @@ export class Sam3VideoPredictor {
       case "cancel_propagation":
         return respond({ is_success: true, session_id: req.session_id, was_running: this.session(req.session_id).cancel() });
       case "get_session":
-        return respond(this.info(this.session(req.session_id)));
+        return respond(this.info(req.session_id));
       case "list_sessions":
-        return respond({ sessions: [...this.sessions.values()].map((s) => this.info(s)) });
+        return respond({ sessions: [...this.sessions.values()].map((s) => this.describe(s)) });
     }
   }
 
   /** `propagate_in_video`: yields {frame_index, outputs} per frame; breaking out of the loop stops it. */
   async *handleStreamRequest(request: { type: "propagate_in_video" } & Record<string, unknown>): AsyncGenerator<FrameResult> {
     const req = parseRequest(propagateRequest, request);
-    yield* this.session(req.session_id).propagate(req);
+    const session = this.session(req.session_id);
+    for await (const t of session.propagate(req)) yield officialFrame(t, session);
+  }
+
+  /** Adds a prompt on one frame (points and boxes in core's shapes, pixels unless said otherwise); returns that frame. */
+  async addPrompt(sessionId: string, prompt: VideoPrompt): Promise<FrameJson> {
+    const session = this.session(sessionId);
+    return frameJson(session, await session.addPrompt(checkVideoPrompt(prompt)));
+  }
+
+  /** Tracks the session's objects, yielding each frame's objects as JSON as soon as it is done; breaking out stops it. */
+  async *propagate(sessionId: string, options: PropagateOptions = {}): AsyncGenerator<FrameJson> {
+    const req = parseRequest(propagateRequest, {
+      type: "propagate_in_video",
+      session_id: sessionId,
+      propagation_direction: options.direction,
+      start_frame_index: options.start,
+      max_frame_num_to_track: options.maxFrames,
+    });
+    const session = this.session(sessionId);
+    for await (const t of session.propagate(req)) yield frameJson(session, t);
+  }
+
+  /** One frame's objects (as stored: nothing is re-run). */
+  frame(sessionId: string, frame: number): FrameJson {
+    const session = this.session(sessionId);
+    return frameJson(session, session.checkFrame(frame));
+  }
+
+  /** The decoded frame itself (shared with the frame cache: do not modify it). */
+  frameImage(sessionId: string, frame: number): Promise<RgbImage> {
+    const session = this.session(sessionId);
+    return session.source.readFrame(session.checkFrame(frame));
+  }
+
+  /** The session's size, frames, objects and propagation progress (what get_session answers). */
+  info(sessionId: string): SessionInfo {
+    return this.describe(this.session(sessionId));
+  }
+
+  progress(sessionId: string): PropagationProgress {
+    return this.session(sessionId).progress;
+  }
+
+  /** Each object over the frames it has results on: label, first and last frame, frames present, mean area and score. */
+  objects(sessionId: string): ObjectSummary[] {
+    const session = this.session(sessionId);
+    return summarizeObjects(Array.from({ length: session.source.info.frames }, (_, t) => session.outputs.objects(t)));
+  }
+
+  /** Writes the session's results to files in `dir` (JSON lines, PNG sequences, polygons, overlay MP4); returns their paths. */
+  export(sessionId: string, dir: string, stem: string, formats: VideoExportOptions): Promise<string[]> {
+    return writeVideoResults(this.results(sessionId), dir, stem, formats);
+  }
+
+  /** One download of the session's results: masks.jsonl, masks.zip (a PNG sequence per object) or overlay.mp4. */
+  exportFile(sessionId: string, file: VideoResultFile): Promise<Buffer> {
+    return videoResultFile(this.results(sessionId), file);
   }
 
   /**
@@ -160,8 +231,7 @@ export class Sam3VideoPredictor {
     }
   }
 
-  /** The session itself, for faces that export its frames. */
-  session(id: string): VideoSession {
+  private session(id: string): VideoSession {
     const session = this.sessions.get(id);
     if (!session) {
       throw new Sam3Error("UNKNOWN_SESSION", `no session "${id}" (it may have been closed or expired after ${Math.round(this.ttl / MINUTE)} min unused)`);
@@ -193,7 +263,7 @@ export class Sam3VideoPredictor {
     const budget = this.options.totalCacheBytes ?? 2 * 2 ** 30;
     const committed = [...this.cacheGrants.values()].reduce((a, b) => a + b, 0);
     if (committed + cacheBytes > budget) {
-      throw new Sam3Error("LIMIT_EXCEEDED", `a ${mib(cacheBytes)} frame cache would exceed the ${mib(budget)} budget (totalCacheBytes, ${mib(committed)} in use): close a session or ask for a smaller cache_bytes`);
+      throw new Sam3Error("LIMIT_EXCEEDED", `a ${formatBytes(cacheBytes)} frame cache would exceed the ${formatBytes(budget)} budget (totalCacheBytes, ${formatBytes(committed)} in use): close a session or ask for a smaller cache_bytes`);
     }
     this.cacheGrants.set(id, cacheBytes);
     return { id, cacheBytes };
@@ -224,7 +294,7 @@ export class Sam3VideoPredictor {
     const session = new VideoSession(id, source, this.sam, this.tracker, this.rules);
     this.sessions.set(id, session);
     if (label !== undefined) this.labels.set(id, label);
-    return this.info(session);
+    return this.describe(session);
   }
 
   private async closeSession(id: string) {
@@ -248,7 +318,22 @@ export class Sam3VideoPredictor {
     return this.options.sessionTtlMs ?? 30 * MINUTE;
   }
 
-  private info(s: VideoSession): SessionInfo {
+  /** What an export reads of a session: its stored results and its frames. */
+  private results(sessionId: string): VideoResults {
+    const session = this.session(sessionId);
+    const { frames, width, height, fps } = session.source.info;
+    return {
+      frames,
+      width,
+      height,
+      fps,
+      prompted: session.hasPrompts(),
+      objectsOn: (t) => session.outputs.objects(t),
+      readFrame: (t) => session.source.readFrame(t),
+    };
+  }
+
+  private describe(s: VideoSession): SessionInfo {
     const { info } = s.source;
     return {
       session_id: s.id,
@@ -262,6 +347,7 @@ export class Sam3VideoPredictor {
       ...(s.source.decodeError ? { decode_error: s.source.decodeError } : {}),
       object_ids: s.objectIds(),
       progress: s.progress,
+      memory: { results_bytes: s.outputs.bytes(), frame_cache_bytes: s.source.cachedBytes() },
       last_used: new Date(s.lastUsed).toISOString(),
       expires_at: new Date(s.lastUsed + this.ttl).toISOString(),
     };
@@ -276,7 +362,16 @@ function checkPredictorOptions(o: PredictorOptions) {
   checkRules(o.rules);
 }
 
-const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+function frameJson(session: VideoSession, t: number): FrameJson {
+  const { width, height } = session.source.info;
+  return frameToJson(t, session.outputs.objects(t), width, height);
+}
+
+function officialFrame(t: number, session: VideoSession): FrameResult {
+  const { width, height } = session.source.info;
+  return toOfficialFrame(t, session.outputs.objects(t), width, height);
+}
+
 
 /** A file extension (which tells decoders the container) reduced to safe characters. */
 const safeExtension = (name: string) => extname(name).toLowerCase().replace(/[^.a-z0-9]/g, "").slice(0, 16);

@@ -1,6 +1,22 @@
 import { z } from "zod";
 import { Sam3Error } from "../errors";
 import { LIMITS } from "../limits";
+import { checkLimit, checkPromptBounds, type BoxPrompt, type PointPrompt } from "../prompts";
+
+/** A prompt on one video frame in core's own shapes (the official array shapes are converted by fromOfficialPrompt). */
+export interface VideoPrompt {
+  frame: number;
+  /** A concept or several: every instance on every frame is found; starts the session over. */
+  text?: string | string[];
+  /** Clicks on one object (needs objectId). */
+  points?: PointPrompt[];
+  /** With objectId: one box around it. Without: exemplar boxes of a concept. */
+  boxes?: BoxPrompt[];
+  /** The object the points / box add or refine. */
+  objectId?: number;
+  /** "pixels" (default) or "relative": fractions 0..1 of the frame's width and height. */
+  coordinates?: "pixels" | "relative";
+}
 
 /** Messages of the schema's LIMITS checks, so a request beyond one is LIMIT_EXCEEDED rather than BAD_REQUEST. */
 const LIMIT_MESSAGES = new Set<string>();
@@ -41,7 +57,11 @@ const label = z.number().int().min(0).max(1);
 const concept = z.string().max(LIMITS.textLength, limit("textLength", "characters in a text prompt"));
 const objectId = z.number().int().min(0).max(MAX_OBJECT_ID);
 
-/** The official predictor's request shapes (sam3_video_predictor.handle_request), plus a few extensions. */
+/** Where a propagation runs from its start frame; "both" runs forward, then backward. */
+export const DIRECTIONS = ["both", "forward", "backward"] as const;
+export type PropagationDirection = (typeof DIRECTIONS)[number];
+
+/** The official predictor's request shapes (facebookresearch/sam3's Sam3VideoPredictor.handle_request), plus a few extensions. */
 export const startSessionRequest = z.object({
   type: z.literal("start_session"),
   /** A video file, a folder of JPEG / PNG frames, or one image. */
@@ -76,7 +96,7 @@ export const addPromptRequest = z.object({
 export const propagateRequest = z.object({
   type: z.literal("propagate_in_video"),
   session_id: sessionId,
-  propagation_direction: z.enum(["both", "forward", "backward"]).default("both"),
+  propagation_direction: z.enum(DIRECTIONS).default("both"),
   start_frame_index: frameIndex.optional(),
   max_frame_num_to_track: z.number().int().min(0).max(LIMITS.framesPerSession, limit("framesPerSession", "frames to track")).optional(),
 });
@@ -98,6 +118,25 @@ export type VideoRequest = z.input<typeof videoRequest>;
 export type StartSessionRequest = z.output<typeof startSessionRequest>;
 export type AddPromptRequest = z.output<typeof addPromptRequest>;
 export type PropagateRequest = z.output<typeof propagateRequest>;
+
+/** A core prompt's shape and sizes, checked as the official request's are before anything runs. */
+export function checkVideoPrompt(prompt: VideoPrompt): VideoPrompt {
+  if (typeof prompt !== "object" || prompt === null) throw new Sam3Error("BAD_REQUEST", "the prompt must be an object with frame and text, points or boxes");
+  checkPromptBounds({ points: prompt.points, boxes: prompt.boxes });
+  if (prompt.text !== undefined) {
+    const texts = [prompt.text].flat();
+    checkLimit("conceptsPerPrompt", texts.length, "text concepts");
+    if (!texts.length || texts.some((t) => typeof t !== "string")) throw new Sam3Error("BAD_PROMPT", "text must be a concept or a non-empty list of them");
+    for (const t of texts) checkLimit("textLength", t.length, "characters in a text prompt");
+  }
+  if (prompt.objectId !== undefined && !(Number.isInteger(prompt.objectId) && prompt.objectId >= 0 && prompt.objectId <= MAX_OBJECT_ID)) {
+    throw new Sam3Error("BAD_REQUEST", `the object id must be a whole number from 0 to ${MAX_OBJECT_ID}`);
+  }
+  if (prompt.coordinates !== undefined && prompt.coordinates !== "pixels" && prompt.coordinates !== "relative") {
+    throw new Sam3Error("BAD_OPTION", 'coordinates must be "pixels" or "relative"');
+  }
+  return prompt;
+}
 
 /** Validates a request; a malformed one is a BAD_REQUEST naming the field, one beyond a limit LIMIT_EXCEEDED. */
 export function parseRequest<S extends z.ZodTypeAny>(schema: S, request: unknown): z.output<S> {

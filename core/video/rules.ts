@@ -1,7 +1,7 @@
 import { Sam3Error } from "../errors";
 import { checkRange } from "../runtime/options";
 
-/** The official SAM 3 video predictor's thresholds (SAM3.md section 5), in one place. */
+/** The official SAM 3 video predictor's thresholds (facebookresearch/sam3's video inference and transformers' Sam3VideoModel), in one place. */
 export const VIDEO_RULES = Object.freeze({
   /** Detector: keep detections scoring above this on every frame. */
   detectionThreshold: 0.5,

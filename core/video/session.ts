@@ -1,14 +1,16 @@
+import type { z } from "zod";
+import type { progressSchema } from "../export/json-schemas";
 import { Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
 import { maskIoU, type Box, type Mask } from "../masks/mask";
 import { LIMITS } from "../limits";
-import { checkBox, checkLimit, checkPoint, type BoxPrompt, type PointPrompt } from "../prompts";
+import { checkBox, checkLimit, checkPoint, toPixelPrompt, type BoxPrompt, type PointPrompt } from "../prompts";
 import type { Sam3 } from "../sam3";
 import { associateDetections, HotStartFilter, occludedTracks, type TrackMask } from "./association";
 import type { FrameSource } from "./frame-source";
 import type { ObjectTracker, TrackState } from "./object-tracker";
-import { OutputStore, type FrameOutputs } from "./output-store";
-import type { AddPromptRequest, PropagateRequest } from "./requests";
+import { OutputStore, type ObjectChange } from "./output-store";
+import type { PropagateRequest, VideoPrompt } from "./requests";
 import type { VideoRules } from "./rules";
 
 interface VideoObject {
@@ -37,21 +39,20 @@ interface Clicks {
   box?: BoxPrompt;
 }
 
-export interface PropagationProgress {
-  running: boolean;
-  done: number;
-  total: number;
-  /** Frames per second of the running (or last) propagation. */
-  fps: number;
-  cancelled: boolean;
-}
-
-export interface FrameResult {
-  frame_index: number;
-  outputs: FrameOutputs;
-}
+export type PropagationProgress = z.infer<typeof progressSchema>;
 
 type Direction = "forward" | "backward";
+
+/** One frame of a propagation pass: what trackFrame needs besides the frame. */
+interface PassStep {
+  t: number;
+  /** Index of the frame within its pass (re-conditioning counts from the pass start). */
+  step: number;
+  states: Map<number, TrackState>;
+  hotStart: HotStartFilter;
+  /** Partial re-runs: the objects edited since the last run. */
+  only?: Set<number>;
+}
 
 /** One video and everything prompted on it: objects, their per-frame masks, and propagation. */
 export class VideoSession {
@@ -77,7 +78,7 @@ export class VideoSession {
     private readonly tracker: ObjectTracker,
     private readonly rules: VideoRules,
   ) {
-    this.outputs = new OutputStore(source.info.width, source.info.height);
+    this.outputs = new OutputStore();
   }
 
   get progress(): PropagationProgress {
@@ -93,38 +94,23 @@ export class VideoSession {
     return this.concept !== undefined || this.objects.size > 0;
   }
 
-  labelOf(id: number): string | undefined {
-    return this.objects.get(id)?.label;
-  }
-
-  /** Validates the whole request first and changes the session only once the model has answered. */
-  async addPrompt(request: AddPromptRequest): Promise<FrameResult> {
+  /** Validates the whole prompt first and changes the session only once the model has answered; returns its frame. */
+  async addPrompt(prompt: VideoPrompt): Promise<number> {
     this.checkIdle();
-    const t = this.checkFrame(request.frame_index);
+    const t = this.checkFrame(prompt.frame);
     const { width, height } = this.source.info;
-    const points = (request.points ?? []).map(([x, y], i): PointPrompt => ({ ...this.toPixels(x, y, request.coordinates), positive: (request.point_labels?.[i] ?? 1) === 1 }));
-    if (request.point_labels && request.point_labels.length !== points.length) {
-      throw new Sam3Error("BAD_REQUEST", `${points.length} points but ${request.point_labels.length} point_labels`);
-    }
-    if (request.bounding_box_labels && request.bounding_box_labels.length !== (request.bounding_boxes?.length ?? 0)) {
-      throw new Sam3Error("BAD_REQUEST", `${request.bounding_boxes?.length ?? 0} bounding_boxes but ${request.bounding_box_labels.length} bounding_box_labels`);
-    }
-    const boxes = (request.bounding_boxes ?? []).map(([x, y, w, h], i): BoxPrompt => {
-      const a = this.toPixels(x, y, request.coordinates);
-      const b = this.toPixels(x + w, y + h, request.coordinates);
-      return { box: [a.x, a.y, b.x, b.y], positive: (request.bounding_box_labels?.[i] ?? 1) === 1 };
-    });
+    const { points = [], boxes = [] } = toPixelPrompt(prompt, width, height, prompt.coordinates);
     for (const p of points) checkPoint(p, width, height);
     for (const b of boxes) checkBox(b, width, height);
-    if (request.obj_id !== undefined) {
-      if (request.text !== undefined) throw new Sam3Error("BAD_REQUEST", "obj_id goes with points or a box, not with text (text finds every instance)");
+    if (prompt.objectId !== undefined) {
+      if (prompt.text !== undefined) throw new Sam3Error("BAD_REQUEST", "obj_id goes with points or a box, not with text (text finds every instance)");
       this.sam.require(points.length ? "clicks" : "box");
-      const clicks = this.checkClicks(t, request.obj_id, points, boxes);
-      await this.clickObject(await this.source.readFrame(t), t, request.obj_id, clicks);
+      const clicks = this.checkClicks(t, prompt.objectId, points, boxes);
+      await this.clickObject(await this.source.readFrame(t), t, prompt.objectId, clicks);
     } else if (points.length) {
       throw new Sam3Error("BAD_REQUEST", "points need an obj_id: the object they add or refine");
-    } else if (request.text !== undefined || boxes.length) {
-      const texts = request.text === undefined ? ["visual"] : [request.text].flat().map((s) => s.trim());
+    } else if (prompt.text !== undefined || boxes.length) {
+      const texts = prompt.text === undefined ? ["visual"] : [prompt.text].flat().map((s) => s.trim());
       if (texts.some((s) => !s)) throw new Sam3Error("BAD_PROMPT", "the text prompt is empty");
       this.sam.require("textVideo");
       if (boxes.length) this.sam.require("exemplarBoxes");
@@ -132,7 +118,7 @@ export class VideoSession {
     } else {
       throw new Sam3Error("BAD_REQUEST", "add_prompt needs text, points with an obj_id, or bounding_boxes");
     }
-    return { frame_index: t, outputs: this.outputs.outputs(t) };
+    return t;
   }
 
   removeObject(id: number): void {
@@ -151,8 +137,8 @@ export class VideoSession {
     return this.progressState.running;
   }
 
-  /** Tracks through the video, yielding each frame's outputs as soon as it is done. */
-  async *propagate(request: PropagateRequest): AsyncGenerator<FrameResult> {
+  /** Tracks through the video, yielding each frame's index as soon as its results are stored. */
+  async *propagate(request: PropagateRequest): AsyncGenerator<number> {
     this.checkIdle();
     if (!this.objects.size && !this.concept) throw new Sam3Error("BAD_REQUEST", "nothing to propagate: add a prompt first");
     const full = this.needsFullRun;
@@ -173,12 +159,12 @@ export class VideoSession {
             return;
           }
           // with nothing edited since the last run, the stored results are replayed
-          if (!only || only.size) await this.trackFrame(t, await this.source.readFrame(t, pass.direction), states, hotStart, step, only);
+          if (!only || only.size) await this.trackFrame(await this.source.readFrame(t, pass.direction), { t, step, states, hotStart, only });
           this.lastUsed = Date.now();
           if (pass.skipFirst && step === 0) continue;
           this.progressState.done++;
           this.progressState.fps = (this.progressState.done * 1000) / (performance.now() - began);
-          yield { frame_index: t, outputs: this.outputs.outputs(t) };
+          yield t;
         }
       }
       this.needsFullRun = false;
@@ -194,11 +180,13 @@ export class VideoSession {
     // a new concept starts the session over, as in the official predictor
     this.clearPrompts();
     this.concept = concept;
+    const changes = new Map<number, ObjectChange>();
     for (const detection of detections) {
       const id = this.newObject({ origin: "detector", label: detection.label });
       this.seeds.set(id, detection);
-      this.outputs.set(concept.frame, id, detection.mask, detection.score);
+      changes.set(id, { mask: detection.mask, score: detection.score, label: detection.label });
     }
+    this.outputs.update(concept.frame, changes);
   }
 
   /** The clicks an object will have on frame t with these added, refused before anything is stored. */
@@ -220,13 +208,12 @@ export class VideoSession {
     let perFrame = this.clicks.get(id);
     if (!perFrame) this.clicks.set(id, (perFrame = new Map()));
     perFrame.set(t, clicks);
-    if (result.present) this.outputs.set(t, id, result.mask, result.score);
-    else this.outputs.clear(t, id);
+    this.outputs.update(t, new Map([[id, result.present ? { mask: result.mask, score: result.score, label: this.objects.get(id)?.label } : null]]));
     this.touched.set(id, Math.min(t, this.touched.get(id) ?? t));
   }
 
   /** One frame of propagation: carry or re-prompt each object, then (full runs) detect, associate and filter. */
-  private async trackFrame(t: number, frame: RgbImage, states: Map<number, TrackState>, hotStart: HotStartFilter, step: number, only?: Set<number>) {
+  private async trackFrame(frame: RgbImage, { t, step, states, hotStart, only }: PassStep) {
     const ids = only ? [...only].filter((id) => this.objects.has(id)) : [...this.objects.keys()];
     const current = new Map<number, { mask: Mask; score: number }>();
     const lost = new Set<number>();
@@ -248,8 +235,9 @@ export class VideoSession {
     if (!only && this.concept) await this.associate(frame, current, states, hotStart, step);
     const tracks: TrackMask[] = [...current].map(([id, o]) => ({ id, ...o }));
     for (const id of occludedTracks(tracks, this.rules)) current.delete(id), lost.add(id);
-    for (const [id, o] of current) this.outputs.set(t, id, o.mask, o.score);
-    for (const id of lost) this.outputs.clear(t, id);
+    const changes = new Map<number, ObjectChange>([...lost].map((id) => [id, null]));
+    for (const [id, o] of current) changes.set(id, { ...o, label: this.objects.get(id)?.label });
+    this.outputs.update(t, changes);
   }
 
   private async associate(frame: RgbImage, current: Map<number, { mask: Mask; score: number }>, states: Map<number, TrackState>, hotStart: HotStartFilter, step: number) {
@@ -286,12 +274,8 @@ export class VideoSession {
 
   private async detect(frame: RgbImage, concept = this.concept!): Promise<Detection[]> {
     const { texts, boxes } = concept;
-    const found: Detection[] = [];
-    for (const text of texts) {
-      const result = await this.sam.segment(frame, { text, boxes }, { threshold: this.rules.detectionThreshold, nms: this.rules.detectionNms, minRegionArea: this.rules.minRegionArea });
-      for (const o of result.objects) found.push({ mask: o.mask, score: o.score, box: o.box, label: text });
-    }
-    return found;
+    const result = await this.sam.segment(frame, { text: texts, boxes }, { threshold: this.rules.detectionThreshold, nms: this.rules.detectionNms, minRegionArea: this.rules.minRegionArea });
+    return result.objects.map((o) => ({ mask: o.mask, score: o.score, box: o.box, label: o.label! }));
   }
 
   private newObject(info: Omit<VideoObject, "id">, id = this.nextId): number {
@@ -336,16 +320,7 @@ export class VideoSession {
     return frames.length ? Math.min(...frames) : 0;
   }
 
-  private toPixels(x: number, y: number, coordinates: "relative" | "pixels") {
-    const { width, height } = this.source.info;
-    if (coordinates === "pixels") return { x, y };
-    if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1)) {
-      throw new Sam3Error("BAD_PROMPT", `relative coordinates must be within 0..1, got (${x}, ${y}); pass coordinates: "pixels" for pixels`);
-    }
-    return { x: x * width, y: y * height };
-  }
-
-  private checkFrame(index: number): number {
+  checkFrame(index: number): number {
     const { frames } = this.source.info;
     if (!Number.isInteger(index) || index < 0 || index >= frames) {
       throw new Sam3Error("BAD_REQUEST", `frame_index ${index} is out of range: the video has frames 0..${frames - 1}`);

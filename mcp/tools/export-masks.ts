@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { rmdir } from "node:fs/promises";
 import { extname } from "node:path";
 import { z } from "zod";
-import { listFiles, Sam3Error, writeVideoResults } from "../../core";
+import { listFiles } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink } from "../schemas";
@@ -31,11 +31,10 @@ export function registerExportMasks(server: McpServer, ctx: McpContext, sessions
     guardTool(ctx.paths, "export_masks", async ({ session_id, formats, tolerance }, extra) => {
       sessions.check(session_id);
       return ctx.jobs.run(async () => {
-        const session = (await ctx.predictor()).session(session_id);
-        if (!session.hasPrompts()) throw new Sam3Error("BAD_REQUEST", "the session has no results to export yet: add_prompt and propagate_in_video first");
+        const predictor = await ctx.predictor();
         const folder = await ctx.paths.jobFolder(`${session_id}-export-${Date.now()}`);
         const has = (f: string) => formats.includes(f as never);
-        const written = await writeVideoResults(session, folder, "masks", { json: has("json"), png: has("png"), polygons: has("polygons"), overlay: has("overlay"), tolerance }).catch(async (e) => {
+        const written = await predictor.export(session_id, folder, "masks", { json: has("json"), png: has("png"), polygons: has("polygons"), overlay: has("overlay"), tolerance }).catch(async (e) => {
           // the export removes what it wrote; the folder made for it goes too
           await rmdir(folder).catch(() => undefined);
           throw e;

@@ -1,11 +1,11 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import sharp from "sharp";
 import { z } from "zod";
-import { decodeImage, renderOverlay, type RgbImage, Sam3Error, segmentationToJson } from "../../core";
+import { decodeImage, formatBytes, renderOverlay, type RgbImage, Sam3Error, segmentationToJson } from "../../core";
 import type { McpContext } from "../context";
 import { guardTool } from "../tool-errors";
 import { jobOptions } from "./tool-extra";
-import { box, coordinates, imageObject, point } from "../schemas";
+import { box, candidate, coordinates, corePrompt, imageObject, point } from "../schemas";
 
 /** Overlay images sent back inline are shrunk to this longer side, and to JPEG if still too heavy. */
 const OVERLAY_MAX_SIDE = 768;
@@ -14,7 +14,10 @@ const OVERLAY_MAX_BYTES = 400_000;
 const input = {
   image_path: z.string().optional().describe("Image file to read, inside the server's allowed folders (relative paths start in the first one)."),
   image_base64: z.string().optional().describe("Or the image itself, base64 (a data: URL is fine). One of image_path / image_base64."),
-  text: z.string().optional().describe('A concept to find every instance of, e.g. "dog" or "red car". Uses the detector.'),
+  text: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe('A concept to find every instance of, e.g. "dog" or "red car", or several (["dog", "cat"]): each object is labelled with its concept. Uses the detector.'),
   points: z.array(point).optional().describe("Clicks on ONE object, without text: positive on it, negative on what to leave out. Uses the tracker."),
   boxes: z.array(box).optional().describe("Without text: one box around one object (tracker). With text: example boxes of the concept."),
   coordinates,
@@ -28,7 +31,7 @@ const output = {
   image: z.object({ width: z.number(), height: z.number() }),
   model: z.string(),
   objects: z.array(imageObject).describe("Best first. score: detector = confidence the instance shows the concept; tracker = the model's estimate of its mask's IoU."),
-  candidates: z.array(z.object({ score: z.number(), area: z.number() })).optional().describe("Tracker, multimask output: all three candidate masks; object 1 is the best."),
+  candidates: z.array(candidate).optional().describe("Tracker, multimask output: all three candidate masks; object 1 is the best."),
   warnings: z.array(z.string()),
 };
 
@@ -51,14 +54,8 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
       const input = readImage(args, ctx);
       return ctx.jobs.run(async () => {
         const image = await decodeImage(input);
-        const scale = args.coordinates === "relative" ? { x: image.width, y: image.height } : { x: 1, y: 1 };
-        const prompt = {
-          text: args.text,
-          points: args.points?.map((p) => ({ x: p.x * scale.x, y: p.y * scale.y, positive: p.positive })),
-          boxes: args.boxes?.map((b) => ({ box: [b.x1 * scale.x, b.y1 * scale.y, b.x2 * scale.x, b.y2 * scale.y] as [number, number, number, number], positive: b.positive })),
-        };
         const sam = await ctx.sam();
-        const result = await sam.segment(image, prompt, { threshold: args.threshold, fineness: args.fineness, multimask: args.multimask });
+        const result = await sam.segment(image, { text: args.text, ...corePrompt(args) }, { threshold: args.threshold, fineness: args.fineness, multimask: args.multimask, coordinates: args.coordinates });
         const json = segmentationToJson(result);
         const warnings = result.warnings.map((w) => ctx.paths.scrub(w));
         const structured = { ...json, warnings };
@@ -66,7 +63,7 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
           (json.objects.length ? `; best score ${json.objects[0].score.toFixed(3)}` : "") +
           (warnings.length ? `. ${warnings.join(". ")}` : "");
         const content: ({ type: "text"; text: string } | { type: "image"; data: string; mimeType: string })[] = [{ type: "text", text: summary }];
-        if (args.overlay) content.push(await overlayBlock(image, result.objects.map((o) => ({ ...o, label: args.text }))));
+        if (args.overlay) content.push(await overlayBlock(image, result.objects));
         return { content, structuredContent: structured };
       }, jobOptions(extra));
     }, ctx.log),
@@ -78,7 +75,7 @@ function readImage(args: { image_path?: string; image_base64?: string }, ctx: Mc
   if (args.image_path) return ctx.paths.readable(args.image_path);
   const data = args.image_base64!.replace(/^data:[^,]*,/, "");
   if ((data.length * 3) / 4 > ctx.maxBase64Bytes) {
-    throw new Sam3Error("LIMIT_EXCEEDED", `image_base64 is larger than the ${Math.round(ctx.maxBase64Bytes / 2 ** 20)} MiB this server accepts; save it to a file and pass image_path`);
+    throw new Sam3Error("LIMIT_EXCEEDED", `image_base64 is larger than the ${formatBytes(ctx.maxBase64Bytes)} this server accepts; save it to a file and pass image_path`);
   }
   return Buffer.from(data, "base64");
 }

@@ -1,14 +1,14 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { Sam3Error, writeVideoResults } from "../../core";
+import { DIRECTIONS, Sam3Error } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, objectSummary } from "../schemas";
 import { guardTool } from "../tool-errors";
 import { propagateToFile } from "./propagation";
-import { jobOptions, type ToolExtra } from "./tool-extra";
-import { promptFields, toPredictorPrompt } from "./video-prompts";
+import { jobOptions } from "./tool-extra";
+import { promptFields, toVideoPrompt } from "./video-prompts";
 
 /** One call from a video and a prompt to tracks: opens a session, prompts frame 0 (or the one given), tracks, closes. */
 export function registerSegmentVideo(server: McpServer, ctx: McpContext, sessions: ClientSessions) {
@@ -26,7 +26,7 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext, session
         video_path: z.string().describe("Inside the server's allowed folders: a video file, a folder of frames, or an image."),
         frame_index: z.number().int().min(0).default(0).describe("The frame the points / boxes are on."),
         ...promptFields,
-        direction: z.enum(["both", "forward", "backward"]).default("both"),
+        direction: z.enum(DIRECTIONS).default("both"),
         max_frames: z.number().int().min(0).optional().describe("Track at most this many frames in each direction."),
         max_side: z.number().int().positive().optional().describe("Downscale frames whose longer side is larger (e.g. 1280 for 4K)."),
         overlay_video: z.boolean().default(false).describe("Also write an MP4 with the objects drawn on every frame."),
@@ -43,11 +43,11 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext, session
         try {
           await sessions.add(session_id);
           const withObject = args.text === undefined && args.obj_id === undefined ? { ...args, obj_id: 1 } : args;
-          await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: args.frame_index, ...toPredictorPrompt(withObject) });
-          const report = await propagateToFile(ctx, predictor, { session_id, propagation_direction: args.direction, start_frame_index: args.frame_index, max_frame_num_to_track: args.max_frames }, extra as unknown as ToolExtra);
+          await predictor.addPrompt(session_id, toVideoPrompt(args.frame_index, withObject));
+          const report = await propagateToFile(ctx, predictor, session_id, { direction: args.direction, start: args.frame_index, maxFrames: args.max_frames }, extra);
           const files = [{ uri: ctx.paths.outputUri(report.file), name: "frames.jsonl", mimeType: "application/jsonl" }];
           if (args.overlay_video && !report.cancelled) {
-            const [video] = await writeVideoResults(predictor.session(session_id), dirname(report.file), "overlay", { overlay: true });
+            const [video] = await predictor.export(session_id, dirname(report.file), "overlay", { overlay: true });
             files.push({ uri: ctx.paths.outputUri(video), name: "overlay.mp4", mimeType: "video/mp4" });
           }
           const summary = `${report.cancelled ? "Cancelled after" : "Tracked"} ${report.frames} of ${info.frames} frames: ` +

@@ -1,18 +1,15 @@
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { JobOptions } from "../job-limiter";
 
-/** What a tool handler is given to talk back: its cancellation signal and a way to notify progress. */
-export interface ToolExtra {
-  signal: AbortSignal;
-  _meta?: { progressToken?: string | number };
-  sendNotification: (notification: { method: "notifications/progress"; params: { progressToken: string | number; progress: number; total?: number; message?: string } }) => Promise<void>;
-}
+/** What the SDK gives a tool handler to talk back: its cancellation signal, the call's progress token, notifications. */
+export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /** Queue places are sent when a call joins the queue, then at most this often (every release moves every waiter). */
 const QUEUE_REPORT_MS = 1000;
 
 /** How a tool call waits for the model: cancelled with the call, its queue place sent as progress when asked. */
-export function jobOptions(extra: unknown): JobOptions {
-  const { signal, _meta, sendNotification } = extra as ToolExtra;
+export function jobOptions({ signal, _meta, sendNotification }: ToolExtra): JobOptions {
   const token = _meta?.progressToken;
   if (token === undefined) return { signal };
   let first: number | undefined;

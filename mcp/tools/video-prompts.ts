@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { VideoPrompt } from "../../core";
 import { box, coordinates, point } from "../schemas";
 
 /** Prompt fields shared by add_prompt and segment_video, as an agent writes them. */
@@ -12,18 +13,14 @@ export const promptFields = {
 
 type PromptFields = { text?: string | string[]; points?: z.infer<typeof point>[]; boxes?: z.infer<typeof box>[]; obj_id?: number; coordinates: "pixels" | "relative" };
 
-/** The predictor's add_prompt fields for an agent's prompt. */
-export function toPredictorPrompt(p: PromptFields) {
+/** Core's video prompt for an agent's prompt on a frame. */
+export function toVideoPrompt(frame: number, p: PromptFields): VideoPrompt {
   return {
-    ...(p.text !== undefined ? { text: p.text } : {}),
-    ...(p.points?.length ? { points: p.points.map((q) => [q.x, q.y] as [number, number]), point_labels: p.points.map((q) => (q.positive ? 1 : 0)) } : {}),
-    ...(p.boxes?.length
-      ? {
-          bounding_boxes: p.boxes.map((b) => [b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1] as [number, number, number, number]),
-          bounding_box_labels: p.boxes.map((b) => (b.positive ? 1 : 0)),
-        }
-      : {}),
-    ...(p.obj_id !== undefined ? { obj_id: p.obj_id } : {}),
+    frame,
+    text: p.text,
+    points: p.points,
+    boxes: p.boxes?.map((b) => ({ box: [b.x1, b.y1, b.x2, b.y2], positive: b.positive })),
+    objectId: p.obj_id,
     coordinates: p.coordinates,
   };
 }

@@ -1,13 +1,13 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { frameToJson, type SessionInfo } from "../../core";
+import { DIRECTIONS, type SessionInfo } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";
 import { guardTool } from "../tool-errors";
 import { propagateToFile } from "./propagation";
-import { jobOptions, type ToolExtra } from "./tool-extra";
-import { promptFields, toPredictorPrompt } from "./video-prompts";
+import { jobOptions } from "./tool-extra";
+import { promptFields, toVideoPrompt } from "./video-prompts";
 
 const sessionId = z.string().describe("From start_session.");
 const text = (t: string) => ({ type: "text" as const, text: t });
@@ -60,8 +60,7 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
     },
     guard("add_prompt", async ({ session_id, frame_index, ...prompt }, extra) => {
       sessions.check(session_id);
-      const result = await ctx.jobs.run(async () => (await ctx.predictor()).handleRequest({ type: "add_prompt", session_id, frame_index, ...toPredictorPrompt(prompt) }), jobOptions(extra));
-      const json = frameToJson(result);
+      const json = await ctx.jobs.run(async () => (await ctx.predictor()).addPrompt(session_id, toVideoPrompt(frame_index, prompt)), jobOptions(extra));
       return { content: [text(`Frame ${frame_index}: objects ${json.objects.map((o) => o.id).join(", ") || "none"}.`)], structuredContent: { ...json } };
     }),
   );
@@ -74,7 +73,7 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
         "Tracks the session's objects through the video from the prompted frame (both directions by default). Returns a per-object summary (frames present, first/last frame, mean area and score); the full per-frame masks are written to a JSON-lines file returned as a resource link, and each frame can be read as sam3://sessions/{session_id}/frames/{frame}. Reports progress when asked; cancelling the call stops it within a frame.",
       inputSchema: {
         session_id: sessionId,
-        propagation_direction: z.enum(["both", "forward", "backward"]).default("both"),
+        propagation_direction: z.enum(DIRECTIONS).default("both"),
         start_frame_index: z.number().int().min(0).optional(),
         max_frame_num_to_track: z.number().int().min(0).optional().describe("At most this many frames in each direction."),
       },
@@ -85,7 +84,8 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
       sessions.check(args.session_id);
       return ctx.jobs.run(async () => {
         const predictor = await ctx.predictor();
-        const report = await propagateToFile(ctx, predictor, args, extra as unknown as ToolExtra);
+        const { session_id, propagation_direction: direction, start_frame_index: start, max_frame_num_to_track: maxFrames } = args;
+        const report = await propagateToFile(ctx, predictor, session_id, { direction, start, maxFrames }, extra);
         const results = { uri: ctx.paths.outputUri(report.file), name: "frames.jsonl", mimeType: "application/jsonl" };
         const summary = `${report.cancelled ? "Cancelled after" : "Tracked"} ${report.frames} frames: ` +
           (report.objects.map((o) => `object ${o.id} on ${o.frames_present} frames (${o.first_frame}-${o.last_frame})`).join("; ") || "no objects");

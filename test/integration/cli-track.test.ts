@@ -38,7 +38,7 @@ describe("sam3 track", () => {
       expect(Object.keys(f)).toEqual(["frame_index", "objects"]);
       for (const o of f.objects) {
         expect([1, 2]).toContain(o.id);
-        expect(Object.keys(o)).toEqual(["id", "score", "box_xywh", "area", "rle"]);
+        expect(Object.keys(o)).toEqual(["id", "score", "box", "area", "rle", "colour", "box_xywh"]);
         expect(o.rle.size).toEqual([121, 161]);
         expect(maskArea(cocoRleToMask(o.rle))).toBe(o.area);
         o.box_xywh.forEach((v) => expect(v).toBeGreaterThanOrEqual(0));

@@ -29,9 +29,12 @@ function onlyJson(run: Run): SegmentationJson {
 }
 
 /** Every object's shape, and its RLE decodes to exactly `area` pixels of a 640x480 mask. */
-function checkObjects(objects: ObjectJson[]) {
+/** The objects' shape; detector objects also carry the concept that found them. */
+function checkObjects(objects: ObjectJson[], label?: string) {
   for (const o of objects) {
-    expect(Object.keys(o).sort()).toEqual(["area", "box", "id", "rle", "score"]);
+    expect(Object.keys(o).sort()).toEqual(["area", "box", "colour", "id", ...(label ? ["label"] : []), "rle", "score"]);
+    expect(o.label).toBe(label);
+    expect(o.colour).toMatch(/^#[0-9a-f]{6}$/);
     expect(o.score).toBeGreaterThanOrEqual(0);
     expect(o.score).toBeLessThanOrEqual(1);
     expect(o.box).toHaveLength(4);
@@ -77,7 +80,7 @@ describe("sam3 segment: detector (text)", () => {
     expect(json.objects.map((o) => o.id)).toEqual(Array.from({ length: QUERIES }, (_, i) => i + 1));
     const scores = json.objects.map((o) => o.score);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
-    checkObjects(json.objects);
+    checkObjects(json.objects, "red circle");
     // random weights: masks are not empty and not all identical
     expect(json.objects.some((o) => o.area > 0)).toBe(true);
     expect(new Set(json.objects.map((o) => o.rle.counts)).size).toBeGreaterThan(1);
@@ -94,7 +97,7 @@ describe("sam3 segment: detector (text)", () => {
     const json = onlyJson(await cli("segment", SCENE, "--text", "red circle", "--box", "80,90,240,250", "--threshold", "0", "--json"));
     expect(json.candidates).toBeUndefined();
     expect(json.objects).toHaveLength(QUERIES);
-    checkObjects(json.objects);
+    checkObjects(json.objects, "red circle");
     expect(json.objects).not.toEqual(onlyJson(allDetections).objects);
   });
 });

@@ -4,13 +4,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sam3Error } from "../../core/errors";
 import { downloadFile, sha256Of } from "../../core/models/download";
 import { fetchPreset } from "../../core/models/fetch";
 import { verifyPack } from "../../core/models/verify";
 import type { Preset } from "../../core/pack/presets";
 import { openPack } from "../../core/pack/open";
 import { cli } from "../support/cli";
+import { rejection } from "../support/errors";
 import { REPO } from "../support/reference";
 
 const PACK = join(REPO, "models", "sam3-tiny-336");
@@ -72,12 +72,6 @@ const preset = (area: string, sha = true, base = `${host.base}/${area}/`): Prese
   capabilities: openPack(PACK).capabilities,
   variants: [{ dtype: "fp32", files: FILES.map((f) => ({ path: f, url: base + f, ...(sha ? { sha256: hashes[f] } : {}) })), manifest: { ...manifest, name: "tiny-mirror" } }],
 });
-
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
-}
 
 beforeAll(async () => {
   await host.start();

@@ -2,11 +2,10 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNodeRed, type FlowNode, type NodeRedRuntime } from "../support/node-red";
+import { NODE_NAMES, startNodeRed, type FlowNode, type NodeRedRuntime } from "../support/node-red";
 import { REPO, SCENE } from "../support/reference";
 
 const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
-const SAM3_TYPES = Object.keys(PACKAGE["node-red"].nodes);
 const FLOWS_DIR = join(REPO, "examples", "flows");
 
 let runtime: NodeRedRuntime;
@@ -28,10 +27,13 @@ describe("the package in a real Node-RED runtime", () => {
     const ours = sets.filter((s) => s.module === PACKAGE.name);
     expect(ours.map((s) => s.err).filter(Boolean), log()).toEqual([]);
     expect(ours.every((s) => s.enabled)).toBe(true);
-    expect(ours.flatMap((s) => s.types).sort()).toEqual([...SAM3_TYPES].sort());
+    expect(ours.flatMap((s) => s.types).sort()).toEqual([...NODE_NAMES].sort());
     const editorScript = await fetch(`${base}/resources/@sam3-flow/node-red-sam3/sam3-editor.js`);
     expect(editorScript.status).toBe(200);
     expect(await editorScript.text()).toContain("SAM3_EDITOR");
+    const grammar = await fetch(`${base}/sam3/prompts.js`);
+    expect(grammar.status).toBe(200);
+    expect(await grammar.text()).toContain("window.SAM3_PROMPTS = ");
   });
 
   it("deploys every example flow through the admin API", async () => {
@@ -45,7 +47,7 @@ describe("the package in a real Node-RED runtime", () => {
       if (node.id === "s3trk-export") node.json = false;
     }
     const usedTypes = new Set(flows.map((n: { type: string }) => n.type));
-    expect(SAM3_TYPES.filter((t) => !usedTypes.has(t)), "every sam3 node appears in an example").toEqual([]);
+    expect(NODE_NAMES.filter((t) => !usedTypes.has(t)), "every sam3 node appears in an example").toEqual([]);
     await runtime.deploy(flows, `${base}/sam3`);
     const deployed: { id: string }[] = await (await fetch(`${base}/flows`, { headers: { accept: "application/json" } })).json();
     expect(deployed.length).toBe(flows.length);

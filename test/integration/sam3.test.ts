@@ -1,18 +1,12 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sam3Error } from "../../core/errors";
 import { decodeImage } from "../../core/image/decode";
 import { maskArea } from "../../core/masks/mask";
 import { Sam3 } from "../../core/sam3";
+import { rejection } from "../support/errors";
 import { SCENE } from "../support/reference";
 
 const clicks = [{ x: 160, y: 170 }, { x: 460, y: 160, positive: false }];
-
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
-}
 
 describe("Sam3 on the real onnxruntime", () => {
   let sam: Sam3;
@@ -48,6 +42,29 @@ describe("Sam3 on the real onnxruntime", () => {
     const alone = [];
     for (const job of jobs()) alone.push(await job);
     expect(together.map((r) => r.objects.map((o) => [o.score, o.area]))).toEqual(alone.map((r) => r.objects.map((o) => [o.score, o.area])));
+  });
+
+  it("finds several concepts in one call: one image pass, each object labelled with its concept, ids across them", async () => {
+    const image = await decodeImage(await sharp(SCENE).rotate(90).png().toBuffer());
+    const concepts = ["red circle", "blue square"];
+    const alone = await Promise.all(concepts.map((text) => sam.segment(image, { text }, { threshold: 0, maxObjects: 2 })));
+    // maxObjects bounds each concept; the concepts' objects come in the order given
+    const both = await sam.segment(image, { text: concepts }, { threshold: 0, maxObjects: 2 });
+    const expected = alone.flatMap((r, i) => r.objects.map((o) => ({ label: concepts[i], score: o.score, area: o.area })));
+    expect(expected).toHaveLength(4);
+    expect(both.objects.map((o) => ({ label: o.label, score: o.score, area: o.area }))).toEqual(expected);
+    expect(both.objects.map((o) => o.id)).toEqual([1, 2, 3, 4]);
+    expect(both.timings.vitPasses).toBe(0);
+    expect((await rejection(sam.segment(image, { text: [] }))).code).toBe("BAD_PROMPT");
+  });
+
+  it("takes points and boxes as fractions of the image with coordinates: relative", async () => {
+    const image = await decodeImage(SCENE);
+    const relative = await sam.segment(image, { points: [{ x: 0.25, y: 0.35 }], boxes: [{ box: [0.1, 0.2, 0.4, 0.6] }] }, { coordinates: "relative" });
+    const pixels = await sam.segment(image, { points: [{ x: 160, y: 168 }], boxes: [{ box: [64, 96, 256, 288] }] });
+    expect(relative.objects.map((o) => [o.score, o.area])).toEqual(pixels.objects.map((o) => [o.score, o.area]));
+    const outside = await rejection(sam.segment(image, { points: [{ x: 160, y: 168 }] }, { coordinates: "relative" }));
+    expect([outside.code, outside.message]).toEqual(["BAD_PROMPT", expect.stringContaining('pass coordinates "pixels"')]);
   });
 
   it("uses exemplar boxes with text: negative and positive boxes change the scores", async () => {

@@ -3,11 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sam3Error } from "../../core/errors";
-import { maskToCocoRle } from "../../core/masks/rle";
 import { MaskPromptTracker, type ObjectTracker } from "../../core/video/object-tracker";
+import type { FrameResult } from "../../core/video/official";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
-import type { FrameResult } from "../../core/video/session";
+import { rejection } from "../support/errors";
 import { SCENE } from "../support/reference";
 import { makeVideo, squares, type SyntheticVideo } from "../support/synthetic-video";
 
@@ -19,12 +18,6 @@ beforeAll(async () => {
   clip = await makeVideo(join(dir, "clip.mp4"), CLIP);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
-}
 
 async function collect(stream: AsyncIterable<FrameResult>): Promise<FrameResult[]> {
   const out: FrameResult[] = [];
@@ -126,14 +119,13 @@ describe("video predictor: sessions, prompts, propagation", () => {
     await twoObjects(session_id);
     await collect(predictor.handleStreamRequest({ type: "propagate_in_video", session_id, propagation_direction: "forward" }));
     const calls = tracker.prompts + tracker.steps;
-    const session = predictor.session(session_id);
-    const before = [...Array(12).keys()].map((t) => session.outputs.outputs(t).out_probs);
+    const before = [...Array(12).keys()].map((t) => predictor.frame(session_id, t).objects.map((o) => o.score));
     await predictor.handleRequest({ type: "remove_object", session_id, obj_id: 2 });
     expect(tracker.prompts + tracker.steps).toBe(calls);
     for (let t = 0; t < 12; t++) {
-      const outputs = session.outputs.outputs(t);
-      expect(outputs.out_obj_ids).not.toContain(2);
-      if (outputs.out_obj_ids.length) expect(outputs.out_probs[0]).toBe(before[t][0]);
+      const { objects } = predictor.frame(session_id, t);
+      expect(objects.map((o) => o.id)).not.toContain(2);
+      if (objects.length) expect(objects[0].score).toBe(before[t][0]);
     }
     expect((await predictor.handleRequest({ type: "get_session", session_id })).object_ids).toEqual([1]);
     await predictor.handleRequest({ type: "close_session", session_id });
@@ -143,15 +135,15 @@ describe("video predictor: sessions, prompts, propagation", () => {
     const { session_id } = await predictor.handleRequest({ type: "start_session", resource_path: clip });
     await twoObjects(session_id);
     await collect(predictor.handleStreamRequest({ type: "propagate_in_video", session_id, propagation_direction: "forward" }));
-    const session = predictor.session(session_id);
-    const blueBefore = [...Array(12).keys()].map((t) => session.outputs.mask(t, 2) && maskToCocoRle(session.outputs.mask(t, 2)!.mask).counts);
+    const blue = (t: number) => predictor.frame(session_id, t).objects.find((o) => o.id === 2)?.rle.counts;
+    const blueBefore = [...Array(12).keys()].map(blue);
     await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 6, obj_id: 1, points: [centre(6, "red"), [0.05, 0.95]], point_labels: [1, 0] });
     const calls = tracker.prompts + tracker.steps;
     const frames = await collect(predictor.handleStreamRequest({ type: "propagate_in_video", session_id, propagation_direction: "forward" }));
     expect(frames.map((f) => f.frame_index)).toEqual([6, 7, 8, 9, 10, 11]);
     // one object on six frames: a prompt on frame 6 and five steps
     expect(tracker.prompts + tracker.steps - calls).toBe(6);
-    const blueAfter = [...Array(12).keys()].map((t) => session.outputs.mask(t, 2) && maskToCocoRle(session.outputs.mask(t, 2)!.mask).counts);
+    const blueAfter = [...Array(12).keys()].map(blue);
     expect(blueAfter).toEqual(blueBefore);
     await predictor.handleRequest({ type: "close_session", session_id });
   });
@@ -169,7 +161,7 @@ describe("video predictor: sessions, prompts, propagation", () => {
     for await (const frame of predictor.handleStreamRequest({ type: "propagate_in_video", session_id, propagation_direction: "forward" })) {
       if (frame.frame_index === 1) break;
     }
-    expect(predictor.session(session_id).progress.running).toBe(false);
+    expect(predictor.progress(session_id).running).toBe(false);
     expect((await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 2, obj_id: 3, points: [[0.5, 0.5]] })).outputs.out_obj_ids).toContain(3);
     await predictor.handleRequest({ type: "close_session", session_id });
   });
@@ -223,7 +215,7 @@ describe("video predictor: concepts (detector on every frame)", () => {
     const { session_id } = await predictor.handleRequest({ type: "start_session", resource_path: clip });
     const { outputs } = await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, text: ["red square", "blue square"] });
     expect(new Set(outputs.out_obj_ids).size).toBe(outputs.out_obj_ids.length);
-    const labels = outputs.out_obj_ids.map((id) => predictor.session(session_id).labelOf(id));
+    const labels = predictor.frame(session_id, 0).objects.map((o) => o.label);
     expect(new Set(labels)).toEqual(new Set(["red square", "blue square"]));
     await predictor.handleRequest({ type: "close_session", session_id });
   });

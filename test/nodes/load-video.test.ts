@@ -81,7 +81,7 @@ describe("sam3-load-video (compiled node, real engine)", () => {
     expect(basename(infoOf(named).resource_path)).toBe("upload.mp4");
     const predictor = await flow.predictor();
     // the temporary file the session reads (the message names the upload, never the server's temporary path)
-    const path = predictor.session(sessionOf(named).id).source.path;
+    const path = (predictor as unknown as { session(id: string): { source: { path: string } } }).session(sessionOf(named).id).source.path;
     expect(basename(path)).toBe("upload.mp4");
     expect(readFileSync(path).equals(bytes)).toBe(true);
     const unnamed = await flow.request("load", { payload: new Uint8Array(bytes) }, "out");

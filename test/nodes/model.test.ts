@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Node } from "node-red";
@@ -79,8 +79,31 @@ describe("sam3-model config node (compiled node, real engine)", () => {
     expect(open).toHaveBeenCalledTimes(2);
     expect(await model.video(silent)).toBe(await model.video(silent));
     expect(Sam3.loadedModels()).toBe(1);
-    // the model node's defaults are what its users read
-    expect(model.defaults).toEqual({ threshold: 0.5, fineness: 0 });
+    // empty settings leave the pack's own defaults
+    expect(model.defaults).toEqual({ threshold: undefined, fineness: undefined });
+  });
+
+  it("empty settings keep the pack's own threshold; a bad Threshold or Fineness fails the message alike", async () => {
+    // a copy of the bundled pack whose own detection threshold is 0.2 (its random weights score about 0.25)
+    const pack = join(dir, "pack-own-threshold");
+    cpSync(join(REPO, "models", "sam3-tiny-336"), pack, { recursive: true, filter: (f) => !f.includes("/hf") });
+    const manifest = JSON.parse(readFileSync(join(pack, "manifest.json"), "utf8"));
+    writeFileSync(join(pack, "manifest.json"), JSON.stringify({ ...manifest, thresholds: { ...manifest.thresholds, detection: 0.2 } }));
+    flow = await TestFlow.load([modelConfig({ model: pack }), segmentImageNode("seg", "out"), sink("out")]);
+    const found = (await flow.request("seg", { payload: scene, text: "thing" }, "out")).payload as { score: number }[];
+    const sam = await flow.model().image(silent);
+    const own = await sam.segment(scene, { text: "thing" });
+    expect(found.map((o) => o.score)).toEqual(own.objects.map((o) => Number(o.score.toFixed(6))));
+    expect(found.length).toBeGreaterThan(0);
+    expect(Math.max(...found.map((o) => o.score))).toBeLessThan(0.5);
+    await flow.unload();
+    for (const setting of ["threshold", "fineness"]) {
+      flow = await TestFlow.load([modelConfig({ [setting]: "abc" }), segmentImageNode("seg", "out"), sink("out")]);
+      const error = await flow.failure("seg", { payload: scene, text: "thing" }, ["out"]);
+      expect([error.code, error.message], setting).toEqual(["BAD_OPTION", expect.stringMatching(new RegExp(`${setting} of the model must be a number from 0 to 1`, "i"))]);
+      await flow.unload();
+    }
+    flow = undefined;
   });
 
   it("a bad model fails the first message with a clear error, shown on the node's status; nothing stays loaded", async () => {

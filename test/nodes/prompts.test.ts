@@ -6,7 +6,7 @@ import type { FrameObjectJson } from "../../core/export/json";
 import { cocoRleToMask } from "../../core/masks/rle";
 import { maskArea } from "../../core/masks/mask";
 import type { Sam3VideoPredictor } from "../../core/video/predictor";
-import type { VideoRequest } from "../../core/video/requests";
+import type { VideoPrompt } from "../../core/video/requests";
 import { messagePaths, modelConfig, sink, TestFlow, type Msg } from "../support/node-red";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
@@ -35,7 +35,7 @@ const objectsOf = (msg: Msg) => msg.payload as FrameObjectJson[];
 /** A frame's objects as the prompt nodes put them on msg.payload. */
 function expectFrameObjects(msg: Msg, ids: number[]) {
   for (const o of objectsOf(msg)) {
-    expect(Object.keys(o).sort()).toEqual(["area", "box_xywh", "id", "rle", "score"]);
+    expect(Object.keys(o).filter((k) => k !== "label").sort()).toEqual(["area", "box", "box_xywh", "colour", "id", "rle", "score"]);
     expect(ids).toContain(o.id);
     expect(o.rle.size).toEqual([CLIP.height, CLIP.width]);
     expect(maskArea(cocoRleToMask(o.rle))).toBe(o.area);
@@ -49,12 +49,21 @@ function expectFrameObjects(msg: Msg, ids: number[]) {
 describe("sam3-text-prompt and sam3-point-prompt (compiled nodes, real engine)", () => {
   let flow: TestFlow;
   let predictor: Sam3VideoPredictor;
-  let requests: MockInstance<(request: VideoRequest) => Promise<unknown>>;
+  let requests: MockInstance<(sessionId: string, prompt: VideoPrompt) => Promise<unknown>>;
   let session: { id: string; frames: number };
 
-  /** The add_prompt requests the nodes made since the last call. */
+  /** The prompts the nodes gave the predictor since the last call, in the official add_prompt's shape. */
   const addPrompts = () => {
-    const calls = requests.mock.calls.map(([r]) => r).filter((r) => r.type === "add_prompt");
+    const calls = requests.mock.calls.map(([session_id, p]) => ({
+      type: "add_prompt",
+      session_id,
+      frame_index: p.frame,
+      ...(p.text !== undefined ? { text: p.text } : {}),
+      ...(p.objectId !== undefined ? { obj_id: p.objectId } : {}),
+      ...(p.coordinates ? { coordinates: p.coordinates } : {}),
+      ...(p.points?.length ? { points: p.points.map((q) => [q.x, q.y]), point_labels: p.points.map((q) => (q.positive === false ? 0 : 1)) } : {}),
+      ...(p.boxes?.length ? { bounding_boxes: p.boxes.map(({ box: [x1, y1, x2, y2] }) => [x1, y1, x2 - x1, y2 - y1]) } : {}),
+    }));
     requests.mockClear();
     return calls;
   };
@@ -76,7 +85,7 @@ describe("sam3-text-prompt and sam3-point-prompt (compiled nodes, real engine)",
   });
   beforeEach(async () => {
     session = (await flow.request("load", { payload: clip }, "loaded")).session as { id: string; frames: number };
-    requests = vi.spyOn(predictor, "handleRequest") as unknown as MockInstance<(request: VideoRequest) => Promise<unknown>>;
+    requests = vi.spyOn(predictor, "addPrompt");
   });
   afterEach(async () => {
     requests.mockRestore();

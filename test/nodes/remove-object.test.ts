@@ -26,8 +26,7 @@ describe("sam3-remove-object (compiled node, real engine)", () => {
 
   /** Which objects have a mask on any frame, per the session's stored results. */
   const idsOnFrames = () => {
-    const stored = predictor.session(session.id).outputs;
-    return new Set(Array.from({ length: CLIP.frames }, (_, t) => stored.outputs(t).out_obj_ids).flat());
+    return new Set(Array.from({ length: CLIP.frames }, (_, t) => predictor.frame(session.id, t).objects.map((o) => o.id)).flat());
   };
   const objectIds = async () => (await predictor.handleRequest({ type: "get_session", session_id: session.id })).object_ids;
 

@@ -4,7 +4,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectJson } from "../../core/export/json";
 import { cocoRleToMask } from "../../core/masks/rle";
-import { maskArea } from "../../core/masks/mask";
+import { maskArea, maskBox } from "../../core/masks/mask";
 import { messagePaths, modelConfig, segmentImageNode, sink, TestFlow, type Msg } from "../support/node-red";
 import { SCENE } from "../support/reference";
 
@@ -52,7 +52,8 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
   it("segments a Buffer by text at threshold 0: every query, sorted by score, as {id, score, box, area, rle}", () => {
     const objects = objectsOf(baseline);
     expect(objects).toHaveLength(16); // the 336 pack has 16 queries; random weights score them all ~0.25
-    expect(objects.map((o) => Object.keys(o).sort())).toEqual(objects.map(() => ["area", "box", "id", "rle", "score"]));
+    expect(objects.map((o) => Object.keys(o).sort())).toEqual(objects.map(() => ["area", "box", "colour", "id", "label", "rle", "score"]));
+    expect(new Set(objects.map((o) => o.label))).toEqual(new Set(["thing"]));
     expect(objects.map((o) => o.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
     const s = scores(baseline);
     expect(s).toEqual([...s].sort((a, b) => b - a));
@@ -188,9 +189,9 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
     const boxed = await flow.request("seg", { payload: scene, boxes: [[200, 150, 440, 330]] }, "out");
     expect(infoOf(boxed).path).toBe("tracker");
     expect(objectsOf(boxed)).toHaveLength(1);
-    const [x1, y1, x2, y2] = objectsOf(boxed)[0].box;
-    expect(x2 - x1).toBeGreaterThanOrEqual(0);
-    expect(y2 - y1).toBeGreaterThanOrEqual(0);
+    // a tracker object's box is its mask's tight box
+    const [object] = objectsOf(boxed);
+    expect(object.box).toEqual(maskBox(cocoRleToMask(object.rle)) ?? [0, 0, 0, 0]);
     const asObject = await flow.request("seg", { payload: scene, boxes: [{ box: [200, 150, 440, 330] }] }, "out");
     expect(objectsOf(asObject)).toEqual(objectsOf(boxed));
     const exemplars = await flow.request("seg", { payload: scene, text: "thing", threshold: 0, boxes: "200,150,440,330; 10,10,100,100:neg" }, "out");

@@ -27,7 +27,7 @@ describe.each(PACKS)("tracker parity with the reference implementation: %s", (na
     image = await decodeImage(SCENE);
     const pixels = toPixelTensor(image, pack.manifest.imageSize, pack.manifest.normalize);
     embeddings = await engine.run("trackerVisionEncoder", { pixels });
-    prompt = pointPromptTensors(clicks, undefined, image.width, image.height, pack.manifest.imageSize);
+    prompt = pointPromptTensors({ points: clicks, image, imageSize: pack.manifest.imageSize });
   });
   afterAll(() => engine.close());
 

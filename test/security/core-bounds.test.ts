@@ -19,10 +19,10 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
-import { maskToCocoRle } from "../../core/masks/rle";
 import { LIMITS } from "../../core/limits";
 import { Sam3 } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
+import { rejection } from "../support/errors";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 interface CorpusCase {
@@ -58,12 +58,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
-}
-
 async function drain(stream: AsyncIterable<unknown>) {
   for await (const _ of stream);
 }
@@ -75,12 +69,12 @@ const repeated = (item: unknown, count: number) => (typeof item === "string" ? i
 
 /** What a session is, minus its clock: ids, progress and every frame's masks. */
 function snapshot(session_id: string) {
-  const session = predictor.session(session_id);
+  const { object_ids, frames } = predictor.info(session_id);
   return {
-    objects: session.objectIds(),
-    frames: Array.from({ length: session.source.info.frames }, (_, t) => {
-      const o = session.outputs.outputs(t);
-      return { ids: o.out_obj_ids, probs: o.out_probs, masks: o.out_binary_masks.map((m) => maskToCocoRle(m).counts) };
+    objects: object_ids,
+    frames: Array.from({ length: frames }, (_, t) => {
+      const { objects } = predictor.frame(session_id, t);
+      return { ids: objects.map((o) => o.id), probs: objects.map((o) => o.score), masks: objects.map((o) => o.rle.counts) };
     }),
   };
 }
@@ -194,7 +188,7 @@ describe("video request bounds and session state", () => {
     }
     const over = await rejection(predictor.handleRequest({ type: "add_prompt", session_id: crowded, frame_index: 0, obj_id: 999, points: [[0.5, 0.5]] }));
     expect([over.code, over.message]).toEqual(["LIMIT_EXCEEDED", expect.stringContaining("objectsPerSession")]);
-    expect(predictor.session(crowded).objectIds()).toHaveLength(LIMITS.objectsPerSession);
+    expect(predictor.info(crowded).object_ids).toHaveLength(LIMITS.objectsPerSession);
     await predictor.handleRequest({ type: "close_session", session_id: crowded });
   });
 

@@ -12,15 +12,14 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sam3Error } from "../../core/errors";
 import { writeSegmentationFiles, writeSegmentationJsonFiles } from "../../core/export/files";
-import { writeVideoResults, type VideoExportOptions } from "../../core/export/video-files";
+import type { VideoExportOptions } from "../../core/export/video-files";
 import { decodeImage, type RgbImage } from "../../core/image/decode";
 import { downloadFile } from "../../core/models/download";
 import { Sam3, type SegmentResult } from "../../core/sam3";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
-import type { VideoSession } from "../../core/video/session";
 import { VideoWriter } from "../../core/export/video-writer";
+import { rejection } from "../support/errors";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
 
 const dir = mkdtempSync(join(tmpdir(), "sam3-writes-"));
@@ -77,15 +76,9 @@ function leftovers(path: string): string[] {
   return out;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (err) => err);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
-}
-
 let sam: Sam3;
 let predictor: Sam3VideoPredictor;
-let session: VideoSession;
+let sessionId: string;
 let image: RgbImage;
 let result: SegmentResult;
 
@@ -101,7 +94,7 @@ beforeAll(async () => {
   await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 1, points: [[0.2, 0.35]] });
   await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 2, points: [[0.7, 0.2]] });
   for await (const _ of predictor.handleStreamRequest({ type: "propagate_in_video", session_id }));
-  session = predictor.session(session_id);
+  sessionId = session_id;
 });
 
 afterAll(async () => {
@@ -114,17 +107,17 @@ afterAll(async () => {
 describe("complete exports", () => {
   it("writes every file under its final name and leaves no temporary file", async () => {
     const out = join(dir, "ok", "nested");
-    const files = await writeVideoResults(session, out, "clip", ALL);
+    const files = await predictor.export(sessionId, out, "clip", ALL);
     expect(files.map((f) => relative(out, f)).sort()).toEqual(["clip.frames.jsonl", "clip.masks", "clip.overlay.mp4", "clip.polygons.jsonl"]);
     expect(statSync(join(out, "clip.overlay.mp4")).size).toBeGreaterThan(1000);
     expect(readdirSync(join(out, "clip.masks")).sort()).toEqual(["obj-1", "obj-2"]);
-    const still = await writeSegmentationFiles(result, image, out, "shot", undefined, { json: true, png: true, polygons: true });
+    const still = await writeSegmentationFiles(result, image, { dir: out, stem: "shot", json: true, png: true, polygons: true });
     expect(still.map((f) => relative(out, f)).sort()).toEqual(["shot.json", "shot.mask-1.png", "shot.overlay.png", "shot.polygons.json"]);
     expect(leftovers(out).filter((f) => f.includes(".partial-"))).toEqual([]);
     // a second export replaces the first, PNG folder included
     const frames = readdirSync(join(out, "clip.masks", "obj-1")).sort();
     writeFileSync(join(out, "clip.masks", "stale.png"), "x");
-    await writeVideoResults(session, out, "clip", { png: true });
+    await predictor.export(sessionId, out, "clip", { png: true });
     expect(readdirSync(join(out, "clip.masks")).sort()).toEqual(["obj-1", "obj-2"]);
     expect(readdirSync(join(out, "clip.masks", "obj-1")).sort()).toEqual(frames);
   });
@@ -132,7 +125,7 @@ describe("complete exports", () => {
   it("refuses to export a session without results, writing nothing", async () => {
     const { session_id } = await predictor.handleRequest({ type: "start_session", resource_path: join(dir, "clip.mp4") });
     const out = join(dir, "empty");
-    const e = await rejection(writeVideoResults(predictor.session(session_id), out, "clip", { json: true, png: true }));
+    const e = await rejection(predictor.export(session_id, out, "clip", { json: true, png: true }));
     expect([e.code, e.message]).toEqual(["BAD_REQUEST", "no results to export: add a prompt and propagate first"]);
     expect(existsSync(out)).toBe(false);
     await predictor.handleRequest({ type: "close_session", session_id });
@@ -145,9 +138,9 @@ describe("file names", () => {
     mkdirSync(out, { recursive: true });
     const json = { image: { width: 4, height: 4 }, model: "m", objects: [] };
     for (const stem of ["../escaped", "a/b", "..", ".", "", "x\\y", "a\0b", "s".repeat(300)]) {
-      expect((await rejection(writeVideoResults(session, out, stem, ALL))).code, stem).toBe("BAD_REQUEST");
-      expect((await rejection(writeSegmentationFiles(result, image, out, stem))).code, stem).toBe("BAD_REQUEST");
-      expect((await rejection(writeSegmentationJsonFiles(json, out, stem))).code, stem).toBe("BAD_REQUEST");
+      expect((await rejection(predictor.export(sessionId, out, stem, ALL))).code, stem).toBe("BAD_REQUEST");
+      expect((await rejection(writeSegmentationFiles(result, image, { dir: out, stem: stem }))).code, stem).toBe("BAD_REQUEST");
+      expect((await rejection(writeSegmentationJsonFiles(json, { dir: out, stem: stem }))).code, stem).toBe("BAD_REQUEST");
     }
     expect(leftovers(join(dir, "stems"))).toEqual(["inside"]);
   });
@@ -156,7 +149,7 @@ describe("file names", () => {
     const out = join(dir, "broken-json");
     for (const rle of [undefined, { size: [1e6, 1e6], counts: "" }, { size: [2, 2], counts: "~~~" }, { size: [2, 2], counts: [9, 9] }, { size: "big", counts: "" }]) {
       const json = { image: { width: 2, height: 2 }, model: "m", objects: [{ id: 1, score: 1, box: [0, 0, 1, 1], area: 1, rle }] };
-      expect((await rejection(writeSegmentationJsonFiles(json as never, out, "x"))).code, JSON.stringify(rle)).toBe("BAD_REQUEST");
+      expect((await rejection(writeSegmentationJsonFiles(json as never, { dir: out, stem: "x" }))).code, JSON.stringify(rle)).toBe("BAD_REQUEST");
     }
     expect(existsSync(out)).toBe(false);
   });
@@ -168,7 +161,7 @@ describe.skipIf(!!cannotMount)("a full disk (256 KiB tmpfs)", () => {
       const disk = join(dir, name);
       mountTmpfs(disk);
       if (leave !== undefined) fill(disk, leave);
-      const e = await rejection(writeSegmentationFiles(result, image, disk, "shot"));
+      const e = await rejection(writeSegmentationFiles(result, image, { dir: disk, stem: "shot" }));
       expect([e.code, e.message], name).toEqual(["WRITE_FAILED", expect.stringContaining("the disk is full")]);
       expect(leftovers(disk), name).toEqual([]);
     }
@@ -179,7 +172,7 @@ describe.skipIf(!!cannotMount)("a full disk (256 KiB tmpfs)", () => {
       const disk = join(dir, `full-${format}`);
       mountTmpfs(disk);
       fill(disk);
-      const e = await rejection(writeVideoResults(session, disk, "clip", { [format]: true }));
+      const e = await rejection(predictor.export(sessionId, disk, "clip", { [format]: true }));
       expect([e.code, e.message], format).toEqual(["WRITE_FAILED", expect.stringContaining("the disk is full")]);
       expect(leftovers(disk), format).toEqual([]);
     }
@@ -189,7 +182,7 @@ describe.skipIf(!!cannotMount)("a full disk (256 KiB tmpfs)", () => {
     const disk = join(dir, "half");
     mountTmpfs(disk);
     fill(disk, 16 * 1024);
-    const e = await rejection(writeVideoResults(session, disk, "clip", ALL));
+    const e = await rejection(predictor.export(sessionId, disk, "clip", ALL));
     expect(e.code).toBe("WRITE_FAILED");
     expect(leftovers(disk)).toEqual([]);
   });
@@ -233,9 +226,9 @@ describe.skipIf(!!cannotMount)("a full disk (256 KiB tmpfs)", () => {
     const disk = join(dir, "readonly");
     mountTmpfs(disk);
     execFileSync("mount", ["-o", "remount,ro", disk]);
-    const video = await rejection(writeVideoResults(session, disk, "clip", ALL));
+    const video = await rejection(predictor.export(sessionId, disk, "clip", ALL));
     expect([video.code, video.message]).toEqual(["WRITE_FAILED", expect.stringContaining("read-only")]);
-    const nested = await rejection(writeSegmentationFiles(result, image, join(disk, "a", "b"), "shot"));
+    const nested = await rejection(writeSegmentationFiles(result, image, { dir: join(disk, "a", "b"), stem: "shot" }));
     expect(nested.code).toBe("WRITE_FAILED");
     expect(leftovers(disk)).toEqual([]);
   });
@@ -247,8 +240,8 @@ describe("unwritable places", () => {
     writeFileSync(file, "x");
     for (const out of [join(file, "out"), join(file, "deeper", "out"), "/proc/x", "/proc/x/y/z"]) {
       const began = Date.now();
-      const video = await rejection(writeVideoResults(session, out, "clip", ALL));
-      const still = await rejection(writeSegmentationFiles(result, image, out, "shot"));
+      const video = await rejection(predictor.export(sessionId, out, "clip", ALL));
+      const still = await rejection(writeSegmentationFiles(result, image, { dir: out, stem: "shot" }));
       for (const e of [video, still]) {
         expect(e.code, out).toBe("WRITE_FAILED");
         expect(e.message, out).not.toContain(dir);
@@ -259,7 +252,7 @@ describe("unwritable places", () => {
   });
 
   it("the process goes on: a normal export still works afterwards", async () => {
-    const files = await writeVideoResults(session, join(dir, "after"), "clip", { json: true });
+    const files = await predictor.export(sessionId, join(dir, "after"), "clip", { json: true });
     expect(files).toHaveLength(1);
   });
 });

@@ -46,20 +46,12 @@ interface TestHelper {
 export const helper = requireNative("node-red-node-test-helper") as TestHelper;
 helper.init(requireNative.resolve("node-red"));
 
-export const NODE_NAMES = [
-  "sam3-model",
-  "sam3-segment-image",
-  "sam3-load-video",
-  "sam3-text-prompt",
-  "sam3-point-prompt",
-  "sam3-propagate",
-  "sam3-remove-object",
-  "sam3-export-masks",
-] as const;
-export type Sam3NodeName = (typeof NODE_NAMES)[number];
+/** The package's Node-RED nodes as its package.json declares them: type name -> compiled file (dist/nodes). */
+const DECLARED_NODES: Record<string, string> = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"))["node-red"].nodes;
+export const NODE_NAMES = Object.keys(DECLARED_NODES);
 
-/** The compiled node modules, loaded from dist/nodes (what package.json's "node-red" section points at). */
-export const NODES = Object.fromEntries(NODE_NAMES.map((name) => [name, requireNative(join(REPO, "dist", "nodes", `${name}.js`)) as NodeModule])) as Record<Sam3NodeName, NodeModule>;
+/** The compiled node modules, loaded from the files package.json's "node-red" section points at. */
+export const NODES = Object.fromEntries(Object.entries(DECLARED_NODES).map(([name, file]) => [name, requireNative(join(REPO, file)) as NodeModule]));
 
 /** The core split / join nodes (one module registers both). */
 export const SPLIT_JOIN = requireNative("@node-red/nodes/core/sequence/17-split.js") as NodeModule;

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
 import { EXPORTER_DIR, exportArgs, exportPack, exportVenvDir } from "../../core/models/export";
+import { rejection } from "../support/errors";
 
 const tmp = mkdtempSync(join(tmpdir(), "sam3-export-args-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -17,13 +18,6 @@ function codeOf(call: () => unknown): string {
     expect(e).toBeInstanceOf(Sam3Error);
     return (e as Sam3Error).code;
   }
-}
-
-/** The Sam3Error a promise rejects with. */
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const e = await promise.then(() => undefined, (x: unknown) => x);
-  expect(e).toBeInstanceOf(Sam3Error);
-  return e as Sam3Error;
 }
 
 describe("exportArgs", () => {

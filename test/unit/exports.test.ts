@@ -7,7 +7,7 @@ import { writeSegmentationFiles } from "../../core/export/files";
 import { segmentationToJson } from "../../core/export/json";
 import { maskToPng, pngToMask } from "../../core/export/mask-png";
 import { renderOverlay } from "../../core/export/overlay";
-import { objectColour } from "../../core/export/palette";
+import { objectColour, toHex } from "../../core/export/palette";
 import { cocoRleToMask } from "../../core/masks/rle";
 import type { RgbImage } from "../../core/image/decode";
 import type { Mask } from "../../core/masks/mask";
@@ -76,14 +76,14 @@ describe("segmentation JSON and files", () => {
   it("has the documented shape, with rounded numbers and decodable RLE", () => {
     const json = segmentationToJson(result);
     expect(Object.keys(json)).toEqual(["image", "model", "objects"]);
-    expect(json.objects[0]).toEqual({ id: 1, score: 0.912346, box: [10.12, 40, 50.46, 70], area: 1200, rle: expect.any(Object) });
+    expect(json.objects[0]).toEqual({ id: 1, score: 0.912346, box: [10.12, 40, 50.46, 70], area: 1200, rle: expect.any(Object), colour: toHex(objectColour(1)) });
     expect(json.objects[0].rle.size).toEqual([H, W]);
     expect(cocoRleToMask(json.objects[0].rle).data).toEqual(result.objects[0].mask.data);
     expect(segmentationToJson({ ...result, candidates: [{ score: 0.25, area: 3 }] }).candidates).toEqual([{ score: 0.25, area: 3 }]);
   });
 
   it("writes an overlay, one mask per object and the JSON", async () => {
-    const files = await writeSegmentationFiles(result, grey, scratch, "shot", "box");
+    const files = await writeSegmentationFiles(result, grey, { dir: scratch, stem: "shot" });
     expect(files.map((f) => f.slice(scratch.length + 1))).toEqual(["shot.overlay.png", "shot.mask-1.png", "shot.mask-2.png", "shot.json"]);
     expect(JSON.parse(readFileSync(files[3], "utf8"))).toEqual(segmentationToJson(result));
     expect((await pngToMask(readFileSync(files[2]))).data).toEqual(result.objects[1].mask.data);

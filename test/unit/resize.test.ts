@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { axisTaps, resizeRgb } from "../../core/image/resize";
+import { antialiasTaps, resizeRgb } from "../../core/image/resize";
 import { resizeAndThreshold } from "../../core/masks/resize";
 
 describe("antialiased 8-bit image resize", () => {
@@ -24,7 +24,7 @@ describe("antialiased 8-bit image resize", () => {
 
   it("quantises weights that sum to one within rounding", () => {
     for (const [from, to] of [[640, 336], [480, 1008], [3, 1008], [1008, 3]]) {
-      const taps = axisTaps(from, to);
+      const taps = antialiasTaps(from, to);
       for (let i = 0; i < to; i++) {
         let sum = 0;
         for (let k = 0; k < taps.count[i]; k++) sum += taps.weights[i * taps.maxTaps + k];

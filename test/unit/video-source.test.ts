@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sam3Error } from "../../core/errors";
 import type { RgbImage } from "../../core/image/decode";
 import { describeFfmpeg, ffmpegCommand, findFfmpeg, startFfmpeg } from "../../core/ffmpeg";
 import { openFrameSource, type FrameSource } from "../../core/video/frame-source";
 import { VideoWriter } from "../../core/export/video-writer";
+import { rejection } from "../support/errors";
 
 /**
  * Real ffmpeg, real files. Every clip is written here by VideoWriter: a grey frame with a red square in cell i of
@@ -91,15 +91,6 @@ async function waitForChildFfmpeg(): Promise<number> {
     await new Promise((r) => setTimeout(r, 2));
   }
   throw new Error("no ffmpeg was started");
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Sam3Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(Sam3Error);
-  return error as Sam3Error;
 }
 
 /** Reads the frames in this order and says which frame of the mp4 clip (or a copy of it) each one shows. */
