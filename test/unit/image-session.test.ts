@@ -1,7 +1,6 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cutoutPng, cutoutsZip, decodeImage, ImageSession, isSam3Error, Sam3, type RgbImage } from "../../core";
-import { objectColour, toHex } from "../../core/export/palette";
+import { colourHex, cutoutPng, cutoutsZip, decodeImage, ImageSession, isSam3Error, Sam3, type RgbImage } from "../../core";
 import { SCENE } from "../support/reference";
 
 let sam: Sam3;
@@ -33,7 +32,7 @@ describe("ImageSession (sam3-tiny-336, real onnxruntime)", () => {
     const found = await session.find(["red circle"], { threshold: 0 });
     // random weights keep every one of the 16 detector queries at threshold 0
     expect(ids(found)).toEqual(range(1, 16));
-    expect(found.every((o) => o.label === "red circle" && o.colour === toHex(objectColour(o.id)) && !o.points)).toBe(true);
+    expect(found.every((o) => o.label === "red circle" && o.colour === colourHex(o.id) && !o.points)).toBe(true);
 
     const clicked = await session.prompt({ points: [click] });
     expect(ids(clicked)).toEqual(range(1, 17));
@@ -44,7 +43,7 @@ describe("ImageSession (sam3-tiny-336, real onnxruntime)", () => {
     const best = object.candidates!.reduce((b, c, i, all) => (c.score > all[b].score ? i : b), 0);
     expect(object.chosen).toBe(best);
     expect(object.area).toBe(object.candidates![best].area);
-    expect(object.colour).toBe(toHex(objectColour(17)));
+    expect(object.colour).toBe(colourHex(17));
 
     // the box of a new object makes object 18, and 17 keeps its click
     const boxed = await session.prompt({ box: [150, 100, 250, 200] });
