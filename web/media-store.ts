@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { ImageSession } from "../core";
-import { formatBytes, WebError } from "./http";
+import { formatBytes, type ImageSession } from "../core";
+import { WebError } from "./http";
 
 interface Held {
   id: string;
