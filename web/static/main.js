@@ -1,7 +1,9 @@
 // Wires the page: one store, the views that draw it, and the controls that call the controller.
 import { createCanvasView } from './canvas-view.js';
 import { createController } from './controller.js';
+import { setStatus } from './feedback.js';
 import { attachInput } from './input.js';
+import { createLoader } from './loader.js';
 import { createObjectList } from './object-list.js';
 import { createPanelView } from './panel-view.js';
 import { createStore } from './store.js';
@@ -16,8 +18,9 @@ const el = Object.fromEntries([
 ].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]));
 
 const store = createStore();
-const controller = createController(store, () => ({ threshold: Number(el.threshold.value), fineness: Number(el.fineness.value) }));
-const video = createVideo(store, controller);
+const loader = createLoader(store);
+const controller = createController(store, () => ({ threshold: Number(el.threshold.value), fineness: Number(el.fineness.value) }), loader);
+const video = createVideo(store, loader);
 const view = createCanvasView({ canvas: el.canvas, stage: el.stage, hover: el.hoverInfo }, store);
 createObjectList({ list: el.objects, empty: el.objectsEmpty }, store, controller);
 createPanelView(el, store);
@@ -33,7 +36,7 @@ store.subscribe((state, changed) => {
     : `${state.media.name}: image ${state.media.width}×${state.media.height}`;
 });
 
-const uploadFrom = (file) => { if (!file) return controller.status('Drop a file (image or video).', 'error'); video.stop(); controller.upload(file); };
+const uploadFrom = (file) => { if (!file) return setStatus(store, 'Drop a file (image or video).', 'error'); video.stop(); loader.upload(file); };
 el.file.addEventListener('change', () => { uploadFrom(el.file.files[0]); el.file.value = ''; });
 ['dragenter', 'dragover'].forEach((t) => el.stage.addEventListener(t, (ev) => { ev.preventDefault(); el.stage.classList.add('dragover'); }));
 el.stage.addEventListener('dragleave', (ev) => { if (!el.stage.contains(ev.relatedTarget)) el.stage.classList.remove('dragover'); });
@@ -61,4 +64,4 @@ el.cancel.addEventListener('click', () => video.cancel());
 window.addEventListener('pagehide', () => { if (store.get().media) store.get().media.api.closeOnLeave(); });
 
 store.set({});
-controller.pollInfo();
+loader.pollInfo();

@@ -1,11 +1,12 @@
 // The video bar: the frame scrubber, playback at the video's rate, and propagation with its progress and cancel.
-import { errorText } from './controller.js';
+import { errorText, setStatus } from './feedback.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function createVideo(store, controller) {
+export function createVideo(store, loader) {
   let playToken = 0;
   const get = () => store.get();
+  const status = (...args) => setStatus(store, ...args);
 
   function stop() {
     if (!get().playing) return;
@@ -19,11 +20,11 @@ export function createVideo(store, controller) {
     if (get().playing) return stop();
     const token = ++playToken;
     store.set({ playing: true });
-    if (get().frame >= media.frames - 1) await controller.showFrame(0);
+    if (get().frame >= media.frames - 1) await loader.showFrame(0);
     const interval = 1000 / media.fps;
     while (token === playToken && media === get().media && get().frame + 1 < media.frames) {
       const started = performance.now();
-      if (!(await controller.showFrame(get().frame + 1))) break;
+      if (!(await loader.showFrame(get().frame + 1))) break;
       await sleep(interval - (performance.now() - started));
     }
     if (token === playToken) stop();
@@ -34,7 +35,7 @@ export function createVideo(store, controller) {
     if (!media || media.kind !== 'video' || get().propagating) return;
     stop();
     store.set({ propagating: true, progress: { value: 0, max: media.frames, text: '' } });
-    controller.status('Propagating through the video…');
+    status('Propagating through the video…');
     const onLine = (m) => {
       if (media !== get().media) return;
       store.set({ progress: { value: m.done, max: m.total > 0 ? m.total : get().progress.max, text: `${m.done} / ${m.total} (frame ${m.frame})` } });
@@ -47,14 +48,14 @@ export function createVideo(store, controller) {
     }
     if (media !== get().media) return;
     store.set({ propagating: false });
-    if (failure || (last && last.error)) controller.status('Propagation failed: ' + (failure || last.error), 'error');
-    else if (!last) controller.status('Propagation ended unexpectedly (no final message from server).', 'error');
-    else if (last.cancelled) controller.status(`Propagation cancelled after ${last.frames} frame(s).`, 'info');
+    if (failure || (last && last.error)) status('Propagation failed: ' + (failure || last.error), 'error');
+    else if (!last) status('Propagation ended unexpectedly (no final message from server).', 'error');
+    else if (last.cancelled) status(`Propagation cancelled after ${last.frames} frame(s).`, 'info');
     else {
       store.set({ progress: { ...get().progress, value: get().progress.max } });
-      controller.status(`Propagation finished: ${last.frames} frame(s). Scrub or press Play to review.`, 'ok');
+      status(`Propagation finished: ${last.frames} frame(s). Scrub or press Play to review.`, 'ok');
     }
-    await controller.showFrame(get().frame, true);
+    await loader.showFrame(get().frame, true);
   }
 
   async function cancel() {
@@ -62,10 +63,10 @@ export function createVideo(store, controller) {
     if (!media) return;
     try {
       const running = await media.api.cancel();
-      controller.status(running ? 'Cancelling propagation…' : 'Nothing was running.', 'info');
+      status(running ? 'Cancelling propagation…' : 'Nothing was running.', 'info');
       if (!running) store.set({ propagating: false });
     } catch (err) {
-      controller.status('Cancel failed: ' + errorText(err), 'error');
+      status('Cancel failed: ' + errorText(err), 'error');
     }
   }
 
@@ -74,7 +75,7 @@ export function createVideo(store, controller) {
     stop,
     propagate,
     cancel,
-    seek(n) { stop(); return controller.showFrame(n); },
-    step(delta) { if (get().media && get().media.kind === 'video') { stop(); controller.showFrame(get().frame + delta); } },
+    seek(n) { stop(); return loader.showFrame(n); },
+    step(delta) { if (get().media && get().media.kind === 'video') { stop(); loader.showFrame(get().frame + delta); } },
   };
 }
