@@ -5,9 +5,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUi } from "../../web/server";
+import { launchChromium } from "../support/browser";
 import { SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
@@ -21,10 +22,7 @@ beforeAll(async () => {
   clip = await makeVideo(join(scratch, "clip.mp4"), { width: 160, height: 120, frames: 8, fps: 8 });
   // random weights score about 0.25: with these rules text prompts find objects on a video too
   ui = await startUi({ port: 0, rules: { presenceThreshold: 0, detectionThreshold: 0, newObjectScore: 0 } });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -58,6 +56,16 @@ async function at(fx: number, fy: number) {
   return { x: box.x + box.width * fx, y: box.y + box.height * fy };
 }
 
+async function clickAt(fx: number, fy: number) {
+  const p = await at(fx, fy);
+  await page.mouse.click(p.x, p.y);
+}
+
+async function toFrame(n: number) {
+  await setSlider("frame", n);
+  await expect.poll(() => page.locator("#frame-value").textContent()).toBe(`${n} / 7`);
+}
+
 async function setSlider(id: string, value: number) {
   await page.locator(`#${id}`).evaluate((el: HTMLInputElement, v) => {
     el.value = String(v);
@@ -70,12 +78,10 @@ describe("web UI fixes (headless Chromium)", () => {
   it("video: a second click sends only the new click, and the sliders are disabled and send nothing", async () => {
     await open(clip, /Loaded clip\.mp4/);
     const log = prompts();
-    const p1 = await at(0.2, 0.35);
-    await page.mouse.click(p1.x, p1.y);
+    await clickAt(0.2, 0.35);
     await answered(log, 1);
     await expect.poll(ids).toEqual([1]);
-    const p2 = await at(0.3, 0.4);
-    await page.mouse.click(p2.x, p2.y);
+    await clickAt(0.3, 0.4);
     await answered(log, 2);
     // the server's session holds the clicks: the page never sends p1 again
     expect((log.bodies[1].points as unknown[]).length).toBe(1);
@@ -102,19 +108,16 @@ describe("web UI fixes (headless Chromium)", () => {
     expect(await ids()).not.toEqual([]);
     await page.click("#propagate");
     await expect.poll(() => page.locator("#status").textContent(), { timeout: 30_000 }).toMatch(/Propagation finished: 8 frame/);
-    await setSlider("frame", 5);
-    await expect.poll(() => page.locator("#frame-value").textContent()).toBe("5 / 7");
+    await toFrame(5);
     await expect.poll(ids).not.toEqual([]);
     const propagated = await ids();
     // back on the prompt's frame, a slider used to re-send the text prompt, which started the session over
-    await setSlider("frame", 0);
-    await expect.poll(() => page.locator("#frame-value").textContent()).toBe("0 / 7");
+    await toFrame(0);
     await page.locator("#threshold").evaluate((e: HTMLInputElement) => (e.disabled = false));
     await setSlider("threshold", 0.6);
     await page.waitForTimeout(500);
     expect(log.bodies.length).toBe(1);
-    await setSlider("frame", 5);
-    await expect.poll(() => page.locator("#frame-value").textContent()).toBe("5 / 7");
+    await toFrame(5);
     await page.waitForTimeout(300);
     expect(await ids()).toEqual(propagated);
     await page.close();
@@ -123,8 +126,7 @@ describe("web UI fixes (headless Chromium)", () => {
   it("image: New object and a box add object 2 beside object 1", async () => {
     await open(SCENE, /Loaded scene\.png/);
     const log = prompts();
-    const p = await at(0.25, 0.35);
-    await page.mouse.click(p.x, p.y);
+    await clickAt(0.25, 0.35);
     await answered(log, 1);
     await expect.poll(ids).toEqual([1]);
     await page.click("#new-object");
@@ -146,8 +148,7 @@ describe("web UI fixes (headless Chromium)", () => {
     await page.click("#find");
     await answered(log, 1);
     await expect.poll(() => page.locator("#objects li[data-id]").count()).toBe(16);
-    const p = await at(0.25, 0.35);
-    await page.mouse.click(p.x, p.y);
+    await clickAt(0.25, 0.35);
     await expect.poll(ids).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
     await page.close();
   });

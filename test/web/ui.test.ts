@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUi } from "../../web/server";
+import { launchChromium } from "../support/browser";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
@@ -24,10 +25,7 @@ beforeAll(async () => {
   ]);
   // random weights put the tracker's object score near 0.5: count every mask as visible
   ui = await startUi({ port: 0, rules: { presenceThreshold: 0 } });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
