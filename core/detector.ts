@@ -1,6 +1,6 @@
 import * as ort from "onnxruntime-node";
 import { maskIoU, type Box, type Mask } from "./masks/mask";
-import { resizeAndThreshold, sigmoid } from "./masks/resize";
+import { maskLogits, resizeAndThreshold, sigmoid } from "./masks/resize";
 import type { BoxPrompt } from "./prompts";
 
 /** Box labels of the detector's geometry prompt. */
@@ -35,10 +35,8 @@ export interface DetectorOutput {
 }
 
 export function readDetectorOutput(out: Record<string, ort.Tensor>): DetectorOutput {
-  const dims = out.masks.dims;
   return {
-    masks: out.masks.data as Float32Array,
-    maskSize: dims[dims.length - 1],
+    ...maskLogits(out.masks),
     boxes: out.boxes.data as Float32Array,
     logits: out.logits.data as Float32Array,
     presenceLogit: (out.presence.data as Float32Array)[0],

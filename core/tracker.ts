@@ -1,6 +1,6 @@
 import * as ort from "onnxruntime-node";
 import type { Mask } from "./masks/mask";
-import { resizeAndThreshold } from "./masks/resize";
+import { maskLogits, resizeAndThreshold } from "./masks/resize";
 import type { BoxPrompt, PointPrompt } from "./prompts";
 
 /** Point labels of the tracker's prompt encoder. */
@@ -58,10 +58,8 @@ export interface TrackerOutput {
 }
 
 export function readTrackerOutput(out: Record<string, ort.Tensor>): TrackerOutput {
-  const dims = out.masks.dims;
   return {
-    masks: out.masks.data as Float32Array,
-    maskSize: dims[dims.length - 1],
+    ...maskLogits(out.masks),
     iouScores: out.iouScores.data as Float32Array,
     objectScoreLogit: (out.objectScore.data as Float32Array)[0],
   };

@@ -65,3 +65,8 @@ export function resizeAndThreshold(
 export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
+
+/** A decoder's [n, size, size] mask logits (batch dimension dropped) and their side. */
+export function maskLogits(masks: { data: unknown; dims: readonly number[] }): { masks: Float32Array; maskSize: number } {
+  return { masks: masks.data as Float32Array, maskSize: masks.dims[masks.dims.length - 1] };
+}
