@@ -2,6 +2,7 @@
 
 // images and models
 export { Sam3, type Sam3Options, type SegmentOptions, type SegmentResult, type SegmentedObject } from "./sam3";
+export { ImageSession, type ImageSessionOptions, type ImageObjectJson } from "./image-session";
 export { checkBox, checkPoint, type ImagePrompt, type PointPrompt, type BoxPrompt } from "./prompts";
 export { parsePoints, parseBoxes, parseText, parseConcepts, toPixelPrompt, type Coordinates } from "./prompts";
 export {
@@ -60,5 +61,6 @@ export * as jsonSchemas from "./export/json-schemas";
 export { writeSegmentationFiles, writeSegmentationJsonFiles, imageResultFile, type ImageExportFormats, type ImageExportOptions, type ImageResultFile } from "./export/files";
 export type { VideoExportOptions, VideoResultFile } from "./export/video-files";
 export { zipFiles } from "./export/zip";
+export { cutoutPng, cutoutsZip, type CutoutObject } from "./export/cutouts";
 export { listFiles } from "./export/list-files";
 export { ensureFolder, writeFileAtomic, partialName } from "./safe-write";

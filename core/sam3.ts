@@ -55,6 +55,8 @@ export interface SegmentOptions {
   multimask?: boolean;
   /** Tracker, multimask: also upsample the two other candidates to report their areas (default true). */
   candidates?: boolean;
+  /** Tracker, multimask: answer with this candidate (0..2, model order) instead of the best, as a user picks one. */
+  candidate?: number;
   /** How the prompt's points and boxes are given: "pixels" (default) or "relative" (fractions 0..1 of the image). */
   coordinates?: Coordinates;
 }
@@ -249,7 +251,8 @@ export class Sam3 {
     // a decoder that gives all 4 mask tokens has the single-mask output first, then the 3 candidates
     const first = raw.iouScores.length - 3;
     return timed(timings, "postprocess", () => {
-      const chosen = multimask || !first ? bestCandidate(raw.iouScores, first) : singleMaskToken(raw);
+      const picked = multimask && options.candidate !== undefined ? first + options.candidate : undefined;
+      const chosen = picked ?? (multimask || !first ? bestCandidate(raw.iouScores, first) : singleMaskToken(raw));
       const upsample = (i: number) => this.refine(candidateMask(raw, i, rgb.width, rgb.height), options);
       const mask = upsample(chosen);
       const area = maskArea(mask);
@@ -345,6 +348,7 @@ function checkOptions(o: SegmentOptions) {
   inUnit("nms", o.nms);
   checkRange("minRegionArea", o.minRegionArea, 0, LIMITS.pixels, false);
   checkRange("maxObjects", o.maxObjects, 1, MAX_OBJECTS_PER_IMAGE);
+  checkRange("candidate", o.candidate, 0, 2);
   for (const key of ["candidates", "multimask"] as const) {
     if (o[key] !== undefined && typeof o[key] !== "boolean") throw new Sam3Error("BAD_OPTION", `${key} must be true or false`);
   }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { homedir, tmpdir } from "node:os";
-import { isSam3Error, PACKAGE_ROOT, Sam3Error, type Sam3ErrorCode } from "../core";
+import { formatBytes, isSam3Error, PACKAGE_ROOT, Sam3Error, type Sam3ErrorCode } from "../core";
 
 /** A refusal at the HTTP edge: a Sam3Error code for the client plus the HTTP status that carries it. */
 export class WebError extends Sam3Error {
@@ -113,8 +113,4 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
 export function requireJson(req: IncomingMessage): void {
   const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
   if (type !== "application/json") throw new WebError(415, "BAD_REQUEST", "send this request as Content-Type: application/json");
-}
-
-export function formatBytes(n: number): string {
-  return n >= 2 ** 20 ? `${Math.round(n / 2 ** 20)} MiB` : n >= 1024 ? `${Math.round(n / 1024)} KiB` : `${n} bytes`;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { type RgbImage, type SegmentResult } from "../core";
-import { formatBytes, WebError } from "./http";
+import { formatBytes, type ImageSession } from "../core";
+import { WebError } from "./http";
 
 interface Held {
   id: string;
@@ -13,9 +13,8 @@ interface Held {
 
 export interface ImageMedia extends Held {
   kind: "image";
-  image: RgbImage;
-  /** The last segmentation, for the image exports. */
-  last?: { result: SegmentResult };
+  /** The image and the objects the user builds on it. */
+  session: ImageSession;
 }
 
 export interface VideoMedia extends Held {

@@ -17,7 +17,26 @@ const promptRequest = z
   })
   .strict();
 
-/** What the page asks of an upload: text concepts, or clicks / a box for one object, on one frame. */
+const optionsRequest = z.object({ threshold: unit.optional(), fineness: unit.optional() }).strict();
+const candidateRequest = z.object({ index: z.number().int().min(0).max(2) }).strict();
+
+/** A body checked against its schema: the first problem, named by its field, is the answer. */
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new WebError(400, "BAD_REQUEST", `${issue.path.join(".") || "the body"}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** New image options: the threshold and fineness every prompt of the image runs again with. */
+export const parseOptions = (body: unknown) => parse(optionsRequest, body);
+
+/** The candidate of a one-click object to show. */
+export const parseCandidate = (body: unknown) => parse(candidateRequest, body).index;
+
+/** What the page asks of an upload: text concepts, or the new clicks / box of one object, on one frame. */
 export type PromptRequest = z.infer<typeof promptRequest> & { concepts: string[] };
 
 /** A prompt body checked in full (shape, counts, lengths) before anything runs or changes. */
@@ -26,21 +45,17 @@ export function parsePrompt(body: unknown): PromptRequest {
   if (Array.isArray(points) && points.length > LIMITS.pointsPerPrompt) {
     throw new WebError(400, "LIMIT_EXCEEDED", `${points.length} points: the limit is ${LIMITS.pointsPerPrompt} per prompt`);
   }
-  const parsed = promptRequest.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new WebError(400, "BAD_REQUEST", `${issue.path.join(".") || "the body"}: ${issue.message}`);
-  }
-  const concepts = (parsed.data.text ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const data = parse(promptRequest, body);
+  const concepts = (data.text ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (concepts.length > LIMITS.conceptsPerPrompt) {
     throw new WebError(400, "LIMIT_EXCEEDED", `${concepts.length} concepts: the limit is ${LIMITS.conceptsPerPrompt} per prompt`);
   }
   const long = concepts.find((c) => c.length > LIMITS.textLength);
   if (long) throw new WebError(400, "LIMIT_EXCEEDED", `a concept of ${long.length} characters: the limit is ${LIMITS.textLength}`);
-  if (!concepts.length && !parsed.data.points?.length && !parsed.data.box) {
+  if (!concepts.length && !data.points?.length && !data.box) {
     throw new WebError(400, "BAD_PROMPT", "give text concepts, clicks or a box");
   }
-  return { ...parsed.data, concepts };
+  return { ...data, concepts };
 }
 
 /** Clicks and the box must lie on the frame: checked before the session stores them. */

@@ -1,8 +1,9 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUi } from "../../web/server";
+import { launchChromium } from "../support/browser";
 import { SCENE } from "../support/reference";
 import { NO_TEXT, TRACKER_ONLY_CAN, TRACKER_ONLY_NAME, trackerOnlyPack } from "../support/tracker-pack";
 
@@ -16,10 +17,7 @@ let page: Page;
 
 beforeAll(async () => {
   ui = await startUi({ port: 0, model: pack });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
   await page.goto(ui.url);
   await page.locator("#status", { hasText: "Model ready" }).waitFor({ timeout: 60_000 });

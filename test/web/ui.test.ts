@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUi } from "../../web/server";
+import { launchChromium } from "../support/browser";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
@@ -24,10 +25,7 @@ beforeAll(async () => {
   ]);
   // random weights put the tracker's object score near 0.5: count every mask as visible
   ui = await startUi({ port: 0, rules: { presenceThreshold: 0 } });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -54,6 +52,8 @@ async function setSlider(id: string, value: number) {
   }, value);
 }
 
+/** Answers that wait on the model (uploads, prompts) get this long on a busy machine. */
+const slow = { timeout: 30_000 };
 const objectCount = () => page.locator("#objects li[data-id]").count();
 const canvasShot = () => page.locator("#canvas").screenshot();
 
@@ -61,7 +61,7 @@ describe("web UI in headless Chromium", () => {
   it("segments an uploaded image by text, by a click, and redraws when the sliders move", async () => {
     await openPage();
     await upload(SCENE);
-    await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded scene\.png/);
+    await expect.poll(() => page.locator("#status").textContent(), slow).toMatch(/Loaded scene\.png/);
     const plain = await canvasShot();
     await setSlider("threshold", 0);
     await page.fill("#prompts", "red circle");
@@ -105,11 +105,60 @@ describe("web UI in headless Chromium", () => {
     await page.close();
   });
 
+  it("keeps text results and clicked objects together: picks a candidate, undoes a click, sets the opacity, exports cut-outs", async () => {
+    await openPage();
+    await upload(SCENE);
+    await expect.poll(() => page.locator("#status").textContent(), slow).toMatch(/Loaded scene\.png/);
+    await setSlider("threshold", 0);
+    await page.fill("#prompts", "red circle");
+    await page.click("#find");
+    await expect.poll(objectCount, slow).toBe(16);
+    const box = (await page.locator("#canvas").boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.25, box.y + box.height * 0.35);
+    await expect.poll(objectCount, slow).toBe(17);
+
+    // one click alone is ambiguous: SAM's 3 candidates, the best one shown, another one picked
+    const picker = page.getByRole("group", { name: "Candidates of object #17" });
+    await expect.poll(() => picker.getByRole("button").count(), slow).toBe(3);
+    const pressed = () => picker.locator("button[aria-pressed=true]").textContent();
+    const other = (await pressed()) === "1" ? "2" : "1";
+    const candidate = page.getByRole("button", { name: `Candidate ${other} of object #17` });
+    const score = /score (\d\.\d\d)/.exec((await candidate.getAttribute("title"))!)![1];
+    await candidate.click();
+    await expect.poll(pressed, slow).toBe(other);
+    expect(await page.locator("#objects li[data-id='17'] label").textContent()).toBe(`#17 score ${score}`);
+
+    // a second click refines object 17 (two clicks are not ambiguous: no candidates); undo takes it back
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const scrolled = (await page.locator("#canvas").boundingBox())!;
+    await page.mouse.click(scrolled.x + scrolled.width * 0.3, scrolled.y + scrolled.height * 0.4);
+    await expect.poll(() => picker.count(), slow).toBe(0);
+    await page.click("#undo");
+    await expect.poll(() => picker.getByRole("button").count(), slow).toBe(3);
+    expect(await objectCount()).toBe(17);
+
+    // opacity 0 leaves only the outlines
+    const tinted = await canvasShot();
+    await setSlider("opacity", 0);
+    await expect.poll(async () => (await canvasShot()).equals(tinted)).toBe(false);
+    await setSlider("opacity", 0.45);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-image-objects.png") });
+
+    // cut-outs: one transparent PNG per object with a mask
+    const href = (name: string) => page.locator(`#export a[href$='${name}']`).getAttribute("href").then((h) => new URL(h!, ui.url).href);
+    const objects = (await (await page.request.get((await href("cutouts.zip")).replace(/export\/cutouts\.zip$/, "frames/0/objects"))).json()).objects as { id: number; area: number }[];
+    const zip = await (await page.request.get(await href("cutouts.zip"))).body();
+    const names = [...new Set([...zip.toString("latin1").matchAll(/cutout-\d+\.png/g)].map((m) => m[0]))];
+    expect(names).toEqual(objects.filter((o) => o.area > 0).map((o) => `cutout-${o.id}.png`));
+    expect(objects.map((o) => o.id)).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+    await page.close();
+  });
+
   it("tracks a clicked object through a video, scrubs, removes it and exports", async () => {
     await openPage();
     await upload(clip);
-    await expect.poll(() => page.locator("#frame").getAttribute("max")).toBe("7");
-    await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded clip\.mp4/);
+    await expect.poll(() => page.locator("#frame").getAttribute("max"), slow).toBe("7");
+    await expect.poll(() => page.locator("#status").textContent(), slow).toMatch(/Loaded clip\.mp4/);
     const box = (await page.locator("#canvas").boundingBox())!;
     await page.mouse.click(box.x + box.width * 0.2, box.y + box.height * 0.35);
     await expect.poll(objectCount).toBe(1);
@@ -120,7 +169,8 @@ describe("web UI in headless Chromium", () => {
     if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-video.png") });
     const exported = await page.request.get(await page.locator("#export a[href$='masks.jsonl']").getAttribute("href").then((h) => new URL(h!, ui.url).href));
     expect(exported.status()).toBe(200);
-    expect((await exported.text()).trim().split("\n").length).toBeGreaterThan(0);
+    // presenceThreshold 0: the clicked object is on each of the 8 frames, one line per frame
+    expect((await exported.text()).trim().split("\n").map((l) => JSON.parse(l).objects.length)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     const zip = await page.request.get(new URL(await page.locator("#export a[href$='masks.zip']").getAttribute("href") ?? "", ui.url).href);
     expect((await zip.body()).subarray(0, 2).toString()).toBe("PK");
     await page.getByRole("button", { name: "Remove object #1" }).click();
@@ -131,8 +181,8 @@ describe("web UI in headless Chromium", () => {
   it("cancels a propagation, and explains a file it cannot read", async () => {
     await openPage();
     await upload(longClip);
-    await expect.poll(() => page.locator("#frame").getAttribute("max")).toBe("119");
-    await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded long\.mp4/);
+    await expect.poll(() => page.locator("#frame").getAttribute("max"), slow).toBe("119");
+    await expect.poll(() => page.locator("#status").textContent(), slow).toMatch(/Loaded long\.mp4/);
     const box = (await page.locator("#canvas").boundingBox())!;
     await page.mouse.click(box.x + box.width * 0.2, box.y + box.height * 0.35);
     await expect.poll(objectCount).toBe(1);
@@ -156,7 +206,7 @@ describe("web UI in headless Chromium", () => {
     // three videos in a row: the quota is two per client, so each must close the one before
     for (let i = 0; i < 3; i++) {
       await upload(clip);
-      await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded clip\.mp4/);
+      await expect.poll(() => page.locator("#status").textContent(), slow).toMatch(/Loaded clip\.mp4/);
       await page.evaluate(() => document.getElementById("status")!.textContent = "");
     }
     expect(closed).toHaveLength(2);
@@ -169,7 +219,7 @@ describe("web UI in headless Chromium", () => {
     const closed: string[] = [];
     page.on("request", (r) => void (r.method() === "DELETE" && closed.push(r.url())));
     await upload(clip);
-    await expect.poll(() => page.locator("#status").textContent()).toMatch(/Loaded clip\.mp4/);
+    await expect.poll(() => page.locator("#status").textContent(), slow).toMatch(/Loaded clip\.mp4/);
     const truncated = join(scratch, "truncated.png");
     writeFileSync(truncated, readFileSync(SCENE).subarray(0, 300));
     await upload(truncated);

@@ -1,0 +1,70 @@
+import { basename } from "node:path";
+import { CAPABILITY_LABELS, type Capability, describeCapabilities, type Device, ModelHost, type Sam3, type Sam3VideoPredictor, type VideoRules } from "../core";
+import { errorReply, hidePaths, WebError } from "./http";
+
+/** Video sessions the server's predictor holds open, shared by every client. */
+export const VIDEO_SESSIONS = 8;
+
+/** Core's ModelHost, loading both engines from the start; what /api/info reports of it (ready, or why not). */
+export class UiModels {
+  private readonly host: ModelHost;
+  private loaded?: [Sam3, Sam3VideoPredictor];
+  private error?: string;
+  private readonly loading: Promise<[Sam3, Sam3VideoPredictor]>;
+
+  constructor(private readonly options: { model?: string; device?: Device; rules?: Partial<VideoRules> }, log: (line: string) => void) {
+    this.host = new ModelHost({ model: options.model, device: options.device, rules: options.rules, maxSessions: VIDEO_SESSIONS });
+    this.loading = this.host.both();
+    this.loading.then((l) => (this.loaded = l), (e) => (this.error = errorReply(e, log).body.error));
+  }
+
+  /** The predictor when loaded (closing a session needs nothing loaded otherwise). */
+  get predictor(): Sam3VideoPredictor | undefined {
+    return this.loaded?.[1];
+  }
+
+  async sam(): Promise<Sam3> {
+    return (await this.ready())[0];
+  }
+
+  async video(): Promise<Sam3VideoPredictor> {
+    return (await this.ready())[1];
+  }
+
+  /** What /api/info answers: the model, whether it is ready, and what it can do. */
+  info(): object {
+    const sam = this.loaded?.[0];
+    return {
+      model: sam?.pack.manifest.name ?? basename(this.options.model ?? "sam3-tiny-336"),
+      description: sam?.pack.manifest.description ?? "",
+      device: sam?.device.active ?? this.options.device ?? "cpu",
+      ready: !!this.loaded,
+      ...(sam ? capabilityReport(sam) : {}),
+      ...(this.error ? { error: this.error } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.loading.catch(() => undefined);
+    await this.host.close();
+  }
+
+  // a failed load is reported, not retried: the page shows the error until the server is restarted
+  private async ready(): Promise<[Sam3, Sam3VideoPredictor]> {
+    if (this.error) throw new WebError(503, "PACK_INVALID", `the model failed to load: ${this.error}`);
+    return this.loaded ?? (await this.loading);
+  }
+}
+
+/**
+ * What the loaded pack can do (in words too), and for each thing it cannot the message a request for it is
+ * answered with: the page disables those controls and says why in their tooltips.
+ */
+function capabilityReport(sam: Sam3) {
+  const unavailable: Partial<Record<Capability, string>> = {};
+  for (const capability of Object.keys(CAPABILITY_LABELS) as Capability[]) {
+    const why = sam.missing(capability);
+    if (why) unavailable[capability] = hidePaths(why);
+  }
+  return { capabilities: sam.capabilities, can: describeCapabilities(sam.capabilities), unavailable };
+}
