@@ -135,7 +135,7 @@ describe("web UI: who may talk to it", () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     const page = await call("GET", "/", { auth: false, headers: { cookie: cookie.split(";")[0] } });
     expect(page.status).toBe(200);
-    expect(page.text).toMatch(/<script src="app.js">/);
+    expect(page.text).toMatch(/<script type="module" src="main.js">/);
     expect(page.headers["content-security-policy"]).toMatch(/frame-ancestors 'none'/);
   });
 
