@@ -3,6 +3,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { colourHex } from "../../core/export/palette";
 import { McpContext } from "../../mcp/context";
 import { connectInMemory, firstText, testServerOptions } from "../support/mcp";
 import { REPO, SCENE } from "../support/reference";
@@ -56,6 +57,16 @@ describe("MCP tools over an in-memory transport", () => {
     const meta = await sharp(Buffer.from(image.data, "base64")).metadata();
     expect(Math.max(meta.width!, meta.height!)).toBeLessThanOrEqual(768);
     expect(firstText(result)).toContain("16 object(s)");
+  });
+
+  it("segment_image: several concepts in one call, each object labelled, colours as the overlay draws them", async () => {
+    const result = await call("segment_image", { image_path: "media/scene.png", text: ["red circle", "blue square"], threshold: 0, overlay: false });
+    expect(result.isError).toBeFalsy();
+    const objects = result.structuredContent.objects as { id: number; label: string; colour: string }[];
+    expect(objects).toHaveLength(32);
+    expect(objects.map((o) => o.label)).toEqual([...Array(16).fill("red circle"), ...Array(16).fill("blue square")]);
+    expect(objects.map((o) => o.id)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+    expect(objects[0].colour).toBe(colourHex(1));
   });
 
   it("segment_image: clicks in relative coordinates, base64 input, no overlay", async () => {

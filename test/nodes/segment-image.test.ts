@@ -79,6 +79,12 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
     expect(flow.lastStatus("seg")).toEqual({ fill: "green", shape: "dot", text: "16 objects" });
   });
 
+  it("msg.text as a list finds several concepts, each object labelled with its concept", async () => {
+    const msg = await flow.request("seg", { payload: scene, text: ["thing", "other thing"], threshold: 0 }, "out");
+    const labels = objectsOf(msg).map((o) => o.label);
+    expect(labels).toEqual([...Array(16).fill("thing"), ...Array(16).fill("other thing")]);
+  });
+
   it("takes the same image as a data URL, base64 text and a file path", async () => {
     const base64 = scene.toString("base64");
     for (const payload of [`data:image/png;base64,${base64}`, base64, SCENE]) {
