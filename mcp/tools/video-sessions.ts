@@ -4,7 +4,7 @@ import { DIRECTIONS, type SessionInfo } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";
-import { guardTool } from "../tool-errors";
+import { guardTool, type ErrorResult } from "../tool-errors";
 import { propagateToFile } from "./propagation";
 import { jobOptions } from "./tool-extra";
 import { promptFields, toVideoPrompt } from "./video-prompts";
@@ -17,9 +17,19 @@ const text = (t: string) => ({ type: "text" as const, text: t });
  * reset/close/list. Each touches only the client's own sessions; the model-running ones wait for a free slot.
  */
 export function registerVideoSessionTools(server: McpServer, ctx: McpContext, sessions: ClientSessions) {
-  // a decoder's message may name the file by its real path
-  const shown = (info: SessionInfo): SessionInfo => (info.decode_error ? { ...info, decode_error: ctx.paths.scrub(info.decode_error) } : info);
-  const guard = <A extends unknown[], R>(name: string, handler: (...args: A) => Promise<R>) => guardTool(ctx.paths, name, handler, ctx.log);
+  const guard: Guard = (name, handler) => guardTool(ctx.paths, name, handler, ctx.log);
+  registerTrackingTools(server, ctx, sessions, guard);
+  registerLifecycleTools(server, ctx, sessions, guard);
+}
+
+type Guard = <A extends unknown[], R>(name: string, handler: (...args: A) => Promise<R>) => (...args: A) => Promise<R | ErrorResult>;
+
+/** Session info as a client sees it: a decoder's message may name the file by its real path. */
+const shownTo = (ctx: McpContext) => (info: SessionInfo): SessionInfo => (info.decode_error ? { ...info, decode_error: ctx.paths.scrub(info.decode_error) } : info);
+
+/** start_session, add_prompt and propagate_in_video: the model-running tools. */
+function registerTrackingTools(server: McpServer, ctx: McpContext, sessions: ClientSessions, guard: Guard) {
+  const shown = shownTo(ctx);
 
   server.registerTool(
     "start_session",
@@ -96,7 +106,10 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
       }, jobOptions(extra));
     }),
   );
+}
 
+/** remove_object, reset_session, close_session and list_sessions: bookkeeping, no model run. */
+function registerLifecycleTools(server: McpServer, ctx: McpContext, sessions: ClientSessions, guard: Guard) {
   server.registerTool(
     "remove_object",
     {
@@ -160,7 +173,7 @@ export function registerVideoSessionTools(server: McpServer, ctx: McpContext, se
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guard("list_sessions", async () => {
-      const mine = (await sessions.list()).map(shown);
+      const mine = (await sessions.list()).map(shownTo(ctx));
       return { content: [text(mine.length ? mine.map((s) => `${s.session_id}: ${s.frames} frames, objects ${s.object_ids.join(", ") || "none"}`).join("\n") : "No open sessions.")], structuredContent: { sessions: mine } };
     }),
   );
