@@ -1,4 +1,7 @@
-import { chromium, type Browser } from "playwright-core";
+import { rmSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, expect } from "vitest";
+import { startUi, type UiOptions } from "../../web/server";
 
 /** The system's Chromium, headless, quiet (no updates, no first-run screens): what the browser tests drive. */
 export const launchChromium = (): Promise<Browser> =>
@@ -6,3 +9,35 @@ export const launchChromium = (): Promise<Browser> =>
     executablePath: "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
   });
+
+/**
+ * The web UI and Chromium for one test file: started before its tests (after its own earlier hooks), closed after
+ * them with `scratch` removed. `openPage()` opens a fresh page on the UI once the model has loaded.
+ */
+export function webUiUnderTest(options: UiOptions, scratch: string) {
+  let ui: Awaited<ReturnType<typeof startUi>>;
+  let browser: Browser;
+  beforeAll(async () => {
+    ui = await startUi({ port: 0, ...options });
+    browser = await launchChromium();
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await ui?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+  return {
+    get url() {
+      return ui.url;
+    },
+    get browser() {
+      return browser;
+    },
+    async openPage(): Promise<Page> {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      await page.goto(ui.url);
+      await expect.poll(() => page.locator("#status").textContent()).not.toMatch(/loading/i);
+      return page;
+    },
+  };
+}

@@ -1,40 +1,28 @@
 /**
- * The web UI bugs of issue 13, each seen in headless Chromium: the server's session owns the click list, video
+ * Web UI bugs that came from the page and the server both keeping prompts, each seen in headless Chromium: the server's session owns the click list, video
  * sliders never re-send a prompt, and image mode keeps every object (text results, clicks, boxes) together.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startUi } from "../../web/server";
-import { launchChromium } from "../support/browser";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { webUiUnderTest } from "../support/browser";
 import { SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
 const scratch = mkdtempSync(join(tmpdir(), "sam3-ui-fixes-"));
-let ui: Awaited<ReturnType<typeof startUi>>;
-let browser: Browser;
 let page: Page;
 let clip: string;
 
 beforeAll(async () => {
   clip = await makeVideo(join(scratch, "clip.mp4"), { width: 160, height: 120, frames: 8, fps: 8 });
-  // random weights score about 0.25: with these rules text prompts find objects on a video too
-  ui = await startUi({ port: 0, rules: { presenceThreshold: 0, detectionThreshold: 0, newObjectScore: 0 } });
-  browser = await launchChromium();
 }, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await ui?.close();
-  rmSync(scratch, { recursive: true, force: true });
-});
+// random weights score about 0.25: with these rules text prompts find objects on a video too
+const ui = webUiUnderTest({ rules: { presenceThreshold: 0, detectionThreshold: 0, newObjectScore: 0 } }, scratch);
 
 async function open(file: string, loaded: RegExp) {
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  await page.goto(ui.url);
-  await expect.poll(() => page.locator("#status").textContent()).not.toMatch(/loading/i);
+  page = await ui.openPage();
   await page.setInputFiles("#file", file);
   await expect.poll(() => page.locator("#status").textContent(), { timeout: 30_000 }).toMatch(loaded);
 }

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { startUi } from "../../web/server";
-import { launchChromium } from "../support/browser";
+import { webUiUnderTest } from "../support/browser";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
@@ -12,8 +12,6 @@ import { makeVideo } from "../support/synthetic-video";
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? join(REPO, "docs") : undefined;
 
 const scratch = mkdtempSync(join(tmpdir(), "sam3-ui-test-"));
-let ui: Awaited<ReturnType<typeof startUi>>;
-let browser: Browser;
 let page: Page;
 let clip: string;
 let longClip: string;
@@ -23,21 +21,12 @@ beforeAll(async () => {
     makeVideo(join(scratch, "clip.mp4"), { width: 160, height: 120, frames: 8, fps: 8 }),
     makeVideo(join(scratch, "long.mp4"), { width: 160, height: 120, frames: 120, fps: 24 }),
   ]);
-  // random weights put the tracker's object score near 0.5: count every mask as visible
-  ui = await startUi({ port: 0, rules: { presenceThreshold: 0 } });
-  browser = await launchChromium();
 }, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await ui?.close();
-  rmSync(scratch, { recursive: true, force: true });
-});
+// random weights put the tracker's object score near 0.5: count every mask as visible
+const ui = webUiUnderTest({ rules: { presenceThreshold: 0 } }, scratch);
 
 async function openPage() {
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  await page.goto(ui.url);
-  await expect.poll(() => page.locator("#status").textContent()).not.toMatch(/loading/i);
+  page = await ui.openPage();
 }
 
 async function upload(file: string) {
@@ -69,8 +58,7 @@ describe("web UI in headless Chromium", () => {
     await expect.poll(objectCount).toBe(16);
     const found = await canvasShot();
     expect(found.equals(plain)).toBe(false);
-    if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-image-text.png") });
-    // random weights score every query ~0.25: at 0.3 the threshold slider leaves none, and the overlay goes
+        // random weights score every query ~0.25: at 0.3 the threshold slider leaves none, and the overlay goes
     await setSlider("threshold", 0.3);
     await expect.poll(objectCount).toBe(0);
     expect((await canvasShot()).equals(found)).toBe(false);
@@ -142,7 +130,7 @@ describe("web UI in headless Chromium", () => {
     await setSlider("opacity", 0);
     await expect.poll(async () => (await canvasShot()).equals(tinted)).toBe(false);
     await setSlider("opacity", 0.45);
-    if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-image-objects.png") });
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-image.jpg"), quality: 78 });
 
     // cut-outs: one transparent PNG per object with a mask
     const href = (name: string) => page.locator(`#export a[href$='${name}']`).getAttribute("href").then((h) => new URL(h!, ui.url).href);
@@ -166,7 +154,7 @@ describe("web UI in headless Chromium", () => {
     await expect.poll(() => page.locator("#progress").evaluate((p: HTMLProgressElement) => p.value / p.max)).toBe(1);
     await setSlider("frame", 5);
     await expect.poll(() => page.locator("#frame-value").textContent()).toMatch(/5/);
-    if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-video.png") });
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-video.jpg"), quality: 78 });
     const exported = await page.request.get(await page.locator("#export a[href$='masks.jsonl']").getAttribute("href").then((h) => new URL(h!, ui.url).href));
     expect(exported.status()).toBe(200);
     // presenceThreshold 0: the clicked object is on each of the 8 frames, one line per frame
@@ -235,7 +223,7 @@ describe("web UI in headless Chromium", () => {
 
   it("closes its upload when the page goes away", async () => {
     // pages of one browser context share the client cookie, so they share its quota of two videos
-    const context = await browser.newContext();
+    const context = await ui.browser.newContext();
     const open = async () => {
       const p = await context.newPage();
       await p.goto(ui.url);
@@ -266,7 +254,7 @@ describe("web UI in headless Chromium", () => {
   });
 
   it("needs the token: the bare address explains how to get in", async () => {
-    const bare = await browser.newPage();
+    const bare = await ui.browser.newPage();
     const answer = await bare.goto(new URL("/", ui.url).href);
     expect(answer?.status()).toBe(401);
     expect(await bare.textContent("body")).toMatch(/token/);
@@ -275,7 +263,7 @@ describe("web UI in headless Chromium", () => {
 
   it("refuses a file over the upload limit with a message", async () => {
     const small = await startUi({ port: 0, maxUploadBytes: 1000 });
-    const limited = await browser.newPage();
+    const limited = await ui.browser.newPage();
     try {
       await limited.goto(small.url);
       await expect.poll(() => limited.locator("#status").textContent()).not.toMatch(/loading/i);
