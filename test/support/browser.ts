@@ -41,3 +41,12 @@ export function webUiUnderTest(options: UiOptions, scratch: string) {
     },
   };
 }
+
+/** Moves a range input as a user's drag does: the value, then its input and change events. */
+export async function setSlider(page: Page, id: string, value: number): Promise<void> {
+  await page.locator(`#${id}`).evaluate((el: HTMLInputElement, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  }, value);
+}

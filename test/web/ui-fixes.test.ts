@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { webUiUnderTest } from "../support/browser";
+import { setSlider as moveSlider, webUiUnderTest } from "../support/browser";
 import { SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
@@ -54,13 +54,7 @@ async function toFrame(n: number) {
   await expect.poll(() => page.locator("#frame-value").textContent()).toBe(`${n} / 7`);
 }
 
-async function setSlider(id: string, value: number) {
-  await page.locator(`#${id}`).evaluate((el: HTMLInputElement, v) => {
-    el.value = String(v);
-    el.dispatchEvent(new Event("input", { bubbles: true }));
-    el.dispatchEvent(new Event("change", { bubbles: true }));
-  }, value);
-}
+const setSlider = (id: string, value: number) => moveSlider(page, id, value);
 
 describe("web UI fixes (headless Chromium)", () => {
   it("video: a second click sends only the new click, and the sliders are disabled and send nothing", async () => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startUi } from "../../web/server";
-import { webUiUnderTest } from "../support/browser";
+import { setSlider as moveSlider, webUiUnderTest } from "../support/browser";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
@@ -33,13 +33,7 @@ async function upload(file: string) {
   await page.setInputFiles("#file", file);
 }
 
-async function setSlider(id: string, value: number) {
-  await page.locator(`#${id}`).evaluate((el: HTMLInputElement, v) => {
-    el.value = String(v);
-    el.dispatchEvent(new Event("input", { bubbles: true }));
-    el.dispatchEvent(new Event("change", { bubbles: true }));
-  }, value);
-}
+const setSlider = (id: string, value: number) => moveSlider(page, id, value);
 
 /** Answers that wait on the model (uploads, prompts) get this long on a busy machine. */
 const slow = { timeout: 30_000 };
