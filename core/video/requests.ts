@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Sam3Error } from "../errors";
 import { LIMITS } from "../limits";
-import { checkLimit, checkPromptBounds, type BoxPrompt, type PointPrompt } from "../prompts";
+import { checkPromptBounds, type BoxPrompt, type PointPrompt } from "../prompts";
 
 /** A prompt on one video frame in core's own shapes (the official array shapes are converted by fromOfficialPrompt). */
 export interface VideoPrompt {
@@ -122,13 +122,7 @@ export type PropagateRequest = z.output<typeof propagateRequest>;
 /** A core prompt's shape and sizes, checked as the official request's are before anything runs. */
 export function checkVideoPrompt(prompt: VideoPrompt): VideoPrompt {
   if (typeof prompt !== "object" || prompt === null) throw new Sam3Error("BAD_REQUEST", "the prompt must be an object with frame and text, points or boxes");
-  checkPromptBounds({ points: prompt.points, boxes: prompt.boxes });
-  if (prompt.text !== undefined) {
-    const texts = [prompt.text].flat();
-    checkLimit("conceptsPerPrompt", texts.length, "text concepts");
-    if (!texts.length || texts.some((t) => typeof t !== "string")) throw new Sam3Error("BAD_PROMPT", "text must be a concept or a non-empty list of them");
-    for (const t of texts) checkLimit("textLength", t.length, "characters in a text prompt");
-  }
+  checkPromptBounds({ text: prompt.text, points: prompt.points, boxes: prompt.boxes });
   if (prompt.objectId !== undefined && !(Number.isInteger(prompt.objectId) && prompt.objectId >= 0 && prompt.objectId <= MAX_OBJECT_ID)) {
     throw new Sam3Error("BAD_REQUEST", `the object id must be a whole number from 0 to ${MAX_OBJECT_ID}`);
   }
