@@ -4,6 +4,7 @@ import type { RgbImage } from "./image/decode";
 import type { Box } from "./masks/mask";
 import { checkBox, checkPoint, type PointPrompt } from "./prompts";
 import type { Sam3, SegmentOptions, SegmentResult, SegmentedObject } from "./sam3";
+import { bestCandidate } from "./tracker";
 
 /** What applies to every prompt of a session: the detector's threshold and the masks' fineness. */
 export type ImageSessionOptions = Pick<SegmentOptions, "threshold" | "fineness">;
@@ -197,7 +198,7 @@ export class ImageSession {
       const candidates = result.candidates;
       if (candidates) {
         out.candidates = candidates.map((c) => ({ score: Number(c.score.toFixed(6)), area: c.area }));
-        out.chosen = entry.prompt.choice ?? candidates.reduce((best, c, i) => (c.score > candidates[best].score ? i : best), 0);
+        out.chosen = entry.prompt.choice ?? bestCandidate(candidates.map((c) => c.score));
       }
     }
     this.entries.set(entry.id, { ...entry, object, json: out });
