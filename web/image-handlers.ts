@@ -1,4 +1,4 @@
-import { cutoutsZip, type ImageObjectJson, imageResultFile } from "../core";
+import { type ImageObjectJson, imageResultFile } from "../core";
 import { WebError } from "./http";
 import type { ImageMedia } from "./media-store";
 import { checkOnFrame, type PromptRequest } from "./requests";
@@ -21,8 +21,8 @@ export async function promptImage({ session }: ImageMedia, request: PromptReques
 const EXPORT_TYPES: Record<string, string> = { "overlay.png": "image/png", "masks.jsonl": "application/jsonl", "masks.zip": "application/zip", "cutouts.zip": "application/zip" };
 
 export async function exportImage({ session }: ImageMedia, file: string): Promise<ExportedFile> {
-  const type = EXPORT_TYPES[file];
-  if (file === "cutouts.zip") return { type, data: await cutoutsZip(session.image, session.masks()) };
-  if (file === "overlay.png" || file === "masks.jsonl" || file === "masks.zip") return { type, data: await imageResultFile(session.results(), session.image, file) };
+  if (file === "overlay.png" || file === "masks.jsonl" || file === "masks.zip" || file === "cutouts.zip") {
+    return { type: EXPORT_TYPES[file], data: await imageResultFile(session.results(), session.image, file) };
+  }
   throw new WebError(400, "BAD_REQUEST", "an image has no overlay video: download overlay.png");
 }

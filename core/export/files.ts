@@ -9,6 +9,7 @@ import { maskToPolygons } from "./polygons";
 import { renderOverlay } from "./overlay";
 import { cocoRleToMask } from "../masks/rle";
 import { ensureFolder, writeFileAtomic } from "../safe-write";
+import { cutoutsZip } from "./cutouts";
 import { zipFiles } from "./zip";
 
 export interface ImageExportFormats {
@@ -42,7 +43,7 @@ export interface ImageExportOptions extends ImageExportFormats {
 }
 
 /** The single-file downloads of an image's result. */
-export type ImageResultFile = "overlay.png" | "masks.jsonl" | "masks.zip";
+export type ImageResultFile = "overlay.png" | "masks.jsonl" | "masks.zip" | "cutouts.zip";
 
 /** Writes the overlay `<stem>.overlay.png` and the chosen formats (default JSON + PNGs); returns the paths. */
 export async function writeSegmentationFiles(result: ImageResults, image: RgbImage, { dir, stem, ...chosen }: ImageExportOptions): Promise<string[]> {
@@ -54,10 +55,14 @@ export async function writeSegmentationFiles(result: ImageResults, image: RgbIma
   return writeFiles(dir, [[`${stem}.overlay.png`, files[0]], ...files[1]]);
 }
 
-/** One download of an image's result: the overlay, the JSON as one line, or a ZIP of one PNG per object. */
+/**
+ * One download of an image's result: the overlay, the JSON as one line, a ZIP of one mask PNG per object, or a ZIP
+ * of transparent cut-outs.
+ */
 export async function imageResultFile(result: ImageResults, image: RgbImage, file: ImageResultFile): Promise<Buffer> {
   if (file === "overlay.png") return renderOverlay(image, result.objects);
   if (file === "masks.jsonl") return Buffer.from(result.objects.length ? JSON.stringify(segmentationToJson(result)) + "\n" : "");
+  if (file === "cutouts.zip") return cutoutsZip(image, result.objects);
   return zipFiles(await Promise.all(result.objects.map(async (o) => ({ name: `mask-${o.id}.png`, data: await maskToPng(o.mask) }))));
 }
 
