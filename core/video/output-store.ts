@@ -12,6 +12,8 @@ export type ObjectChange = { mask: Mask; score: number; label?: string } | null;
  */
 export class OutputStore {
   private readonly frames = new Map<number, ResultObject[]>();
+  /** Bytes of all stored run lengths, kept as frames change: get_session reports it on every call. */
+  private stored = 0;
 
   /**
    * Applies one frame's changes. The frame's other objects are decoded only when there are some (an edit of one
@@ -41,17 +43,19 @@ export class OutputStore {
 
   reset(): void {
     this.frames.clear();
+    this.stored = 0;
   }
 
   /** Bytes held by the stored run lengths (one-byte strings). */
   bytes(): number {
-    let total = 0;
-    for (const objects of this.frames.values()) for (const o of objects) total += o.rle.counts.length;
-    return total;
+    return this.stored;
   }
 
   private store(frame: number, objects: ResultObject[]) {
+    this.stored += runBytes(objects) - runBytes(this.frames.get(frame) ?? []);
     if (objects.length) this.frames.set(frame, objects);
     else this.frames.delete(frame);
   }
 }
+
+const runBytes = (objects: readonly ResultObject[]) => objects.reduce((n, o) => n + o.rle.counts.length, 0);
