@@ -47,7 +47,7 @@ export { DIRECTIONS, type PropagationDirection, type VideoRequest, type Propagat
 export { formatBytes } from "./bytes";
 export type { PropagationProgress } from "./video/session";
 export { VIDEO_RULES, type VideoRules } from "./video/rules";
-export { MaskPromptTracker, type ObjectTracker, type TrackResult, type TrackState } from "./video/object-tracker";
+export { MaskPromptTracker, MemoryVideoTracker, type TrackStep, type VideoTracker } from "./video/object-tracker";
 
 // exports
 export { maskToCocoRle, cocoRleToMask } from "./masks/rle";

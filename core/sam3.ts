@@ -64,6 +64,15 @@ export interface SegmentOptions {
 /** One object segment found: id, score, pixel box, area, mask and (detector) the concept that found it. */
 export type SegmentedObject = MaskObject;
 
+/** One detection on a video frame, with its low-res mask logits (size x size). */
+export interface LowResDetection {
+  label: string;
+  score: number;
+  box: Box;
+  logits: Float32Array;
+  size: number;
+}
+
 export interface SegmentResult {
   image: { width: number; height: number };
   model: string;
@@ -180,6 +189,41 @@ export class Sam3 {
     for (const b of pixels.boxes ?? []) checkBox(b, rgb.width, rgb.height);
     const result = path === "detector" ? await this.detect(rgb, pixels, options, timings) : await this.track(rgb, pixels, options, timings);
     return { image: { width: rgb.width, height: rgb.height }, model: this.pack.manifest.name, path, ...result, timings };
+  }
+
+  /** A video frame's backbone outputs (the detector's features and the tracker's embeddings of one ViT pass), cached as an image's. */
+  frameFeatures(rgb: RgbImage): Promise<Tensors> {
+    this.require("video");
+    return this.imageFeatures("tracker", rgb, { [VIT_PASSES]: 0 });
+  }
+
+  /**
+   * A video frame's detections for the video rules: each concept's queries scoring above `threshold` after mask
+   * NMS, in query order (as the reference lists them), with their low-res mask logits.
+   */
+  async detectLowRes(rgb: RgbImage, concepts: string[], boxes: BoxPrompt[], options: { threshold: number; nms: number }): Promise<LowResDetection[]> {
+    this.require(boxes.length ? "exemplarBoxes" : "text");
+    const timings: Timings = { [VIT_PASSES]: 0 };
+    const { engine } = this.shared;
+    const vision = await this.imageFeatures("detector", rgb, timings);
+    const out: LowResDetection[] = [];
+    for (const label of concepts) {
+      const text = await this.textFeatures(checkText(label), timings);
+      const feeds: Tensors = { ...vision, textFeatures: text.features, textMask: text.mask };
+      const role = boxes.length || !engine.has("detectorDecoder") ? "detectorDecoderBoxes" : "detectorDecoder";
+      if (role === "detectorDecoderBoxes") Object.assign(feeds, boxPromptTensors(boxes, rgb.width, rgb.height));
+      const raw = readDetectorOutput(await engine.run(role, feeds));
+      const plane = raw.maskSize * raw.maskSize;
+      const kept = selectDetections(raw, rgb.width, rgb.height, options.threshold, options.nms).sort((a, b) => a.query - b.query);
+      for (const d of kept) out.push({ label, score: d.score, box: d.box, logits: raw.masks.slice(d.query * plane, (d.query + 1) * plane), size: raw.maskSize });
+    }
+    return out;
+  }
+
+  /** Runs one of the pack's graphs on the shared sessions: the video tracker's memory graphs. */
+  runGraph(role: Role, feeds: Tensors): Promise<Tensors> {
+    if (this.closed) throw new Sam3Error("CLOSED", "this SAM 3 handle is closed");
+    return this.shared.engine.run(role, feeds);
   }
 
   /** Releases this handle; the sessions go when the last handle on the pack closes. */

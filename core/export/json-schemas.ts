@@ -65,7 +65,7 @@ export const sessionInfoSchema = z.object({
   decode_error: z.string().optional().describe("set when the video is truncated: its readable frames are still usable"),
   object_ids: z.array(z.number()),
   progress: progressSchema,
-  memory: z.object({ results_bytes: z.number().describe("the stored masks (run-length encoded)"), frame_cache_bytes: z.number().describe("decoded frames held for reuse") }),
+  memory: z.object({ results_bytes: z.number().describe("the stored masks (run-length encoded)"), frame_cache_bytes: z.number().describe("decoded frames held for reuse"), tracker_bytes: z.number().describe("the memory tracker's banks (bounded by its window)") }),
   last_used: z.string(),
   expires_at: z.string(),
 });

@@ -70,3 +70,50 @@ export function sigmoid(x: number): number {
 export function maskLogits(masks: { data: unknown; dims: readonly number[] }): { masks: Float32Array; maskSize: number } {
   return { masks: masks.data as Float32Array, maskSize: masks.dims[masks.dims.length - 1] };
 }
+
+/** Each output index's first source index and normalised triangle-filter weights (torch's antialiased bilinear). */
+function triangleTaps(source: number, target: number) {
+  const scale = source / target;
+  const support = Math.max(scale, 1);
+  const taps: { from: number; weights: Float64Array }[] = [];
+  for (let i = 0; i < target; i++) {
+    const centre = (i + 0.5) * scale;
+    const from = Math.max(Math.trunc(centre - support + 0.5), 0);
+    const to = Math.min(Math.trunc(centre + support + 0.5), source);
+    const weights = new Float64Array(to - from);
+    let total = 0;
+    for (let j = from; j < to; j++) total += weights[j - from] = Math.max(0, 1 - Math.abs((j - centre + 0.5) / support));
+    for (let k = 0; k < weights.length; k++) weights[k] = total ? weights[k] / total : 0;
+    taps.push({ from, weights });
+  }
+  return taps;
+}
+
+/**
+ * A float map resized as torch's `interpolate(mode="bilinear", align_corners=False, antialias=True)`: plain
+ * bilinear when enlarging, a triangle filter as wide as the scale when shrinking.
+ */
+export function resizeMap(src: Float32Array, width: number, height: number, outWidth: number, outHeight: number): Float32Array {
+  if (width === outWidth && height === outHeight) return src.slice();
+  const xs = triangleTaps(width, outWidth);
+  const ys = triangleTaps(height, outHeight);
+  const rows = new Float64Array(height * outWidth);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < outWidth; x++) {
+      const { from, weights } = xs[x];
+      let v = 0;
+      for (let k = 0; k < weights.length; k++) v += weights[k] * src[y * width + from + k];
+      rows[y * outWidth + x] = v;
+    }
+  }
+  const out = new Float32Array(outWidth * outHeight);
+  for (let y = 0; y < outHeight; y++) {
+    const { from, weights } = ys[y];
+    for (let x = 0; x < outWidth; x++) {
+      let v = 0;
+      for (let k = 0; k < weights.length; k++) v += weights[k] * rows[(from + k) * outWidth + x];
+      out[y * outWidth + x] = v;
+    }
+  }
+  return out;
+}

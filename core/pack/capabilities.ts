@@ -1,7 +1,7 @@
 import type { Role } from "./roles";
 
 /** How a pack carries a clicked or detected object from one video frame to the next. */
-export type VideoTracking = "mask prompts" | "box prompts";
+export type VideoTracking = "memory" | "mask prompts" | "box prompts";
 
 /** What a pack can do, from the graphs it has: what every face reports and checks before it runs. */
 export interface Capabilities {
@@ -16,8 +16,9 @@ export interface Capabilities {
   /** A previous mask as a prompt, so new clicks refine it (tracker decoder with a mask input). */
   maskRefinement: boolean;
   /**
-   * Video tracking: by the previous frame's mask and box, or (a tracker decoder without a mask input) by a box
-   * from the previous frame's mask only; false without a tracker.
+   * Video tracking: SAM 3's memory tracker (memory encoder, memory attention and the video tracker decoders);
+   * without those graphs, by the previous frame's mask and box, or (a tracker decoder without a mask input) by a
+   * box from the previous frame's mask only; false without a tracker.
    */
   video: VideoTracking | false;
   /** Text prompts on a video: the detector finds the objects, the tracker follows them. */
@@ -48,8 +49,12 @@ const NEEDS: Record<Capability, string> = {
   textVideo: "both a detector and a tracker",
 };
 
-export function capabilitiesOf(roles: ReadonlySet<Role>): Capabilities {
+/** The graphs of SAM 3's memory tracker, beside the pack's trackerConstants. */
+const MEMORY_TRACKER: readonly Role[] = ["backbone", "videoTrackerDecoder", "videoTrackerDecoderMask", "memoryEncoder", "memoryAttention"];
+
+export function capabilitiesOf(roles: ReadonlySet<Role>, trackerConstants = false): Capabilities {
   const has = (role: Role) => roles.has(role);
+  const memory = trackerConstants && MEMORY_TRACKER.every(has);
   // a backbone gives both heads their image features in one ViT pass
   const text = (has("visionEncoder") || has("backbone")) && has("textEncoder") && (has("detectorDecoder") || has("detectorDecoderBoxes"));
   const track = (has("trackerVisionEncoder") || has("backbone")) && has("trackerDecoder");
@@ -60,7 +65,7 @@ export function capabilitiesOf(roles: ReadonlySet<Role>): Capabilities {
     clicks: track,
     box: track,
     maskRefinement,
-    video: track ? (maskRefinement ? "mask prompts" : "box prompts") : false,
+    video: track ? (memory ? "memory" : maskRefinement ? "mask prompts" : "box prompts") : false,
     textVideo: text && track,
   };
 }

@@ -45,7 +45,7 @@ function checkPack(ref: string): ModelPack {
   }
   const constants = manifest.roles.trackerConstants;
   if (constants) manifest.roles.trackerConstants = checkTrackerConstants(dir, ref, constants).spec;
-  const capabilities = capabilitiesOf(new Set(ROLE_NAMES.filter((role) => manifest.roles[role] !== undefined)));
+  const capabilities = capabilitiesOf(new Set(ROLE_NAMES.filter((role) => manifest.roles[role] !== undefined)), constants !== undefined);
   if (!capabilities.text && !capabilities.clicks) {
     throw packError(ref, "has neither a complete detector (vision encoder or backbone + text encoder + decoder) nor a complete tracker (encoder or backbone + decoder)");
   }

@@ -79,7 +79,7 @@ const bundled = (name: string, description: string): Preset => ({
   licence: "Apache-2.0",
   bundled: true,
   verified: true,
-  capabilities: capabilitiesOf(ALL_ROLES),
+  capabilities: capabilitiesOf(ALL_ROLES, true),
 });
 
 const { uslsImage, uslsTracker, onnxCommunityTracker } = PUBLIC_LAYOUTS;

@@ -15,7 +15,7 @@ import { frameToJson, type FrameJson } from "../export/json";
 import { summarizeObjects, type ObjectSummary } from "../export/summary";
 import { videoResultFile, writeVideoResults, type VideoExportOptions, type VideoResultFile, type VideoResults } from "../export/video-files";
 import { openFrameSource, type FrameSource } from "./frame-source";
-import { MaskPromptTracker, type ObjectTracker } from "./object-tracker";
+import { MaskPromptTracker, MemoryVideoTracker, type VideoTracker } from "./object-tracker";
 import { fromOfficialPrompt, toOfficialFrame, type FrameResult } from "./official";
 import {
   checkVideoPrompt,
@@ -54,8 +54,16 @@ export interface PredictorOptions extends Sam3Options {
   rules?: Partial<VideoRules>;
   /** The folders start_session may read videos and frames from (links followed); unconfined when absent. */
   confine?: Confinement;
-  /** Builds the per-object tracker; the default prompts the tracker decoder with the previous mask. */
-  makeTracker?: (sam: Sam3, rules: VideoRules) => ObjectTracker;
+  /**
+   * Builds each session's tracker: by default SAM 3's memory tracker where the pack has its memory graphs, else
+   * the tracker decoder prompted with the previous mask.
+   */
+  makeTracker?: (sam: Sam3, rules: VideoRules) => VideoTracker;
+}
+
+/** SAM 3's memory tracker where the pack has its graphs; the mask-prompt tracker for the public exports. */
+function defaultTracker(sam: Sam3, rules: VideoRules): VideoTracker {
+  return sam.capabilities.video === "memory" ? new MemoryVideoTracker(sam) : new MaskPromptTracker(sam, rules.presenceThreshold);
 }
 
 export type SessionInfo = z.infer<typeof sessionInfoSchema>;
@@ -96,13 +104,13 @@ export class Sam3VideoPredictor {
   /** How an upload's session names its source (the upload's own name, not the temporary file). */
   private readonly labels = new Map<string, string>();
   private closed = false;
-  private readonly tracker: ObjectTracker;
+  private readonly makeTracker: (sam: Sam3, rules: VideoRules) => VideoTracker;
   private readonly rules: VideoRules;
   private readonly sweeper: NodeJS.Timeout;
 
   private constructor(readonly sam: Sam3, private readonly options: PredictorOptions) {
     this.rules = { ...VIDEO_RULES, ...options.rules };
-    this.tracker = (options.makeTracker ?? ((s, r) => new MaskPromptTracker(s, r.presenceThreshold)))(sam, this.rules);
+    this.makeTracker = options.makeTracker ?? defaultTracker;
     this.sweeper = setInterval(() => void this.evictExpired(), Math.min(this.ttl, MINUTE)).unref();
   }
 
@@ -291,7 +299,7 @@ export class Sam3VideoPredictor {
       throw e;
     }
     reservation.spent = true;
-    const session = new VideoSession(id, source, this.sam, this.tracker, this.rules);
+    const session = new VideoSession(id, source, this.sam, this.makeTracker(this.sam, this.rules), this.rules);
     this.sessions.set(id, session);
     if (label !== undefined) this.labels.set(id, label);
     return this.describe(session);
@@ -347,7 +355,7 @@ export class Sam3VideoPredictor {
       ...(s.source.decodeError ? { decode_error: s.source.decodeError } : {}),
       object_ids: s.objectIds(),
       progress: s.progress,
-      memory: { results_bytes: s.outputs.bytes(), frame_cache_bytes: s.source.cachedBytes() },
+      memory: { results_bytes: s.outputs.bytes(), frame_cache_bytes: s.source.cachedBytes(), tracker_bytes: s.tracker.bytes() },
       last_used: new Date(s.lastUsed).toISOString(),
       expires_at: new Date(s.lastUsed + this.ttl).toISOString(),
     };

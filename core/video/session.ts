@@ -2,13 +2,13 @@ import type { z } from "zod";
 import type { progressSchema } from "../export/json-schemas";
 import { Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
-import { maskIoU, type Box, type Mask } from "../masks/mask";
+import { resizeAndThreshold } from "../masks/resize";
 import { LIMITS } from "../limits";
 import { checkBox, checkLimit, checkPoint, toPixelPrompt, type BoxPrompt, type PointPrompt } from "../prompts";
-import type { Sam3 } from "../sam3";
-import { associateDetections, HotStartFilter, occludedTracks, type TrackMask } from "./association";
+import type { LowResDetection, Sam3 } from "../sam3";
+import { associate, binary, fillHoles, HotStart, suppressRecentlyOccluded, suppressShrunk } from "./association";
 import type { FrameSource } from "./frame-source";
-import type { ObjectTracker, TrackState } from "./object-tracker";
+import type { FramePosition, TrackerFrame, TrackStep, VideoTracker } from "./object-tracker";
 import { OutputStore, type ObjectChange } from "./output-store";
 import type { PropagateRequest, VideoPrompt } from "./requests";
 import type { VideoRules } from "./rules";
@@ -18,6 +18,8 @@ interface VideoObject {
   /** The concept that found it, for detector objects. */
   label?: string;
   origin: "detector" | "points";
+  /** The detection score it was found with (detector objects' output score, as the reference reports it). */
+  score?: number;
 }
 
 /** Concept prompt: text(s) and exemplar boxes, applied on every frame. */
@@ -25,13 +27,6 @@ interface Concept {
   texts: string[];
   boxes: BoxPrompt[];
   frame: number;
-}
-
-interface Detection {
-  mask: Mask;
-  score: number;
-  box: Box;
-  label: string;
 }
 
 interface Clicks {
@@ -43,15 +38,10 @@ export type PropagationProgress = z.infer<typeof progressSchema>;
 
 type Direction = "forward" | "backward";
 
-/** One frame of a propagation pass: what trackFrame needs besides the frame. */
-interface PassStep {
-  t: number;
-  /** Index of the frame within its pass (re-conditioning counts from the pass start). */
-  step: number;
-  states: Map<number, TrackState>;
-  hotStart: HotStartFilter;
-  /** Partial re-runs: the objects edited since the last run. */
-  only?: Set<number>;
+/** The video rules' bookkeeping of one full propagation (both its passes, as the reference keeps it). */
+interface RunState {
+  hotStart: HotStart;
+  lastOccluded: Map<number, number>;
 }
 
 /** One video and everything prompted on it: objects, their per-frame masks, and propagation. */
@@ -62,8 +52,6 @@ export class VideoSession {
   private readonly removed = new Set<number>();
   private nextId = 1;
   private concept?: Concept;
-  /** The concept prompt's detections on its frame: where full propagations start them. */
-  private readonly seeds = new Map<number, Detection>();
   private readonly clicks = new Map<number, Map<number, Clicks>>();
   /** Objects edited by clicks since the last propagation, with the first edited frame: the next run re-runs only them. */
   private readonly touched = new Map<number, number>();
@@ -75,7 +63,7 @@ export class VideoSession {
     readonly id: string,
     readonly source: FrameSource,
     private readonly sam: Sam3,
-    private readonly tracker: ObjectTracker,
+    readonly tracker: VideoTracker,
     private readonly rules: VideoRules,
   ) {
     this.outputs = new OutputStore();
@@ -137,7 +125,11 @@ export class VideoSession {
     return this.progressState.running;
   }
 
-  /** Tracks through the video, yielding each frame's index as soon as its results are stored. */
+  /**
+   * Tracks through the video, yielding each frame's index once its results are final. With a concept, a frame is
+   * final `hotstartDelay` frames later (or at the end of its pass): objects the hot-start rules remove meanwhile
+   * never appear in a yielded frame. Progress counts processed frames.
+   */
   async *propagate(request: PropagateRequest): AsyncGenerator<number> {
     this.checkIdle();
     if (!this.objects.size && !this.concept) throw new Sam3Error("BAD_REQUEST", "nothing to propagate: add a prompt first");
@@ -146,26 +138,31 @@ export class VideoSession {
     const only = full ? undefined : new Set(this.touched.keys());
     const start = request.start_frame_index === undefined ? this.firstPromptedFrame(full) : this.checkFrame(request.start_frame_index);
     const passes = this.passes(start, request.propagation_direction, request.max_frame_num_to_track);
+    const detecting = full && this.concept !== undefined;
+    if (detecting) this.restartDetections();
+    const run: RunState = { hotStart: new HotStart(this.rules), lastOccluded: new Map() };
+    const lag = detecting ? this.rules.hotstartDelay : 0;
     this.cancelRequested = false;
-    this.progressState = { running: true, done: 0, total: passes.reduce((n, p) => n + p.frames.length - (p.skipFirst ? 1 : 0), 0), fps: 0, cancelled: false };
+    this.progressState = { running: true, done: 0, total: passes.reduce((n, p) => n + p.frames.length, 0), fps: 0, cancelled: false };
     const began = performance.now();
     try {
       for (const pass of passes) {
-        const states = new Map<number, TrackState>();
-        const hotStart = new HotStartFilter(this.rules);
-        for (const [step, t] of pass.frames.entries()) {
+        const held: number[] = [];
+        for (const t of pass.frames) {
           if (this.cancelRequested) {
             this.progressState.cancelled = true;
             return;
           }
+          const at = { t, reverse: pass.direction === "backward", numFrames: this.source.info.frames };
           // with nothing edited since the last run, the stored results are replayed
-          if (!only || only.size) await this.trackFrame(await this.source.readFrame(t, pass.direction), { t, step, states, hotStart, only });
+          if (!only || only.size) await this.trackFrame(await this.source.readFrame(t, pass.direction), at, detecting ? run : undefined, only);
           this.lastUsed = Date.now();
-          if (pass.skipFirst && step === 0) continue;
           this.progressState.done++;
           this.progressState.fps = (this.progressState.done * 1000) / (performance.now() - began);
-          yield t;
+          held.push(t);
+          if (held.length > lag) yield held.shift()!;
         }
+        yield* held;
       }
       this.needsFullRun = false;
       this.touched.clear();
@@ -175,18 +172,26 @@ export class VideoSession {
     }
   }
 
+  /** A concept prompt answers at once with its frame's detections; propagation then redoes them with the video rules. */
   private async setConcept(frame: RgbImage, concept: Concept) {
     const detections = (await this.detect(frame, concept)).slice(0, LIMITS.objectsPerSession);
     // a new concept starts the session over, as in the official predictor
     this.clearPrompts();
     this.concept = concept;
+    const { width, height } = this.source.info;
     const changes = new Map<number, ObjectChange>();
-    for (const detection of detections) {
-      const id = this.newObject({ origin: "detector", label: detection.label });
-      this.seeds.set(id, detection);
-      changes.set(id, { mask: detection.mask, score: detection.score, label: detection.label });
+    for (const d of detections) {
+      const id = this.newObject({ origin: "detector", label: d.label, score: d.score });
+      changes.set(id, { mask: resizeAndThreshold(d.logits, d.size, d.size, width, height, 0), score: d.score, label: d.label });
     }
     this.outputs.update(concept.frame, changes);
+  }
+
+  /** A full run with a concept starts its detector objects over: the first frame's detections are found again. */
+  private restartDetections() {
+    for (const o of [...this.objects.values()]) if (o.origin === "detector") this.dropObject(o.id, false);
+    this.nextId = Math.max(1, ...[...this.objects.keys()].map((id) => id + 1));
+    for (const id of [...this.removed]) if (id >= this.nextId) this.removed.delete(id);
   }
 
   /** The clicks an object will have on frame t with these added, refused before anything is stored. */
@@ -202,80 +207,108 @@ export class VideoSession {
     return clicks;
   }
 
-  private async clickObject(frame: RgbImage, t: number, id: number, clicks: Clicks) {
-    const result = await this.tracker.fromPrompt(frame, clicks);
+  /** Clicks make the frame one of the object's conditioning frames, remembered at once (as the reference does). */
+  private async clickObject(image: RgbImage, t: number, id: number, clicks: Clicks) {
+    const frame = await this.tracker.frame(image);
+    const at = { t, reverse: false, numFrames: this.source.info.frames };
+    const step = await this.tracker.prompt(frame, at, id, clicks);
+    await this.tracker.remember(frame, at, [{ id, step, conditioning: true }], true);
     if (!this.objects.has(id)) this.newObject({ origin: "points" }, id);
     let perFrame = this.clicks.get(id);
     if (!perFrame) this.clicks.set(id, (perFrame = new Map()));
     perFrame.set(t, clicks);
-    this.outputs.update(t, new Map([[id, result.present ? { mask: result.mask, score: result.score, label: this.objects.get(id)?.label } : null]]));
+    this.outputs.update(t, new Map([[id, this.change(id, step.lowRes, step)]]));
     this.touched.set(id, Math.min(t, this.touched.get(id) ?? t));
   }
 
-  /** One frame of propagation: carry or re-prompt each object, then (full runs) detect, associate and filter. */
-  private async trackFrame(frame: RgbImage, { t, step, states, hotStart, only }: PassStep) {
-    const ids = only ? [...only].filter((id) => this.objects.has(id)) : [...this.objects.keys()];
-    const current = new Map<number, { mask: Mask; score: number }>();
-    const lost = new Set<number>();
-    for (const id of ids) {
-      const clicks = this.clicks.get(id)?.get(t);
-      const seed = this.concept?.frame === t && !states.has(id) ? this.seeds.get(id) : undefined;
-      const state = states.get(id);
-      if (!clicks && !seed && state === undefined) continue;
-      const result = clicks
-        ? await this.tracker.fromPrompt(frame, clicks)
-        : seed
-          ? await this.tracker.fromPrompt(frame, { points: [], box: { box: seed.box } })
-          : await this.tracker.step(frame, state);
-      states.set(id, result.state);
-      if (seed) current.set(id, { mask: seed.mask, score: seed.score });
-      else if (result.present) current.set(id, { mask: result.mask, score: result.score });
-      else lost.add(id);
-    }
-    if (!only && this.concept) await this.associate(frame, current, states, hotStart, step);
-    const tracks: TrackMask[] = [...current].map(([id, o]) => ({ id, ...o }));
-    for (const id of occludedTracks(tracks, this.rules)) current.delete(id), lost.add(id);
-    const changes = new Map<number, ObjectChange>([...lost].map((id) => [id, null]));
-    for (const [id, o] of current) changes.set(id, { ...o, label: this.objects.get(id)?.label });
-    this.outputs.update(t, changes);
+  /** One frame: carry each object (clicked frames keep their result), then, with a concept, apply the video rules. */
+  private async trackFrame(image: RgbImage, at: FramePosition, run: RunState | undefined, only?: Set<number>) {
+    const frame = await this.tracker.frame(image);
+    const ids = [...this.objects.keys()].filter((id) => (!only || only.has(id)) && !this.clicks.get(id)?.has(at.t) && this.started(id));
+    const steps = new Map<number, TrackStep>();
+    for (const id of ids) steps.set(id, await this.tracker.track(frame, at, id));
+    if (run) return this.applyVideoRules(frame, at, run, steps);
+    await this.tracker.remember(frame, at, [...steps].map(([id, step]) => ({ id, step, conditioning: false })), false);
+    this.outputs.update(at.t, new Map([...steps].map(([id, step]) => [id, this.change(id, step.lowRes, step)])));
   }
 
-  private async associate(frame: RgbImage, current: Map<number, { mask: Mask; score: number }>, states: Map<number, TrackState>, hotStart: HotStartFilter, step: number) {
-    const detections = await this.detect(frame);
-    const tracks: TrackMask[] = [...current].map(([id, o]) => ({ id, ...o }));
-    const { matches, births } = associateDetections(tracks, detections, this.rules);
-    for (const id of this.objects.keys()) {
-      if (!hotStart.onProbation(id)) continue;
-      const mine = current.get(id);
-      const duplicate = !!mine && tracks.some((older) => older.id < id && maskIoU(older.mask, mine.mask) >= this.rules.confirmIoU);
-      if (hotStart.observe(id, matches.has(id), duplicate)) {
-        this.dropObject(id);
-        current.delete(id);
-      }
+  /**
+   * SAM 3's detector-tracker rules on one frame (HF `Sam3VideoModel._det_track_one_frame`): detections are matched
+   * to the tracked masks, hot start removes young objects that go unmatched or duplicate older ones, confirmed
+   * objects are re-conditioned every reconditionEveryNthFrame frames, the most recently occluded of two overlapping
+   * objects is hidden before the memories are written, and new objects start from their detection's mask.
+   */
+  private async applyVideoRules(frame: TrackerFrame, at: FramePosition, run: RunState, steps: Map<number, TrackStep>) {
+    const r = this.rules;
+    const detections = await this.detect(frame.image);
+    const tracks = [...steps].map(([id, step]) => {
+      const logits = fillHoles({ logits: step.lowRes, size: step.maskSize }, r.fillHoleArea);
+      return { id, step, logits, mask: binary({ logits, size: step.maskSize }), group: this.objects.get(id)!.label ?? "" };
+    });
+    const dets = detections.map((d) => ({ ...d, mask: binary(d), group: d.label }));
+    // detections and tracks of different concepts never match
+    const births: number[] = [];
+    const unmatched: number[] = [];
+    const matchedTracks: number[][] = [];
+    const confirmed = new Map<number, number>();
+    for (const group of new Set([...tracks.map((t) => t.group), ...dets.map((d) => d.group)])) {
+      const mine = dets.map((d, i) => ({ d, i })).filter((x) => x.d.group === group);
+      const a = associate(tracks.filter((t) => t.group === group), mine.map((x) => x.d), r);
+      births.push(...a.births.map((k) => mine[k].i));
+      unmatched.push(...a.unmatched);
+      matchedTracks.push(...a.matchedTracks);
+      for (const [id, k] of a.confirmed) confirmed.set(id, mine[k].i);
     }
-    if (step > 0 && step % this.rules.reconditionEvery === 0) {
-      for (const [id, d] of matches) {
-        const detection = detections[d];
-        if (detection.score < this.rules.newObjectScore || !current.has(id)) continue;
-        states.set(id, (await this.tracker.fromPrompt(frame, { points: [], box: { box: detection.box } })).state);
-        current.set(id, { mask: detection.mask, score: current.get(id)!.score });
-      }
+    births.sort((x, y) => x - y);
+    const room = Math.max(0, LIMITS.objectsPerSession - this.objects.size);
+    const born = births.slice(0, room).map((i) => ({ i, id: this.newObject({ origin: "detector", label: dets[i].label, score: dets[i].score }) }));
+    const removedNow = run.hotStart.observe(at.t, at.reverse, born.map((b) => b.id), unmatched, matchedTracks);
+    const recondition = new Set(at.t % r.reconditionEveryNthFrame === 0 ? [...confirmed.keys()].filter((id) => steps.get(id)!.objectScoreLogit > r.highConfThresh) : []);
+    const hidden = new Set<number>();
+    for (const group of new Set(tracks.map((t) => t.group))) {
+      for (const id of suppressRecentlyOccluded(tracks.filter((t) => t.group === group), run.lastOccluded, at.t, at.reverse, r, removedNow)) hidden.add(id);
     }
-    for (const d of births) {
-      // past the session's object limit new instances are not tracked
-      if (this.objects.size >= LIMITS.objectsPerSession) break;
-      const detection = detections[d];
-      const id = this.newObject({ origin: "detector", label: detection.label });
-      hotStart.born(id);
-      states.set(id, (await this.tracker.fromPrompt(frame, { points: [], box: { box: detection.box } })).state);
-      current.set(id, { mask: detection.mask, score: detection.score });
+    for (const t of tracks) if (hidden.has(t.id)) t.logits = new Float32Array(t.logits.length).fill(-10);
+    // memories: each concept's masks without pixel-wise overlap, objects that shrink too much that way written as absent
+    const remembered = new Map<number, Float32Array>();
+    for (const group of new Set(tracks.map((t) => t.group))) {
+      const mine = tracks.filter((t) => t.group === group);
+      suppressShrunk(mine.map((t) => t.logits)).forEach((logits, k) => remembered.set(mine[k].id, logits));
     }
+    await this.tracker.remember(
+      frame,
+      at,
+      tracks.map((t) => ({ id: t.id, step: t.step, lowRes: remembered.get(t.id)!, objectScoreLogit: remembered.get(t.id)!.some((v) => v > 0) ? 10 : -10, conditioning: recondition.has(t.id) })),
+      false,
+    );
+    const seeds = await Promise.all(born.map(async (b) => ({ id: b.id, step: await this.tracker.fromMask(frame, Uint8Array.from(dets[b.i].logits, (v) => (v >= 0.5 ? 1 : 0)), dets[b.i].size), conditioning: true })));
+    await this.tracker.remember(frame, at, seeds, true);
+    const changes = new Map<number, ObjectChange>();
+    for (const t of tracks) {
+      const confirmedBy = recondition.has(t.id) ? dets[confirmed.get(t.id)!] : undefined;
+      changes.set(t.id, this.change(t.id, confirmedBy ? confirmedBy.logits : t.logits, t.step, confirmedBy?.size));
+    }
+    for (const b of born) changes.set(b.id, this.change(b.id, fillHoles(dets[b.i], r.fillHoleArea), seeds.find((s) => s.id === b.id)!.step, dets[b.i].size));
+    this.outputs.update(at.t, changes);
+    for (const id of removedNow) this.dropObject(id);
   }
 
-  private async detect(frame: RgbImage, concept = this.concept!): Promise<Detection[]> {
-    const { texts, boxes } = concept;
-    const result = await this.sam.segment(frame, { text: texts, boxes }, { threshold: this.rules.detectionThreshold, nms: this.rules.detectionNms, minRegionArea: this.rules.minRegionArea });
-    return result.objects.map((o) => ({ mask: o.mask, score: o.score, box: o.box, label: o.label! }));
+  /** An object's output on a frame from low-res logits: absent when nothing is above 0. */
+  private change(id: number, logits: Float32Array, step: TrackStep, size = step.maskSize): ObjectChange {
+    const { width, height } = this.source.info;
+    const mask = resizeAndThreshold(logits, size, size, width, height, 0);
+    if (!mask.data.some((v) => v)) return null;
+    const o = this.objects.get(id);
+    return { mask, score: o?.score ?? step.iouScore, label: o?.label };
+  }
+
+  /** An object can be tracked once it has a conditioning frame (clicked, or seeded by a detection). */
+  private started(id: number): boolean {
+    return this.objects.get(id)?.origin === "detector" || (this.clicks.get(id)?.size ?? 0) > 0;
+  }
+
+  private async detect(frame: RgbImage, concept = this.concept!): Promise<LowResDetection[]> {
+    return this.sam.detectLowRes(frame, concept.texts, concept.boxes, { threshold: this.rules.scoreThresholdDetection, nms: this.rules.detNmsThresh });
   }
 
   private newObject(info: Omit<VideoObject, "id">, id = this.nextId): number {
@@ -284,32 +317,35 @@ export class VideoSession {
     return id;
   }
 
-  private dropObject(id: number) {
+  /** `final`: the id is retired for good (a user's removal); a restarted run may hand it out again. */
+  private dropObject(id: number, final = true) {
     this.objects.delete(id);
-    this.removed.add(id);
-    this.seeds.delete(id);
+    if (final) this.removed.add(id);
     this.clicks.delete(id);
     this.touched.delete(id);
+    this.tracker.forget(id);
     this.outputs.removeObject(id);
   }
 
   private clearPrompts() {
     for (const id of this.objects.keys()) this.removed.add(id);
     this.objects.clear();
-    this.seeds.clear();
     this.clicks.clear();
     this.touched.clear();
+    this.tracker.reset();
     this.outputs.reset();
     this.concept = undefined;
     this.needsFullRun = true;
   }
 
+  /** The frames of each pass; after a forward pass the backward one starts a frame earlier, as the reference's does. */
   private passes(start: number, direction: "both" | Direction, maxFrames?: number) {
     const last = this.source.info.frames - 1;
     const span = maxFrames ?? last;
-    const range = (from: number, to: number) => Array.from({ length: Math.abs(to - from) + 1 }, (_, i) => (to >= from ? from + i : from - i));
-    const forward = { direction: "forward" as Direction, frames: range(start, Math.min(last, start + span)), skipFirst: false };
-    const backward = { direction: "backward" as Direction, frames: range(start, Math.max(0, start - span)), skipFirst: direction === "both" };
+    const range = (from: number, to: number) => (from < 0 ? [] : Array.from({ length: Math.abs(to - from) + 1 }, (_, i) => (to >= from ? from + i : from - i)));
+    const forward = { direction: "forward" as Direction, frames: range(start, Math.min(last, start + span)) };
+    const end = Math.max(0, start - span);
+    const backward = { direction: "backward" as Direction, frames: direction === "both" ? (start > end ? range(start - 1, end) : []) : range(start, end) };
     return direction === "forward" ? [forward] : direction === "backward" ? [backward] : [forward, backward];
   }
 

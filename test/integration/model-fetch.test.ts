@@ -171,6 +171,6 @@ describe("fetching model packs", () => {
       "  can do: clicks, box prompts, video tracking (box prompts)",
       "  precisions (--dtype): fp32 1.76 GiB, fp16 903 MiB, q8 514 MiB, int8 514 MiB, uint8 514 MiB, q4 361 MiB, q4f16 288 MiB, bnb4 334 MiB",
     ]);
-    expect(listed.stdout).toMatch(/^sam3-tiny-336\n.*\n  can do: text prompts, exemplar boxes, clicks, box prompts, mask refinement, video tracking \(mask prompts\), text prompts on video\n/m);
+    expect(listed.stdout).toMatch(/^sam3-tiny-336\n.*\n  can do: text prompts, exemplar boxes, clicks, box prompts, mask refinement, video tracking \(memory\), text prompts on video\n/m);
   });
 });

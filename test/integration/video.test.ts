@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MaskPromptTracker, type ObjectTracker } from "../../core/video/object-tracker";
+import { MaskPromptTracker, type VideoTracker } from "../../core/video/object-tracker";
 import type { FrameResult } from "../../core/video/official";
 import { Sam3VideoPredictor } from "../../core/video/predictor";
 import { rejection } from "../support/errors";
@@ -32,17 +32,42 @@ const centre = (t: number, which: "red" | "blue", video = CLIP): [number, number
 };
 
 /** Counts the tracker calls per kind (the real tracker does the work). */
-class CountingTracker implements ObjectTracker {
+class CountingTracker implements VideoTracker {
   prompts = 0;
   steps = 0;
-  constructor(private readonly inner: ObjectTracker) {}
-  fromPrompt(...args: Parameters<ObjectTracker["fromPrompt"]>) {
-    this.prompts++;
-    return this.inner.fromPrompt(...args);
+  readonly kind;
+  constructor(private readonly inner: VideoTracker) {
+    this.kind = inner.kind;
   }
-  step(...args: Parameters<ObjectTracker["step"]>) {
+  frame(...args: Parameters<VideoTracker["frame"]>) {
+    return this.inner.frame(...args);
+  }
+  prompt(...args: Parameters<VideoTracker["prompt"]>) {
+    this.prompts++;
+    return this.inner.prompt(...args);
+  }
+  track(...args: Parameters<VideoTracker["track"]>) {
     this.steps++;
-    return this.inner.step(...args);
+    return this.inner.track(...args);
+  }
+  fromMask(...args: Parameters<VideoTracker["fromMask"]>) {
+    this.prompts++;
+    return this.inner.fromMask(...args);
+  }
+  remember(...args: Parameters<VideoTracker["remember"]>) {
+    return this.inner.remember(...args);
+  }
+  promote(id: number, t: number) {
+    this.inner.promote(id, t);
+  }
+  forget(id: number) {
+    this.inner.forget(id);
+  }
+  reset() {
+    this.inner.reset();
+  }
+  bytes() {
+    return this.inner.bytes();
   }
 }
 
@@ -193,7 +218,7 @@ describe("video predictor: concepts (detector on every frame)", () => {
   // random weights score every query ~0.25: lower the official thresholds so detections happen
   let predictor: Sam3VideoPredictor;
   beforeAll(async () => {
-    predictor = await Sam3VideoPredictor.open({ rules: { detectionThreshold: 0.2, newObjectScore: 0.2, detectionNms: 0.5, presenceThreshold: 0 } });
+    predictor = await Sam3VideoPredictor.open({ rules: { scoreThresholdDetection: 0.2, newDetThresh: 0.2, detNmsThresh: 0.5, presenceThreshold: 0 } });
   });
   afterAll(() => predictor.close());
 

@@ -21,7 +21,7 @@ const WELL_WITHIN_MS = 5_000;
 const loadNode = (id: string, out: string, model = "model"): FlowNode => ({ id, type: "sam3-load-video", name: "", model, property: "", maxSide: "", stride: "", ...messagePaths(), wires: [[out]] });
 const silent = { status: () => undefined } as unknown as Node;
 /** What a pack with every graph can do, as its users' status says. */
-const FULL_PACK_CAN = "text prompts, exemplar boxes, clicks, box prompts, mask refinement, video tracking (mask prompts), text prompts on video";
+const FULL_PACK_CAN = "text prompts, exemplar boxes, clicks, box prompts, mask refinement, video tracking (memory), text prompts on video";
 const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
 
 describe("sam3-model config node (compiled node, real engine)", () => {

@@ -1,102 +1,106 @@
 import { describe, expect, it } from "vitest";
 import type { Mask } from "../../core/masks/mask";
-import { associateDetections, disjointMasks, HotStartFilter, occludedTracks } from "../../core/video/association";
+import { associate, disjointMasks, fillHoles, HotStart, suppressRecentlyOccluded, suppressShrunk } from "../../core/video/association";
 import { VIDEO_RULES } from "../../core/video/rules";
 
-const W = 20;
-const H = 10;
-/** A rectangle mask [x1, x2) x [y1, y2) on a 20 x 10 frame. */
-function rect(x1: number, y1: number, x2: number, y2: number): Mask {
-  const data = new Uint8Array(W * H);
-  for (let y = y1; y < y2; y++) data.fill(1, y * W + x1, y * W + x2);
-  return { width: W, height: H, data };
+const N = 10;
+/** A rectangle [x1, x2) x [y1, y2) on a 10 x 10 low-res grid. */
+function rect(x1: number, y1: number, x2: number, y2: number): Uint8Array {
+  const data = new Uint8Array(N * N);
+  for (let y = y1; y < y2; y++) data.fill(1, y * N + x1, y * N + x2);
+  return data;
 }
+const logits = (m: Uint8Array) => Float32Array.from(m, (v) => (v ? 1 : -1));
+const rules = { ...VIDEO_RULES };
 
-describe("detection to track association", () => {
+describe("detections and tracks, as the reference associates them", () => {
   const tracks = [
-    { id: 7, mask: rect(0, 0, 4, 4), score: 0.9 },
-    { id: 9, mask: rect(10, 0, 14, 4), score: 0.8 },
+    { id: 7, mask: rect(0, 0, 4, 4) },
+    { id: 9, mask: rect(6, 0, 10, 4) },
+    { id: 11, mask: new Uint8Array(N * N) },
   ];
 
-  it("confirms tracks by mask IoU >= 0.5 and starts objects only for confident, non-overlapping detections", () => {
+  it("a track is matched by any detection at IoU >= 0.5; a detection is new only below 0.1 with every track and at the new-object score", () => {
     const detections = [
-      { mask: rect(0, 0, 4, 3), score: 0.6 }, // IoU 0.75 with 7
-      { mask: rect(16, 5, 20, 10), score: 0.75 }, // overlaps nothing, confident: new
-      { mask: rect(16, 0, 20, 4), score: 0.69 }, // overlaps nothing, not confident enough
-      { mask: rect(12, 0, 16, 4), score: 0.95 }, // IoU 1/3 with 9: neither confirms nor is new
+      { mask: rect(0, 0, 4, 3), score: 0.6 }, // IoU 0.75 with 7: matches it
+      { mask: rect(4, 6, 8, 10), score: 0.75 }, // overlaps nothing, confident: new
+      { mask: rect(0, 6, 4, 10), score: 0.69 }, // overlaps nothing, not confident enough
+      { mask: rect(8, 0, 10, 4), score: 0.95 }, // IoU 0.5 with 9
     ];
-    const { matches, births } = associateDetections(tracks, detections);
-    expect([...matches]).toEqual([[7, 0]]);
-    expect(births).toEqual([1]);
+    const a = associate(tracks, detections, rules);
+    expect(a.births).toEqual([1]);
+    // an empty track is neither matched nor unmatched
+    expect(a.unmatched).toEqual([]);
+    expect(a.matchedTracks).toEqual([[7], [], [], [9]]);
   });
 
-  it("gives each track and each detection at most one partner, best IoU first", () => {
-    const detections = [
-      { mask: rect(0, 0, 4, 2), score: 0.9 }, // IoU 0.5 with 7
-      { mask: rect(0, 0, 4, 4), score: 0.9 }, // IoU 1 with 7
-    ];
-    expect([...associateDetections(tracks, detections).matches]).toEqual([[7, 1]]);
-  });
-
-  it("starts objects for every confident detection when nothing is tracked", () => {
-    expect(associateDetections([], [{ mask: rect(0, 0, 2, 2), score: 0.7 }, { mask: rect(5, 5, 6, 6), score: 0.2 }]).births).toEqual([0]);
-  });
-
-  it("treats a barely touching detection as a possible duplicate, not a new object", () => {
-    // IoU 0.125 with track 7: above newObjectMaxIoU 0.1, below confirmIoU 0.5
-    const { matches, births } = associateDetections(tracks, [{ mask: rect(2, 0, 6, 4), score: 0.99 }]);
-    expect(matches.size).toBe(0);
-    expect(births).toEqual([]);
+  it("many tracks may share one detection; the confirming detection needs high score and IoU", () => {
+    const a = associate(tracks.slice(0, 2), [{ mask: rect(0, 0, 10, 4), score: 0.9 }], rules);
+    expect(a.matchedTracks).toEqual([[7, 9]]);
+    expect(a.unmatched).toEqual([7, 9]);
+    expect(a.confirmed.size).toBe(0);
+    const b = associate(tracks.slice(0, 2), [{ mask: rect(0, 0, 4, 4), score: 0.85 }], rules);
+    expect([...b.confirmed]).toEqual([[7, 0]]);
   });
 });
 
-describe("occlusion and disjoint masks", () => {
-  it("hides the weaker of two heavily overlapping tracks only", () => {
-    const hidden = occludedTracks([
-      { id: 1, mask: rect(0, 0, 10, 10), score: 0.6 },
-      { id: 2, mask: rect(0, 0, 9, 10), score: 0.9 }, // IoU 0.9 with 1
-      { id: 3, mask: rect(5, 0, 15, 10), score: 0.5 }, // IoU 1/3 with 1
-    ]);
-    expect([...hidden]).toEqual([1]);
+describe("hot start", () => {
+  it("removes a young object unmatched on hotstartUnmatchThresh frames, not an old one", () => {
+    const hot = new HotStart(rules);
+    hot.observe(0, false, [1], [], []);
+    let removed = new Set<number>();
+    for (let t = 20; t < 20 + rules.hotstartUnmatchThresh; t++) removed = hot.observe(t, false, t === 20 ? [2] : [], [1, 2], []);
+    expect([...removed]).toEqual([2]);
   });
 
-  it("gives every pixel to the highest-scoring object that claims it", () => {
+  it("removes the later of two objects sharing a detection on hotstartDupThresh frames", () => {
+    const hot = new HotStart(rules);
+    hot.observe(5, true, [1], [], []);
+    let removed = new Set<number>();
+    for (let t = 4; t > 4 - rules.hotstartDupThresh; t--) removed = hot.observe(t, true, t === 4 ? [2] : [], [], [[1, 2]]);
+    expect([...removed]).toEqual([2]);
+  });
+});
+
+describe("occlusion and overlap before memories are written", () => {
+  it("hides the most recently occluded of two heavily overlapping objects", () => {
+    const last = new Map([[1, 3], [2, 8]]);
+    const hidden = suppressRecentlyOccluded([{ id: 1, mask: rect(0, 0, 5, 5) }, { id: 2, mask: rect(0, 0, 5, 5) }], last, 10, false, rules, new Set());
+    expect([...hidden]).toEqual([2]);
+    expect(last.get(2)).toBe(10);
+    // never occluded: nobody is hidden
+    expect(suppressRecentlyOccluded([{ id: 3, mask: rect(0, 0, 5, 5) }, { id: 4, mask: rect(0, 0, 5, 5) }], new Map(), 10, false, rules, new Set()).size).toBe(0);
+  });
+
+  it("writes an object that loses 70% of its area to another as absent", () => {
+    const big = Float32Array.from(logits(rect(0, 0, 10, 10)), (v) => v * 2);
+    const small = logits(rect(0, 0, 5, 5));
+    const [a, b] = suppressShrunk([big, small]);
+    expect(a).toBe(big);
+    expect(Math.max(...b)).toBeLessThanOrEqual(-10);
+  });
+
+  it("fills small holes and clears small specks, 8-connected", () => {
+    const m = rect(0, 0, 6, 6);
+    m[2 * N + 2] = 0; // a one-pixel hole
+    m[9 * N + 9] = 1; // a speck
+    m[8 * N + 8] = 1; // diagonal neighbour: the same speck
+    const out = fillHoles({ logits: logits(m), size: N }, 4);
+    expect(out[2 * N + 2]).toBeCloseTo(0.1);
+    expect(out[9 * N + 9]).toBeCloseTo(-0.1);
+    expect(out[8 * N + 8]).toBeCloseTo(-0.1);
+    expect(out[0]).toBe(1);
+  });
+});
+
+describe("disjoint masks", () => {
+  it("gives each pixel to the highest-scoring object", () => {
+    const mask = (m: Uint8Array): Mask => ({ width: N, height: N, data: m });
     const [a, b] = disjointMasks([
-      { mask: rect(0, 0, 10, 10), score: 0.5 },
-      { mask: rect(5, 0, 15, 10), score: 0.9 },
+      { mask: mask(rect(0, 0, 6, 6)), score: 0.5 },
+      { mask: mask(rect(4, 4, 10, 10)), score: 0.9 },
     ]);
-    expect(a.data.reduce((s, v) => s + v, 0)).toBe(50);
-    expect(b.data.reduce((s, v) => s + v, 0)).toBe(100);
-    for (let i = 0; i < a.data.length; i++) expect(a.data[i] & b.data[i]).toBe(0);
-  });
-});
-
-describe("hot-start filter", () => {
-  it("drops a newborn unmatched on 8 of its first frames", () => {
-    const filter = new HotStartFilter();
-    filter.born(4);
-    const verdicts = Array.from({ length: 8 }, () => filter.observe(4, false, false));
-    expect(verdicts).toEqual([false, false, false, false, false, false, false, true]);
-  });
-
-  it("drops a newborn duplicating an older object on 8 frames", () => {
-    const filter = new HotStartFilter();
-    filter.born(4);
-    const verdicts = Array.from({ length: 8 }, () => filter.observe(4, true, true));
-    expect(verdicts.at(-1)).toBe(true);
-  });
-
-  it("keeps a newborn that is matched often enough, and stops watching it after the hot-start window", () => {
-    const filter = new HotStartFilter();
-    filter.born(4);
-    // unmatched on 7 of 15 frames: never reaches 8
-    for (let f = 0; f < VIDEO_RULES.hotStartFrames; f++) expect(filter.observe(4, f % 2 === 0, false)).toBe(false);
-    expect(filter.onProbation(4)).toBe(false);
-    expect(filter.observe(4, false, false)).toBe(false);
-  });
-
-  it("never drops objects it was not told about (point-prompted ones)", () => {
-    const filter = new HotStartFilter();
-    for (let f = 0; f < 20; f++) expect(filter.observe(1, false, true)).toBe(false);
+    expect(a.data[5 * N + 5]).toBe(0);
+    expect(b.data[5 * N + 5]).toBe(1);
   });
 });

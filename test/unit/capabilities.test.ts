@@ -20,6 +20,13 @@ describe("what a pack can do, from its graphs", () => {
     expect(of("trackerDecoder", "trackerDecoderMask").clicks).toBe(false);
   });
 
+  it("SAM 3's memory tracker needs the memory graphs and the tracker constants", () => {
+    const memoryGraphs: Role[] = ["backbone", "trackerDecoder", "trackerDecoderMask", "videoTrackerDecoder", "videoTrackerDecoderMask", "memoryEncoder", "memoryAttention"];
+    expect(capabilitiesOf(new Set(memoryGraphs), true).video).toBe("memory");
+    expect(capabilitiesOf(new Set(memoryGraphs), false).video).toBe("mask prompts");
+    expect(capabilitiesOf(new Set(memoryGraphs.filter((r) => r !== "memoryAttention")), true).video).toBe("mask prompts");
+  });
+
   it("says it in one line, and says what is missing with a preset that has it", () => {
     const tracker = of("trackerVisionEncoder", "trackerDecoder");
     expect(describeCapabilities(tracker)).toBe("clicks, box prompts, video tracking (box prompts)");

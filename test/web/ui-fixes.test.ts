@@ -19,7 +19,7 @@ beforeAll(async () => {
   clip = await makeVideo(join(scratch, "clip.mp4"), { width: 160, height: 120, frames: 8, fps: 8 });
 }, 120_000);
 // random weights score about 0.25: with these rules text prompts find objects on a video too
-const ui = webUiUnderTest({ rules: { presenceThreshold: 0, detectionThreshold: 0, newObjectScore: 0 } }, scratch);
+const ui = webUiUnderTest({ rules: { presenceThreshold: 0, scoreThresholdDetection: 0, newDetThresh: 0 } }, scratch);
 
 async function open(file: string, loaded: RegExp) {
   page = await ui.openPage();
