@@ -187,11 +187,12 @@ export class VideoSession {
     this.outputs.update(concept.frame, changes);
   }
 
-  /** A full run with a concept starts its detector objects over: the first frame's detections are found again. */
+  /** A full run with a concept starts its detector objects over: the first frame's detections get their ids again. */
   private restartDetections() {
-    for (const o of [...this.objects.values()]) if (o.origin === "detector") this.dropObject(o.id, false);
-    this.nextId = Math.max(1, ...[...this.objects.keys()].map((id) => id + 1));
-    for (const id of [...this.removed]) if (id >= this.nextId) this.removed.delete(id);
+    const detected = [...this.objects.values()].filter((o) => o.origin === "detector").map((o) => o.id);
+    if (!detected.length) return;
+    for (const id of detected) this.dropObject(id, false);
+    this.nextId = Math.min(...detected);
   }
 
   /** The clicks an object will have on frame t with these added, refused before anything is stored. */

@@ -39,13 +39,15 @@ describe("each frame's result is kept once", () => {
     let masks = 0;
     for await (const frame of predictor.propagate(session, { direction: "forward" })) masks += frame.objects.length;
     expect(masks).toBeGreaterThan(CLIP.frames);
-    expect(encoded).toHaveBeenCalledTimes(masks);
+    // the clicked frame keeps the result its add_prompt stored: propagation encodes every other mask once
+    const clicked = predictor.frame(session, 0).objects.length;
+    expect(encoded).toHaveBeenCalledTimes(masks - clicked);
 
     // JSON reads the stored records: no encoding, no decoding
     const lines = (await predictor.exportFile(session, "masks.jsonl")).toString().trim().split("\n");
     expect(lines).toHaveLength(CLIP.frames);
     for (let t = 0; t < CLIP.frames; t++) expect(predictor.frame(session, t)).toEqual(JSON.parse(lines[t]));
-    expect(encoded).toHaveBeenCalledTimes(masks);
+    expect(encoded).toHaveBeenCalledTimes(masks - clicked);
     expect(decoded).not.toHaveBeenCalled();
 
     // one export with every format decodes each stored mask once
@@ -53,6 +55,6 @@ describe("each frame's result is kept once", () => {
     expect(files).toHaveLength(4);
     expect(readdirSync(join(dir, "out", "clip.masks")).sort()).toEqual(["obj-1", "obj-2"]);
     expect(decoded).toHaveBeenCalledTimes(masks);
-    expect(encoded).toHaveBeenCalledTimes(masks);
+    expect(encoded).toHaveBeenCalledTimes(masks - clicked);
   });
 });
