@@ -81,18 +81,15 @@ def fixed_pointer_shapes(tracker):
         offsets, [p.reshape(-1, p.shape[-1]) for p in pointers], *a, **k))
 
 
-def tracker_features(video):
-    """A tracker session's vision-feature cache that fills a missing frame as Sam3VideoModel._det_track_one_frame
+def tracker_features(video, session):
+    """A vision-feature cache for a tracker session that fills a missing frame as Sam3VideoModel._det_track_one_frame
     does: the detector's ViT, then get_vision_features_for_tracker (the pack's backbone graph)."""
     from transformers.models.sam3_tracker_video.modeling_sam3_tracker_video import Sam3TrackerVideoInferenceCache
 
     class VideoModelFeatures(Sam3TrackerVideoInferenceCache):
-        session = None
-
         def get_vision_features(self, frame_idx):
             if frame_idx not in self._vision_features:
-                vision = video.detector_model.get_vision_features(
-                    pixel_values=self.session.get_frame(frame_idx).unsqueeze(0))
+                vision = video.detector_model.get_vision_features(pixel_values=session.get_frame(frame_idx)[None])
                 feats, pos = video.get_vision_features_for_tracker(vision_embeds=vision)
                 self.cache_vision_features(frame_idx, {"vision_feats": feats, "vision_pos_embeds": pos})
             return super().get_vision_features(frame_idx)
@@ -134,15 +131,14 @@ def tracker_frame(out, events: dict, decodes: dict, processor, spec) -> dict:
     return {"frame": out.frame_idx, "objects": objects}
 
 
-def tracker_reference(video, px: torch.Tensor, spec: dict, frames: int, progress=print) -> dict:
+def tracker_reference(video, px: torch.Tensor, spec: dict, progress=print) -> dict:
     from transformers.models.sam3_tracker_video.modeling_sam3_tracker_video import Sam3TrackerVideoInferenceSession
     t = video.tracker_model
     S = t.image_size
     processor = tracker_video_processor(S)
-    session = Sam3TrackerVideoInferenceSession(video=px[:frames], video_height=spec["height"],
-                                               video_width=spec["width"], dtype=torch.float32)
-    session.cache = tracker_features(video)
-    session.cache.session = session
+    session = Sam3TrackerVideoInferenceSession(video=px, video_height=spec["height"], video_width=spec["width"],
+                                               dtype=torch.float32)
+    session.cache = tracker_features(video, session)
     decodes = {}
 
     def click(probe, prompt):
@@ -167,7 +163,7 @@ def tracker_reference(video, px: torch.Tensor, spec: dict, frames: int, progress
         clicks = [click(probe, c) for c in CLICKS]
         initial = propagate(probe)
         progress(f"tracker: clicks and the first propagation done ({len(initial)} frames)")
-        refinement = click(probe, REFINEMENT) if REFINEMENT["frame"] < frames else None
+        refinement = click(probe, REFINEMENT) if REFINEMENT["frame"] < px.shape[0] else None
         refined = propagate(probe) if refinement else None
     same = refined is not None and all(_same_outputs(a, b) for a, b in zip(initial, refined))
     for earlier, later in zip(initial, refined or []):
@@ -416,7 +412,7 @@ def video_tracking_reference(pack_dir: str, frames: int | None = None, video_cas
     t0 = time.time()
     px = pixel_values(rgb, video.tracker_model.image_size)
     ref = {"pack": os.path.basename(os.path.abspath(pack_dir)), "clip": clip_json(spec, rgb), "notes": NOTES,
-           "tracker": tracker_reference(video, px, spec, len(rgb), progress)}
+           "tracker": tracker_reference(video, px, spec, progress)}
     progress(f"tracker reference done ({time.time() - t0:.0f}s)")
     if video_case:
         ref["video"] = video_reference(video, px, spec, tokenizer(pack_dir), progress)
