@@ -91,3 +91,42 @@ def tracker_processor(size: int, resize=resize_uint8):
     """HF's Sam3TrackerProcessor (images, points scaled to the model frame; post_process_masks)."""
     from transformers import Sam3TrackerProcessor
     return Sam3TrackerProcessor(image_processor=image_processor(size, resize))
+
+
+def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
+    """torchvision.ops.masks_to_boxes: [N, 4] float boxes x1, y1, x2, y2 of non-empty [N, H, W] masks, x2 / y2 the
+    last column / row covered (inclusive)."""
+    boxes = torch.zeros((masks.shape[0], 4), dtype=torch.float)
+    for i, mask in enumerate(masks):
+        y, x = torch.where(mask != 0)
+        boxes[i] = torch.stack([x.min(), y.min(), x.max(), y.max()]).float()
+    return boxes
+
+
+def tracker_video_processor(size: int, resize=resize_uint8):
+    """HF's Sam3TrackerVideoProcessor for sessions whose frames the caller prepares with `image_processor` (HF's
+    video processor needs torchvision): its prompt handling (add_inputs_to_inference_session) and post_process_masks."""
+    from transformers import Sam3TrackerVideoProcessor as HF
+
+    class Sam3TrackerVideoProcessor(HF):
+        def __init__(self, image_processor):  # ProcessorMixin's own checks want a torchvision video processor
+            self.image_processor = image_processor
+            self.point_pad_value = -10
+            self.target_size = image_processor.size["height"]
+
+    return Sam3TrackerVideoProcessor(image_processor(size, resize))
+
+
+def video_processor(size: int, tokenizer, resize=resize_uint8):
+    """HF's Sam3VideoProcessor for sessions whose frames the caller prepares with `image_processor`: add_text_prompt
+    and postprocess_outputs, with torchvision's masks_to_boxes done by torch."""
+    module = importlib.import_module("transformers.models.sam3_video.processing_sam3_video")
+    module.masks_to_boxes = masks_to_boxes  # imported there only when torchvision is installed
+
+    class Sam3VideoProcessor(module.Sam3VideoProcessor):
+        def __init__(self, image_processor, tokenizer):  # as tracker_video_processor's
+            self.image_processor = image_processor
+            self.tokenizer = tokenizer
+            self.target_size = image_processor.size["height"]
+
+    return Sam3VideoProcessor(image_processor(size, resize), tokenizer)

@@ -65,6 +65,22 @@ def rle(mask) -> dict:
     return {"size": [int(m.shape[0]), int(m.shape[1])], "counts": [int(c) for c in counts]}
 
 
+def compressed_rle(mask) -> dict:
+    """`rle` with its counts written as pycocotools writes them (rleToString): from the fourth on, each count is the
+    difference to the count two before, in 5-bit chunks (6th bit: more follow), each chunk + 48 as a character."""
+    r = rle(mask)
+    chars = []
+    for i, x in enumerate(r["counts"]):
+        x = x - r["counts"][i - 2] if i > 2 else x
+        more = True
+        while more:
+            chunk = x & 0x1F
+            x >>= 5  # arithmetic: -1 stays -1
+            more = x != -1 if chunk & 0x10 else x != 0
+            chars.append(chr(48 + (chunk | 0x20 if more else chunk)))
+    return {"size": r["size"], "counts": "".join(chars)}
+
+
 def digest(value) -> str:
     """sha256 of a JSON value: pins a long list (an RLE) in a small fixture."""
     return hashlib.sha256(json.dumps(value, separators=(",", ":")).encode()).hexdigest()
