@@ -15,6 +15,7 @@ import { DEMO_IMAGE } from "../cli/demo";
 import { writeOnnxCommunityTracker } from "./onnx-community-fixture";
 import { compareOneClick, importTransformersJs, peersDir, PEER } from "./peer-transformers-js";
 import { median } from "./stats";
+import { benchTrackers } from "./video-trackers";
 
 /**
  * Prints median per-stage milliseconds and ViT passes of a text prompt, a click, and a text prompt + a click on one
@@ -122,7 +123,7 @@ function videoMemory() {
     const r = JSON.parse(line);
     console.log(
       `  ${String(frames).padStart(4)} frames: RSS ${r.baselineMB} MB before, peak ${r.peakMB} MB (growth ${r.growthMB} MB, of which ` +
-        `frame cache ${r.frameCacheMB} MB, bounded; stored results ${r.storedResultsKB} KB), ${r.fps} fps`,
+        `frame cache ${r.frameCacheMB} MB, bounded; memory banks ${r.trackerMB} MB, bounded; stored results ${r.storedResultsKB} KB), ${r.fps} fps`,
     );
     console.log(`        RSS after ${Object.entries(r.rssMBAfterFrames).map(([n, v]) => `${n} frames ${v} MB`).join(", ")}`);
   }
@@ -132,7 +133,10 @@ function videoMemory() {
   for (const model of models) await bench(model);
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   if (!values["no-peer"]) await peer();
-  if (!values["no-video"]) videoMemory();
+  if (!values["no-video"]) {
+    await benchTrackers("sam3-tiny-336");
+    videoMemory();
+  }
 })().catch((e) => {
   console.error(e instanceof Error ? e.message : e);
   process.exitCode = 1;

@@ -39,9 +39,9 @@ async function main(frames: number) {
       if (CHECKPOINTS.includes(_frame.frame_index + 1)) rssAt[_frame.frame_index + 1] = mb(rss);
     }
     const seconds = (performance.now() - start) / 1000;
-    const { results_bytes: stored, frame_cache_bytes: cached } = predictor.info(session_id).memory;
+    const { results_bytes: stored, frame_cache_bytes: cached, tracker_bytes: tracker } = predictor.info(session_id).memory;
     await predictor.close();
-    process.stdout.write(JSON.stringify({ frames, baselineMB: mb(baseline), peakMB: mb(peak), growthMB: mb(peak - baseline), rssMBAfterFrames: rssAt, frameCacheMB: mb(cached), storedResultsKB: Math.round(stored / 1024), fps: Number((frames / seconds).toFixed(1)) }) + "\n");
+    process.stdout.write(JSON.stringify({ frames, baselineMB: mb(baseline), peakMB: mb(peak), growthMB: mb(peak - baseline), rssMBAfterFrames: rssAt, frameCacheMB: mb(cached), storedResultsKB: Math.round(stored / 1024), trackerMB: mb(tracker), fps: Number((frames / seconds).toFixed(1)) }) + "\n");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

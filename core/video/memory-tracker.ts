@@ -46,13 +46,25 @@ export interface FramePosition {
   numFrames: number;
 }
 
-/** Hooks for parity tests: the memory attention inputs and output, and the encoded memories, as computed. */
+/** Hooks for parity tests: the memory attention inputs and output, and the encoded memories (before their bfloat16 rounding). */
 export interface MemoryInspector {
-  attention?(id: number, t: number, selection: MemorySelection, emb2: ort.Tensor): void;
+  /** The level-2 embedding the decoder reads, and the memory it attended to (none on a frame without memory). */
+  embedding?(id: number, t: number, emb2: ort.Tensor, selection?: MemorySelection): void;
   memory?(id: number, t: number, features: Float32Array): void;
 }
 
 type Features = Tensors;
+
+export interface MemoryTrackerOptions {
+  /** One memory-encoder run for all objects of a frame (default), or one per object. */
+  batchMemory?: boolean;
+  /**
+   * Keep the memory of every tracked frame, as the reference does, instead of only those a later frame of the pass
+   * or a conditioning frame's neighbourhood can read: memory then grows with the video.
+   */
+  keepAllFrames?: boolean;
+  inspect?: MemoryInspector;
+}
 
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
 const i64 = (values: number[]) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), [values.length]);
@@ -74,7 +86,7 @@ export class MemoryTracker {
 
   constructor(
     private readonly sam: Sam3,
-    private readonly options: { batchMemory?: boolean; inspect?: MemoryInspector } = {},
+    private readonly options: MemoryTrackerOptions = {},
   ) {
     this.constants = readTrackerConstants(sam.pack);
     const c = this.constants.config;
@@ -124,7 +136,7 @@ export class MemoryTracker {
    * memory; elsewhere they start a conditioning frame without memory.
    */
   async prompt(f: Features, at: FramePosition, id: number, clicks: { points: PointPrompt[]; box?: BoxPrompt }, image: { width: number; height: number }): Promise<TrackStep> {
-    const emb2 = this.trackedOn.get(id)?.has(at.t) ? await this.conditioned(f, id, at) : f.emb2;
+    const emb2 = this.trackedOn.get(id)?.has(at.t) ? await this.conditioned(f, id, at) : this.unconditioned(f, id, at);
     const tensors = pointPromptTensors({ points: clicks.points, box: clicks.box, image, imageSize: this.sam.pack.manifest.imageSize });
     return this.decode(f, emb2, tensors, clicks.points.length + (clicks.box ? 2 : 0));
   }
@@ -183,21 +195,28 @@ export class MemoryTracker {
       this.memoryPos ??= (out.memoryPosEnc.data as Float32Array).slice(0, per);
       batch.forEach((i, k) => {
         const w = writes[i];
+        const encoded = features.slice(k * per, (k + 1) * per);
+        this.options.inspect?.memory?.(w.id, at.t, encoded);
         // the reference stores memories in bfloat16 and attends to them so
-        const entry = { features: roundToBfloat16(features.slice(k * per, (k + 1) * per)), pointer: w.step.pointer };
+        const entry = { features: roundToBfloat16(encoded.slice()), pointer: w.step.pointer };
         let bank = this.banks.get(w.id);
         if (!bank) this.banks.set(w.id, (bank = new ObjectMemory(this.settings)));
         if (w.conditioning) bank.setConditioning(at.t, entry);
         else bank.setTracked(at.t, entry);
-        this.options.inspect?.memory?.(w.id, at.t, entry.features);
       });
     }
-    for (const w of writes) this.banks.get(w.id)!.prune(at.t, at.reverse);
+    if (!this.options.keepAllFrames) for (const w of writes) this.banks.get(w.id)!.prune(at.t, at.reverse);
   }
 
   /** A tracked frame becomes a conditioning frame of the object (re-conditioning). */
   promote(id: number, t: number): void {
     this.banks.get(id)?.promote(t);
+  }
+
+  /** A frame without memory: the backbone's level-2 embedding, with the no-memory embedding added. */
+  private unconditioned(f: Features, id: number, at: FramePosition): ort.Tensor {
+    this.options.inspect?.embedding?.(id, at.t, f.emb2);
+    return f.emb2;
   }
 
   /** Memory attention: the frame's level-2 features conditioned on the object's bank. */
@@ -217,7 +236,7 @@ export class MemoryTracker {
       pointerOffsets: i64(pointers.map((p) => p.offset)),
       pointerMaxOffset: f32(Float32Array.of(selection.maxPointerOffset), [1]),
     });
-    this.options.inspect?.attention?.(id, at.t, selection, out.emb2);
+    this.options.inspect?.embedding?.(id, at.t, out.emb2, selection);
     return out.emb2;
   }
 

@@ -5,7 +5,7 @@ import type { VideoTracking } from "../pack/capabilities";
 import type { BoxPrompt, PointPrompt } from "../prompts";
 import type { Tensors } from "../runtime/engine";
 import type { Sam3 } from "../sam3";
-import { MemoryTracker, NO_OBJECT_LOGIT, type FramePosition, type MemoryInspector, type MemoryWrite, type TrackStep } from "./memory-tracker";
+import { MemoryTracker, NO_OBJECT_LOGIT, type FramePosition, type MemoryTrackerOptions, type MemoryWrite, type TrackStep } from "./memory-tracker";
 
 export type { FramePosition, MemoryWrite, TrackStep };
 
@@ -40,7 +40,7 @@ export class MemoryVideoTracker implements VideoTracker {
   readonly kind = "memory" as const;
   private readonly memory: MemoryTracker;
 
-  constructor(sam: Sam3, options: { batchMemory?: boolean; inspect?: MemoryInspector } = {}) {
+  constructor(sam: Sam3, options: MemoryTrackerOptions = {}) {
     this.memory = new MemoryTracker(sam, options);
   }
 
