@@ -120,7 +120,8 @@ export async function trackCommand(argv: string[]): Promise<void> {
       process.stderr.write(`wrote ${files.join(", ")}\n`);
     }
     if (!values.json) {
-      process.stdout.write(`${processed.length} frame(s) tracked, objects: ${predictor.info(id).object_ids.join(", ") || "none"}\n`);
+      const info = predictor.info(id);
+      process.stdout.write(`${processed.length} frame(s) tracked (${info.tracker}), objects: ${info.object_ids.join(", ") || "none"}\n`);
     }
   } finally {
     await predictor.close();

@@ -62,6 +62,7 @@ export const sessionInfoSchema = z.object({
   fps: z.number(),
   kind: z.enum(["video", "frames", "image"]),
   decoder: z.string().describe("which ffmpeg decodes the video (system or bundled), or the image decoder"),
+  tracker: z.enum(["memory", "mask prompts", "box prompts"]).describe("how objects are carried between frames: SAM 3's memory tracker, or (packs without its graphs) the previous mask or box"),
   decode_error: z.string().optional().describe("set when the video is truncated: its readable frames are still usable"),
   object_ids: z.array(z.number()),
   progress: progressSchema,

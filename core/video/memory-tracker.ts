@@ -103,15 +103,6 @@ export class MemoryTracker {
     return this.sam.frameFeatures(frame);
   }
 
-  has(id: number): boolean {
-    return this.banks.has(id);
-  }
-
-  /** Whether the object has a memory of frame t (it was tracked, prompted or seeded there). */
-  remembers(id: number, t: number): boolean {
-    return this.banks.get(id)?.has(t) ?? false;
-  }
-
   forget(id: number): void {
     this.banks.delete(id);
     this.trackedOn.delete(id);

@@ -149,7 +149,7 @@ export class Sam3VideoPredictor {
     }
   }
 
-  /** `propagate_in_video`: yields {frame_index, outputs} per frame; breaking out of the loop stops it. */
+  /** `propagate_in_video`: yields {frame_index, outputs} per frame once final (see `propagate`); breaking out of the loop stops it. */
   async *handleStreamRequest(request: { type: "propagate_in_video" } & Record<string, unknown>): AsyncGenerator<FrameResult> {
     const req = parseRequest(propagateRequest, request);
     const session = this.session(req.session_id);
@@ -162,7 +162,11 @@ export class Sam3VideoPredictor {
     return frameJson(session, await session.addPrompt(checkVideoPrompt(prompt)));
   }
 
-  /** Tracks the session's objects, yielding each frame's objects as JSON as soon as it is done; breaking out stops it. */
+  /**
+   * Tracks the session's objects, yielding each frame's objects as JSON as soon as it is final; breaking out stops
+   * it. With a text concept a frame is final hotstartDelay (15) frames later, when the hot-start rules can no longer
+   * remove an object from it; `progress` counts the frames processed.
+   */
   async *propagate(sessionId: string, options: PropagateOptions = {}): AsyncGenerator<FrameJson> {
     const req = parseRequest(propagateRequest, {
       type: "propagate_in_video",
@@ -352,6 +356,7 @@ export class Sam3VideoPredictor {
       fps: info.fps,
       kind: info.kind,
       decoder: info.decoder,
+      tracker: s.tracker.kind,
       ...(s.source.decodeError ? { decode_error: s.source.decodeError } : {}),
       object_ids: s.objectIds(),
       progress: s.progress,

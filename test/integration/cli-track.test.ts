@@ -58,6 +58,8 @@ describe("sam3 track", () => {
     const out = join(dir, "out");
     const run = await cli("track", clip, "--point", "0,30,45", "--obj", "1", "--point", "0,100,20", "--obj", "2", "--remove", "2", "--out", out, "--png");
     expect(run.code, run.stderr).toBe(0);
+    // the bundled pack has the memory graphs: SAM 3's memory tracker carries the objects
+    expect(run.stdout).toBe("10 frame(s) tracked (memory), objects: 1\n");
     expect(readdirSync(out).sort()).toEqual(["walk.frames.jsonl", "walk.masks", "walk.overlay.mp4"]);
     const overlay = await openFrameSource(join(out, "walk.overlay.mp4"));
     // x264 pads odd sizes by a pixel

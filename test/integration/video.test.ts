@@ -90,7 +90,7 @@ describe("video predictor: sessions, prompts, propagation", () => {
 
   it("starts a session with the video's facts and the decoder it uses", async () => {
     const info = await predictor.handleRequest({ type: "start_session", resource_path: clip, session_id: "facts" });
-    expect(info).toMatchObject({ session_id: "facts", frames: 12, width: 160, height: 120, fps: 10, kind: "video", object_ids: [] });
+    expect(info).toMatchObject({ session_id: "facts", frames: 12, width: 160, height: 120, fps: 10, kind: "video", tracker: "mask prompts", object_ids: [] });
     expect(info.decoder).toMatch(/ffmpeg/);
     await predictor.handleRequest({ type: "close_session", session_id: "facts" });
   });

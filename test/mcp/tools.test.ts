@@ -104,7 +104,7 @@ describe("MCP tools over an in-memory transport", () => {
   it("session tools: start, prompt, propagate with progress, read a frame, remove, export, reset, close", async () => {
     const started = await call("start_session", { video_path: "media/shapes.mp4" });
     const id = started.structuredContent.session_id;
-    expect(started.structuredContent).toMatchObject({ frames: 24, width: 320, height: 240, fps: 12, kind: "video" });
+    expect(started.structuredContent).toMatchObject({ frames: 24, width: 320, height: 240, fps: 12, kind: "video", tracker: "memory" });
     expect(started.structuredContent.decoder).toMatch(/ffmpeg/);
     const one = await call("add_prompt", { session_id: id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
     expect(one.structuredContent.frame_index).toBe(0);

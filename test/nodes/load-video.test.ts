@@ -63,7 +63,7 @@ describe("sam3-load-video (compiled node, real engine)", () => {
     expect(Object.keys(session).sort()).toEqual(["fps", "frames", "height", "id", "width"]);
     expect(session).toMatchObject({ frames: 8, width: 160, height: 120, fps: 10 });
     expect(typeof session.id).toBe("string");
-    expect(infoOf(msg)).toMatchObject({ session_id: session.id, resource_path: clip, frames: 8, width: 160, height: 120, kind: "video", object_ids: [] });
+    expect(infoOf(msg)).toMatchObject({ session_id: session.id, resource_path: clip, frames: 8, width: 160, height: 120, kind: "video", tracker: "memory", object_ids: [] });
     expect(msg.topic).toBe("kept");
     expect(flow.lastStatus("load")).toEqual({ fill: "green", shape: "dot", text: "8 frames 160x120" });
     // the session lives in the model node's predictor, where the other nodes find it

@@ -141,6 +141,8 @@ describe("web UI in headless Chromium", () => {
     await upload(clip);
     await expect.poll(() => page.locator("#frame").getAttribute("max"), slow).toBe("7");
     await expect.poll(() => page.locator("#status").textContent(), slow).toMatch(/Loaded clip\.mp4/);
+    // the bundled pack has the memory graphs: the web UI tracks with SAM 3's memory tracker
+    expect(await page.locator("#capabilities").textContent()).toContain("video tracking (memory)");
     const box = (await page.locator("#canvas").boundingBox())!;
     await page.mouse.click(box.x + box.width * 0.2, box.y + box.height * 0.35);
     await expect.poll(objectCount).toBe(1);
@@ -151,7 +153,7 @@ describe("web UI in headless Chromium", () => {
     if (SHOTS) await page.screenshot({ path: join(SHOTS, "ui-video.jpg"), quality: 78 });
     const exported = await page.request.get(await page.locator("#export a[href$='masks.jsonl']").getAttribute("href").then((h) => new URL(h!, ui.url).href));
     expect(exported.status()).toBe(200);
-    // presenceThreshold 0: the clicked object is on each of the 8 frames, one line per frame
+    // the clicked object is on each of the 8 frames (random weights score it present), one line per frame
     expect((await exported.text()).trim().split("\n").map((l) => JSON.parse(l).objects.length)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     const zip = await page.request.get(new URL(await page.locator("#export a[href$='masks.zip']").getAttribute("href") ?? "", ui.url).href);
     expect((await zip.body()).subarray(0, 2).toString()).toBe("PK");
