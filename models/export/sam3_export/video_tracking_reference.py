@@ -167,7 +167,7 @@ def tracker_reference(video, px: torch.Tensor, spec: dict, progress=print) -> di
         refined = propagate(probe) if refinement else None
     same = refined is not None and all(_same_outputs(a, b) for a, b in zip(initial, refined))
     for earlier, later in zip(initial, refined or []):
-        _share_masks(earlier["objects"], later["objects"], "initial")
+        _drop_repeats(earlier["objects"], later["objects"])
     return {
         "model": "Sam3VideoModel.from_pretrained(pack/hf).tracker_model (Sam3TrackerVideoModel) on "
                  "detector_model.get_vision_features + get_vision_features_for_tracker of each frame (cached on "
@@ -189,12 +189,23 @@ def tracker_reference(video, px: torch.Tensor, spec: dict, progress=print) -> di
     }
 
 
-def _share_masks(earlier: list, later: list, name: str) -> None:
-    """Where an object's mask in `later` equals its mask in `earlier`, `later` names it instead of repeating it."""
-    masks = {o["obj_id"]: o["rle"] for o in earlier}
+def _drop_repeats(earlier: list, later: list) -> None:
+    """Each object of `later` keeps the fields that differ from its record in `earlier` and lists the others in
+    same_as_initial."""
+    before = {o["obj_id"]: o for o in earlier}
     for o in later:
-        if o["rle"] == masks.get(o["obj_id"]):
-            o["rle"], o["rle_as"] = None, name
+        same = [k for k, v in o.items() if k != "obj_id" and k in before.get(o["obj_id"], {})
+                and before[o["obj_id"]][k] == v]
+        for k in same:
+            del o[k]
+        o["same_as_initial"] = same
+
+
+def _share_masks(model: dict, shown: list) -> None:
+    """A shown mask equal to the model output's mask of the object names it (rle_as) instead of repeating it."""
+    for o in shown:
+        if o["rle"] is not None and o["rle"] == model.get(o["obj_id"], {}).get("rle"):
+            o["rle"], o["rle_as"] = None, "model_output"
 
 
 def _same_outputs(a: dict, b: dict) -> bool:
@@ -230,8 +241,8 @@ TRACKER_FIELDS = {
                       "sigmoid), the object score it passed; on memory_sample_frames stats of maskmem_features "
                       "[1, Cm, g, g] with the occlusion embedding added, before (float32) and after (stored, as HF "
                       "keeps it) HF's bfloat16 rounding",
-    "area / box / rle": "the mask (see mask, box); rle: compressed COCO RLE, column-major; null where rle_as names "
-                        "the run whose same frame has the same mask for the object ('initial')",
+    "area / box / rle": "the mask (see mask, box); rle: compressed COCO RLE, column-major",
+    "same_as_initial": "in refined: the fields left out because they equal the object's on the same frame of initial",
 }
 
 
@@ -281,15 +292,21 @@ class VideoProbe:
 
 
 def video_output(out, post: dict, probe: VideoProbe, mask_processor, spec) -> dict:
-    """One yielded frame: HF's model output (obj_id_to_mask as masks, before HF hides or separates them) and its
-    post-processed output."""
+    """One yielded frame: HF's model output (obj_id_to_mask as masks, before HF hides or separates them; their RLE
+    on an object's birth frame and the next frame processed) and its post-processed output."""
     frame = probe.frames[out.frame_idx]
+    order = list(probe.frames)
+    at = order.index(out.frame_idx)
+    born = set(frame["plan"]["new_obj_ids"]) | set(probe.frames[order[at - 1]]["plan"]["new_obj_ids"] if at else [])
     ids = sorted(out.obj_id_to_mask)
-    low = torch.cat([out.obj_id_to_mask[i] for i in ids]) if ids else torch.zeros(0, 1, 1)
-    model_masks = clip_masks(mask_processor, low[:, None], spec["height"], spec["width"]) if ids else []
+    low = torch.cat([out.obj_id_to_mask[i] for i in ids]) if ids else None
+    masks = clip_masks(mask_processor, low[:, None], spec["height"], spec["width"]) if ids else []
+    model_masks = {int(i): dict(mask_json(m), obj_id=int(i)) for i, m in zip(ids, masks)}
+    for i, m in model_masks.items():
+        if i not in born:
+            m["rle"] = None
     post_masks = [dict(mask_json(np32(m)), obj_id=int(i)) for i, m in zip(post["object_ids"], post["masks"])]
-    model_masks = {int(i): dict(mask_json(m), obj_id=int(i)) for i, m in zip(ids, model_masks)}
-    _share_masks(list(model_masks.values()), post_masks, "model_output")
+    _share_masks(model_masks, post_masks)
     return {
         "frame": out.frame_idx, "detections": frame["detections"], "plan": frame["plan"],
         "model_output": {
@@ -370,7 +387,9 @@ VIDEO_FIELDS = {
             "queries), tracks matched to no detection, the tracks each kept detection matched (in detection "
             "order), objects removed by hot-start, objects reconditioned",
     "model_output": "Sam3VideoModel.forward's output: object_ids, obj_id_to_score, obj_id_to_tracker_score, "
-                    "removed_obj_ids, suppressed_obj_ids, and obj_id_to_mask as masks (see mask)",
+                    "removed_obj_ids, suppressed_obj_ids, and obj_id_to_mask as masks (see mask): area and box "
+                    "always, rle on the object's birth frame (the detection's mask) and the next frame processed "
+                    "(its first tracked mask), else null (the size of the file)",
     "postprocessed": "Sam3VideoProcessor.postprocess_outputs: the objects shown (hidden: empty masks, suppressed and "
                      "hot-start removed ids), their scores (obj_id_to_score), HF's boxes, masks after HF's "
                      "object-wise non-overlap step (by tracker score); a mask's rle is null where rle_as is "
