@@ -56,29 +56,41 @@ export function associate(tracks: { id: number; mask: Uint8Array }[], detections
 }
 
 /**
- * The hot-start rules of one propagation pass: an object that first appeared less than hotstartDelay frames ago
+ * The hot-start rules of one propagation run: an object that first appeared less than hotstartDelay frames ago
  * is removed once it went unmatched on hotstartUnmatchThresh frames, or shared a detection with an older object
- * on hotstartDupThresh frames.
+ * on hotstartDupThresh frames. Keep-alive counters hide an object long unmatched (when the rules ask for it).
  */
 export class HotStart {
   private readonly firstFrame = new Map<number, number>();
   private readonly unmatchedFrames = new Map<number, number>();
   private readonly duplicateFrames = new Map<string, number>();
   private readonly removed = new Set<number>();
+  private readonly keepAlive = new Map<number, number>();
   private reverse = false;
 
   constructor(private readonly rules: VideoRules) {}
 
-  /** Records frame t of a pass (forward or in reverse) and returns the objects to remove there. */
-  observe(t: number, reverse: boolean, born: number[], unmatched: number[], matchedTracks: number[][]): Set<number> {
+  /** Records frame t of a pass (forward or in reverse): the objects to remove there, and those to hide on it. */
+  observe(t: number, reverse: boolean, born: number[], unmatched: number[], matchedTracks: number[][]): { removed: Set<number>; hidden: Set<number> } {
+    const r = this.rules;
     this.reverse = reverse;
-    for (const id of born) if (!this.firstFrame.has(id)) this.firstFrame.set(id, t);
-    for (const id of unmatched) this.unmatchedFrames.set(id, (this.unmatchedFrames.get(id) ?? 0) + 1);
+    for (const id of born) {
+      if (!this.firstFrame.has(id)) this.firstFrame.set(id, t);
+      this.keepAlive.set(id, r.initTrkKeepAlive);
+    }
+    for (const id of new Set(matchedTracks.flat())) this.keepAlive.set(id, Math.min(r.maxTrkKeepAlive, (this.keepAlive.get(id) ?? 0) + 1));
+    for (const id of unmatched) {
+      this.unmatchedFrames.set(id, (this.unmatchedFrames.get(id) ?? 0) + 1);
+      this.keepAlive.set(id, Math.max(r.minTrkKeepAlive, (this.keepAlive.get(id) ?? 0) - 1));
+    }
     const cutoff = this.reverse ? t + this.rules.hotstartDelay : t - this.rules.hotstartDelay;
     const young = (id: number) => (this.reverse ? this.first(id) < cutoff : this.first(id) > cutoff);
     const out = new Set<number>();
+    const hidden = new Set<number>();
     for (const [id, n] of this.unmatchedFrames) {
-      if (!this.removed.has(id) && n >= this.rules.hotstartUnmatchThresh && young(id)) out.add(id);
+      if (this.removed.has(id)) continue;
+      if (n >= r.hotstartUnmatchThresh && young(id)) out.add(id);
+      else if (!r.suppressUnmatchedOnlyWithinHotstart && (this.keepAlive.get(id) ?? 0) <= 0) hidden.add(id);
     }
     for (const ids of matchedTracks) {
       if (ids.length < 2) continue;
@@ -91,7 +103,7 @@ export class HotStart {
       if (!this.removed.has(id) && !out.has(id) && young(id) && n >= this.rules.hotstartDupThresh) out.add(id);
     }
     for (const id of out) this.removed.add(id);
-    return out;
+    return { removed: out, hidden };
   }
 
   /** Objects clicked rather than detected never count as young. */

@@ -22,6 +22,13 @@ export const VIDEO_RULES = Object.freeze({
   hotstartUnmatchThresh: 8,
   /** ... or if it shares a detection with an older object on this many. */
   hotstartDupThresh: 8,
+  /** Keep-alive counters: a new object starts at init, each frame with a detection overlapping it adds 1 (up to max), ... */
+  initTrkKeepAlive: 30,
+  maxTrkKeepAlive: 30,
+  /** ... each unmatched frame takes 1 (down to min); at 0 or below the object is hidden on the frame ... */
+  minTrkKeepAlive: -1,
+  /** ... unless this is 1 (the default): then unmatched objects are only removed within hot start. */
+  suppressUnmatchedOnlyWithinHotstart: 1,
   /** Of two objects overlapping this much, the one occluded most recently is hidden (before its memory is written). */
   suppressOverlappingBasedOnRecentOcclusionThreshold: 0.7,
   /** Holes and specks of the low-res masks up to this many pixels are filled / removed. */
@@ -37,13 +44,16 @@ export const VIDEO_RULES = Object.freeze({
 
 export type VideoRules = Record<keyof typeof VIDEO_RULES, number>;
 
-const WHOLE = new Set(["hotstartDelay", "hotstartUnmatchThresh", "hotstartDupThresh", "fillHoleArea", "reconditionEveryNthFrame"]);
+const WHOLE = new Set(["hotstartDelay", "hotstartUnmatchThresh", "hotstartDupThresh", "fillHoleArea", "reconditionEveryNthFrame", "initTrkKeepAlive", "maxTrkKeepAlive", "minTrkKeepAlive", "suppressUnmatchedOnlyWithinHotstart"]);
+/** Lower bounds other than 0. */
+const MIN: Partial<Record<string, number>> = { reconditionEveryNthFrame: 1, minTrkKeepAlive: -Number.MAX_SAFE_INTEGER };
+const MAX: Partial<Record<string, number>> = { suppressUnmatchedOnlyWithinHotstart: 1 };
 
-/** Every override names a known rule and is a finite number >= 0 (frame counts whole, reconditionEveryNthFrame at least 1). */
+/** Every override names a known rule and is a finite number >= 0 (counts whole, reconditionEveryNthFrame at least 1, minTrkKeepAlive any, the switch 0 or 1). */
 export function checkRules(overrides: Partial<VideoRules> = {}): void {
   if (typeof overrides !== "object" || overrides === null) throw new Sam3Error("BAD_OPTION", "rules must be an object of thresholds");
   for (const [name, value] of Object.entries(overrides)) {
     if (!(name in VIDEO_RULES)) throw new Sam3Error("BAD_OPTION", `unknown rule ${name.slice(0, 40)} (known: ${Object.keys(VIDEO_RULES).join(", ")})`);
-    checkRange(`rules.${name}`, value, name === "reconditionEveryNthFrame" ? 1 : 0, Number.MAX_SAFE_INTEGER, WHOLE.has(name));
+    checkRange(`rules.${name}`, value, MIN[name] ?? 0, MAX[name] ?? Number.MAX_SAFE_INTEGER, WHOLE.has(name));
   }
 }

@@ -263,7 +263,7 @@ export class VideoSession {
     births.sort((x, y) => x - y);
     const room = Math.max(0, LIMITS.objectsPerSession - this.objects.size);
     const born = births.slice(0, room).map((i) => ({ i, id: this.newObject({ origin: "detector", label: dets[i].label, score: dets[i].score }) }));
-    const removedNow = run.hotStart.observe(at.t, at.reverse, born.map((b) => b.id), unmatched, matchedTracks);
+    const { removed: removedNow, hidden: longUnmatched } = run.hotStart.observe(at.t, at.reverse, born.map((b) => b.id), unmatched, matchedTracks);
     const recondition = new Set(at.t % r.reconditionEveryNthFrame === 0 ? [...confirmed.keys()].filter((id) => steps.get(id)!.objectScoreLogit > r.highConfThresh) : []);
     const hidden = new Set<number>();
     for (const group of new Set(tracks.map((t) => t.group))) {
@@ -287,7 +287,7 @@ export class VideoSession {
     const changes = new Map<number, ObjectChange>();
     for (const t of tracks) {
       const confirmedBy = recondition.has(t.id) ? dets[confirmed.get(t.id)!] : undefined;
-      changes.set(t.id, this.change(t.id, confirmedBy ? confirmedBy.logits : t.logits, t.step, confirmedBy?.size));
+      changes.set(t.id, longUnmatched.has(t.id) ? null : this.change(t.id, confirmedBy ? confirmedBy.logits : t.logits, t.step, confirmedBy?.size));
     }
     for (const b of born) changes.set(b.id, this.change(b.id, fillHoles(dets[b.i], r.fillHoleArea), seeds.find((s) => s.id === b.id)!.step, dets[b.i].size));
     this.outputs.update(at.t, changes);

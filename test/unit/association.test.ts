@@ -49,7 +49,7 @@ describe("hot start", () => {
     const hot = new HotStart(rules);
     hot.observe(0, false, [1], [], []);
     let removed = new Set<number>();
-    for (let t = 20; t < 20 + rules.hotstartUnmatchThresh; t++) removed = hot.observe(t, false, t === 20 ? [2] : [], [1, 2], []);
+    for (let t = 20; t < 20 + rules.hotstartUnmatchThresh; t++) removed = hot.observe(t, false, t === 20 ? [2] : [], [1, 2], []).removed;
     expect([...removed]).toEqual([2]);
   });
 
@@ -57,8 +57,18 @@ describe("hot start", () => {
     const hot = new HotStart(rules);
     hot.observe(5, true, [1], [], []);
     let removed = new Set<number>();
-    for (let t = 4; t > 4 - rules.hotstartDupThresh; t--) removed = hot.observe(t, true, t === 4 ? [2] : [], [], [[1, 2]]);
+    for (let t = 4; t > 4 - rules.hotstartDupThresh; t--) removed = hot.observe(t, true, t === 4 ? [2] : [], [], [[1, 2]]).removed;
     expect([...removed]).toEqual([2]);
+  });
+
+  it("keep-alive: hides an old object once its counter runs out, only when the rules ask for it", () => {
+    const run = (suppress: number) => {
+      const hot = new HotStart({ ...rules, suppressUnmatchedOnlyWithinHotstart: suppress, initTrkKeepAlive: 2 });
+      hot.observe(0, false, [1], [], []);
+      return [20, 21, 22].map((t) => hot.observe(t, false, [], [1], []).hidden.has(1));
+    };
+    expect(run(0)).toEqual([false, true, true]);
+    expect(run(1)).toEqual([false, false, false]);
   });
 });
 
