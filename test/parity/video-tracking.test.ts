@@ -61,6 +61,13 @@ class Recorder {
 }
 
 const referencePath = (pack: string) => join(REPO, "test", "reference", pack, "reference_video_tracking.json");
+/**
+ * The 1008 pack's memory attention costs about a second per object and frame on two CPU cores: it is compared on
+ * the clip's first 24 frames (the window fills, the correction on frame 20, two births and removals) and forward
+ * only; the 336 pack on all 48 frames in both directions.
+ */
+const FRAMES: Record<string, number> = { "sam3-tiny-1008": 24 };
+const DIRECTIONS: Record<string, readonly ("forward" | "reverse")[]> = { "sam3-tiny-1008": ["forward"] };
 
 describe.each(PACKS.filter((p) => existsSync(referencePath(p))))("the memory tracker follows HF's Sam3TrackerVideoModel frame by frame: %s", (pack) => {
   const ref = JSON.parse(readFileSync(referencePath(pack), "utf8"));
@@ -131,10 +138,12 @@ describe.each(PACKS.filter((p) => existsSync(referencePath(p))))("the memory tra
   });
 
   it("propagation tracks both objects through every frame with HF's masks, scores, memory selection and memory graphs", async () => {
-    for await (const frame of predictor.propagate(session, { direction: "forward" })) frames.push(frame.frame_index);
-    expect(frames).toEqual(ref.tracker.initial.map((f: { frame: number }) => f.frame));
+    const limit = FRAMES[pack];
+    for await (const frame of predictor.propagate(session, { direction: "forward", maxFrames: limit && limit - 1 })) frames.push(frame.frame_index);
+    const initial = ref.tracker.initial.filter((f: { frame: number }) => !limit || f.frame < limit);
+    expect(frames).toEqual(initial.map((f: { frame: number }) => f.frame));
     const masks = new Map<number, Mask>();
-    for (const f of ref.tracker.initial) {
+    for (const f of initial) {
       for (const o of f.objects) if (o.decoded) expectObject(f.frame, o, masks);
     }
   }, 300_000);
@@ -150,7 +159,6 @@ describe.each(PACKS.filter((p) => existsSync(referencePath(p))))("the memory tra
 describe.each(PACKS.filter((p) => existsSync(referencePath(p))))("text prompts follow HF's Sam3VideoModel and its video rules frame by frame: %s", (pack) => {
   const ref = JSON.parse(readFileSync(referencePath(pack), "utf8"));
   const spec = loadClipSpec();
-  const { width, height } = spec;
   const dir = mkdtempSync(join(tmpdir(), "sam3-rules-"));
   const used = ref.video.config.used;
   // the reference's thresholds, lowered there so that random-weight detections pass: the same ones here
@@ -161,7 +169,7 @@ describe.each(PACKS.filter((p) => existsSync(referencePath(p))))("text prompts f
   beforeAll(() => writeClipFrames(spec, dir), 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.each(["forward", "reverse"] as const)("%s: the same objects are born, removed by hot start and shown, with HF's masks and scores", async (run) => {
+  it.each(DIRECTIONS[pack] ?? (["forward", "reverse"] as const))("%s: the same objects are born, removed by hot start and shown, with HF's masks and scores", async (run) => {
     const want = ref.video[run];
     const births = new Map<number, number[]>();
     const removals = new Map<number, number[]>();
@@ -194,9 +202,13 @@ describe.each(PACKS.filter((p) => existsSync(referencePath(p))))("text prompts f
       const start = run === "forward" ? 0 : spec.frames - 1;
       await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: start, text: ref.video.text });
       const yielded: number[] = [];
-      for await (const f of predictor.propagate(session_id, { direction: run === "forward" ? "forward" : "backward", start })) yielded.push(f.frame_index);
-      expect(yielded).toEqual(want.frames.map((f: { frame: number }) => f.frame));
-      for (const f of want.frames) {
+      const limit = FRAMES[pack];
+      for await (const f of predictor.propagate(session_id, { direction: run === "forward" ? "forward" : "backward", start, maxFrames: limit && limit - 1 })) yielded.push(f.frame_index);
+      const frames = want.frames.filter((f: { frame: number }) => !limit || f.frame < limit);
+      expect(yielded).toEqual(frames.map((f: { frame: number }) => f.frame));
+      // what a frame shows is settled hotstartDelay frames later: a shortened run settles fewer frames
+      const settled = (t: number) => !limit || t < limit - used.hotstart_delay;
+      for (const f of frames) {
         const what = `frame ${f.frame}`;
         expect(births.get(f.frame) ?? [], `${what}: born`).toEqual(f.plan.new_obj_ids.map(ours));
         expect(removals.get(f.frame) ?? [], `${what}: removed by hot start`).toEqual(f.plan.removed_obj_ids.map(ours));
@@ -204,6 +216,7 @@ describe.each(PACKS.filter((p) => existsSync(referencePath(p))))("text prompts f
           const step = steps.get(Recorder.key(ours(hfId), f.frame));
           if (step && score > 0) expect(Math.abs(1 / (1 + Math.exp(-step.objectScoreLogit)) - score), `${what}: tracker score of ${hfId}`).toBeLessThan(SCORE_TOLERANCE);
         }
+        if (!settled(f.frame)) continue;
         const shown = predictor.frame(session_id, f.frame).objects;
         expect(shown.map((o) => o.id), `${what}: shown`).toEqual(f.postprocessed.object_ids.map(ours));
         f.postprocessed.object_ids.forEach((hfId: number, i: number) => {
@@ -215,7 +228,6 @@ describe.each(PACKS.filter((p) => existsSync(referencePath(p))))("text prompts f
           else expect(Math.abs(o.area - m.area) / m.area, `${what}: area of ${hfId}`).toBeLessThan(0.05);
         });
       }
-      expect(width * height).toBeGreaterThan(0);
     } finally {
       await predictor.close();
     }
