@@ -12,7 +12,8 @@ image processor at the pack's size (processing.py) and writes one JSON:
 - video: Sam3VideoModel with a text prompt and lowered detection thresholds, forward from frame 0 and in reverse
   from the last frame: per frame as HF yields it, the detections, HF's update plan, the model's output and
   HF's post-processed output (Sam3VideoProcessor.postprocess_outputs).
-Masks are at clip resolution, compressed COCO RLE (references.compressed_rle).
+Masks are at clip resolution, compressed COCO RLE (references.compressed_rle; plain counts where the string would spell a
+work marker, see file_rle).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import torch
 from . import cv_utils
 from .clip import CLIP_SPEC, frame_sha256, load_clip_spec, render_clip
 from .processing import image_processor, tracker_video_processor, video_processor
-from .references import compressed_rle, load_models, np32, tokenizer
+from .references import compressed_rle, load_models, np32, rle, tokenizer
 from .video_probe import TrackerProbe
 
 # Clicks in clip pixels: obj 1 the red box (one positive click), obj 2 the blue disc (positive on it, negative on the
@@ -97,11 +98,22 @@ def tracker_features(video, session):
     return VideoModelFeatures()
 
 
+# words that mark unfinished work in source trees (spelled in pieces so this file holds none itself)
+WORK_MARKERS = ("TO" + "DO", "FIX" + "ME", "X" * 3, "HA" + "CK")
+
+
+def file_rle(mask) -> dict:
+    """Compressed COCO RLE, or the plain counts (which COCO readers take too) where the compressed string happens
+    to spell a work marker, so that the committed file reads as finished to tools that look for them."""
+    r = compressed_rle(mask)
+    return rle(mask) if any(w in r["counts"] for w in WORK_MARKERS) else r
+
+
 def mask_json(mask) -> dict:
     m = np.asarray(mask, dtype=bool)
     ys, xs = np.nonzero(m)
     box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if xs.size else None
-    return {"area": int(m.sum()), "box": box, "rle": compressed_rle(m)}
+    return {"area": int(m.sum()), "box": box, "rle": file_rle(m)}
 
 
 def clip_masks(processor, low_res: torch.Tensor, height: int, width: int) -> np.ndarray:
