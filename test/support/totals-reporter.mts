@@ -16,7 +16,7 @@ export default class TotalsReporter implements Reporter {
   }
 }
 
-export function countResults(modules: ReadonlyArray<TestModule>, unhandledErrors: number) {
+function countResults(modules: ReadonlyArray<TestModule>, unhandledErrors: number) {
   let passed = 0;
   let failed = unhandledErrors;
   let skipped = 0;
