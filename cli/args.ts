@@ -1,4 +1,4 @@
-import { asSam3Error, LIMITS, parseBoxText, parseDevice, parsePointText, PromptSyntaxError, type Sam3Options } from "../core";
+import { asSam3Error, LIMITS, parseBoxText, parseDevice, parsePointText, PromptSyntaxError, type Sam3Options, wholeNumberOption } from "../core";
 
 /** A user mistake on the command line: reported as one line with exit code 2. */
 export class UsageError extends Error {}
@@ -32,24 +32,26 @@ export function parseUnit(text: string | undefined, name: string): number | unde
 }
 
 /** A whole-number option from min to max, or undefined when not given. */
-export function parseCount(text: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!(Number.isInteger(v) && v >= min && v <= max)) {
-    throw new UsageError(`--${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got "${text}"`);
-  }
-  return v;
-}
+export const parseCount = (text: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER) => wholeNumberOption(name, text, min, max);
 
 /** --threads: at most LIMITS.threads (more only oversubscribes the cores and eats memory). */
 export const parseThreads = (text: string | undefined) => parseCount(text, "threads", 1, LIMITS.threads);
 
-/** The engine options every command takes: --model, --device, --threads; warnings go to stderr. */
-export function engineOptions(values: { model?: string; device?: string; threads?: string }): Sam3Options {
+/** The engine options segment and track take, as parseArgs declares them. */
+export const ENGINE_FLAGS = {
+  model: { type: "string" },
+  device: { type: "string" },
+  threads: { type: "string" },
+  "max-pixels": { type: "string" },
+} as const;
+
+/** The engine options every command takes: --model, --device, --threads, --max-pixels; warnings go to stderr. */
+export function engineOptions(values: { model?: string; device?: string; threads?: string; "max-pixels"?: string }): Sam3Options {
   return {
     model: values.model,
     device: values.device ? parseDevice(values.device) : undefined,
     intraOpThreads: parseThreads(values.threads),
+    maxPixels: parseCount(values["max-pixels"], "max-pixels", 1),
     onWarning: (m) => process.stderr.write(`sam3: warning: ${m}\n`),
   };
 }
@@ -60,7 +62,6 @@ export function engineOptions(values: { model?: string; device?: string; threads
  */
 export function describeFailure(e: unknown, doing: string): { message: string; exitCode: number } {
   if (e instanceof UsageError) return { message: oneLine(e.message), exitCode: 2 };
-  if (typeof (e as { code?: unknown })?.code === "string" && (e as { code: string }).code.startsWith("ERR_PARSE_ARGS")) return { message: oneLine((e as Error).message), exitCode: 2 };
   const error = asSam3Error(e, doing);
   return { message: oneLine(error.message), exitCode: error.code === "BAD_OPTION" ? 2 : 1 };
 }

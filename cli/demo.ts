@@ -1,6 +1,5 @@
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { decodeImage, ensureFolder, PACKAGE_ROOT, Sam3, Sam3VideoPredictor, writeSegmentationFiles } from "../core";
+import { decodeImage, ensureFolder, PACKAGE_ROOT, readCommandLine, Sam3, Sam3VideoPredictor, writeSegmentationFiles } from "../core";
 
 export const DEMO_USAGE = `sam3 demo [--out DIR] [--model DIR|PRESET]
 
@@ -11,7 +10,7 @@ export const DEMO_IMAGE = join(PACKAGE_ROOT, "examples", "media", "scene.png");
 export const DEMO_VIDEO = join(PACKAGE_ROOT, "examples", "media", "shapes.mp4");
 
 export async function demoCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, model: { type: "string" } } });
+  const { values } = readCommandLine({ args: argv, options: { out: { type: "string" }, model: { type: "string" } } }, "sam3 demo --help");
   const out = values.out ?? "sam3-demo";
   await ensureFolder(out);
   await demoImage(out, values.model);

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
 import {
   ensureFolder,
   EXPORT_ROLES,
@@ -12,6 +11,7 @@ import {
   parseDevice,
   presetDir,
   PRESETS,
+  readCommandLine,
   setupExporter,
   verifyPack,
 } from "../core";
@@ -40,7 +40,10 @@ ${EXPORT_ROLES.join(", ").replace(/(.{1,96})(,|$) ?/g, "            $1$2\n").tri
 export async function modelsCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
   if (action === "export") return exportCommand(rest);
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dir: { type: "string" }, "base-url": { type: "string" }, device: { type: "string" }, dtype: { type: "string" } } });
+  const { values, positionals } = readCommandLine(
+    { args: rest, allowPositionals: true, options: { dir: { type: "string" }, "base-url": { type: "string" }, device: { type: "string" }, dtype: { type: "string" } } },
+    "sam3 models --help",
+  );
   if (action === "list") return list();
   if (action === "fetch") {
     if (positionals.length !== 1) throw new UsageError("give one preset to fetch (see sam3 models list)");
@@ -71,7 +74,7 @@ export async function modelsCommand(argv: string[]): Promise<void> {
 }
 
 async function exportCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = readCommandLine({
     args: argv,
     options: {
       from: { type: "string" },
@@ -84,7 +87,7 @@ async function exportCommand(argv: string[]): Promise<void> {
       threads: { type: "string" },
       setup: { type: "boolean" },
     },
-  });
+  }, "sam3 models --help");
   const line = (text: string) => process.stderr.write(text + "\n");
   if (values.setup) {
     if (Object.keys(values).length > 1) throw new UsageError("--setup takes no other option: run it first, then the export");

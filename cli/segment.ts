@@ -1,7 +1,6 @@
 import { basename, extname } from "node:path";
-import { parseArgs } from "node:util";
-import { decodeImage, ensureFolder, type ImagePrompt, Sam3, segmentationToJson, writeSegmentationFiles } from "../core";
-import { engineOptions, parseBox, parseCount, parsePoint, parseUnit, UsageError } from "./args";
+import { decodeImage, ensureFolder, type ImagePrompt, readCommandLine, Sam3, segmentationToJson, writeSegmentationFiles } from "../core";
+import { ENGINE_FLAGS, engineOptions, parseBox, parseCount, parsePoint, parseUnit, UsageError } from "./args";
 
 export const SEGMENT_USAGE = `sam3 segment <image> [options]
 
@@ -14,6 +13,7 @@ points and/or one box without text select one object with the tracker.
   --model DIR|PRESET       model pack (default: bundled sam3-tiny-336, random weights)
   --device D               cpu | webgpu | cuda | tensorrt | coreml | dml (falls back to cpu, with a warning)
   --threads N              CPU threads per operator (default: all cores)
+  --max-pixels N           refuse images above N pixels (default 100000000, a guard against decompression bombs)
   --threshold F            keep detections scoring above F (0..1, default 0.5; 0 keeps all)
   --fineness F             0 keeps fine detail (hair, leaves) .. 1 smooth edges for rigid objects (default 0)
   --min-region N           remove specks / fill holes up to N pixels (default 16; 0 = off)
@@ -24,16 +24,14 @@ points and/or one box without text select one object with the tracker.
   --out DIR                write <name>.overlay.png, <name>.mask-<id>.png and <name>.json to DIR`;
 
 export async function segmentCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = readCommandLine({
     args: argv,
     allowPositionals: true,
     options: {
       text: { type: "string" },
       box: { type: "string", multiple: true },
       point: { type: "string", multiple: true },
-      model: { type: "string" },
-      device: { type: "string" },
-      threads: { type: "string" },
+      ...ENGINE_FLAGS,
       threshold: { type: "string" },
       fineness: { type: "string" },
       "min-region": { type: "string" },
@@ -42,7 +40,7 @@ export async function segmentCommand(argv: string[]): Promise<void> {
       json: { type: "boolean" },
       out: { type: "string" },
     },
-  });
+  }, "sam3 segment --help");
   if (positionals.length !== 1) throw new UsageError(`give exactly one image, got ${positionals.length} (see sam3 segment --help)`);
   const prompt: ImagePrompt = {
     text: values.text,
@@ -59,9 +57,10 @@ export async function segmentCommand(argv: string[]): Promise<void> {
   const engine = engineOptions(values);
   // an output folder that cannot be made fails now, not after the model has run
   if (values.out) await ensureFolder(values.out);
+  // an image that cannot be read (a folder, a missing file) fails now, not after the model has loaded
+  const image = await decodeImage(positionals[0], engine.maxPixels);
   const sam = await Sam3.open(engine);
   try {
-    const image = await decodeImage(positionals[0]);
     const result = await sam.segment(image, prompt, options);
     for (const w of result.warnings) process.stderr.write(`sam3: warning: ${w}\n`);
     if (values.out) {

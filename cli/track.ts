@@ -1,7 +1,6 @@
 import { basename, extname } from "node:path";
-import { parseArgs } from "node:util";
-import { type BoxPrompt, DIRECTIONS, ensureFolder, parseFramedBox, parseFramedPoint, type PointPrompt, type PropagationDirection, Sam3VideoPredictor } from "../core";
-import { engineOptions, parseCount, UsageError, usagePrompt } from "./args";
+import { type BoxPrompt, DIRECTIONS, ensureFolder, parseFramedBox, parseFramedPoint, type PointPrompt, type PropagationDirection, readCommandLine, Sam3VideoPredictor } from "../core";
+import { ENGINE_FLAGS, engineOptions, parseCount, parseUnit, UsageError, usagePrompt } from "./args";
 import { progressLine } from "./progress";
 
 export const TRACK_USAGE = `sam3 track <video> [options]
@@ -13,12 +12,16 @@ every instance on every frame; clicks and boxes with --obj select one object. Co
   --point f,x,y[:neg]       click on frame f (repeatable); the next --obj says which object it is for
   --box f,x1,y1,x2,y2       box on frame f: with --obj an object to track, with --text an exemplar
   --obj ID                  object id of the --point / --box options before it
+  --threshold F             text: detections scoring at least F (0..1) are kept and start new objects
+                            (default SAM 3's: kept above 0.5, new objects from 0.7; the bundled random-weight
+                            packs score low: try 0.1)
   --direction D             both (default) | forward | backward, from the first prompted frame
   --start F                 frame to propagate from
   --max-frames N            track at most N frames in each direction
   --remove ID               drop an object after tracking (repeatable)
   --max-side N              downscale frames whose longer side exceeds N pixels
   --stride N                use every Nth frame
+  --max-pixels N            refuse frames above N pixels (default 100000000)
   --model DIR|PRESET, --device D, --threads N     as for segment
   --json                    print one JSON line per frame on stdout
   --out DIR                 write <name>.overlay.mp4 and <name>.frames.jsonl to DIR
@@ -30,7 +33,7 @@ type FramedPrompt = { frame: number; point: PointPrompt; box?: undefined } | { f
 const parseFramed = (text: string, kind: "point" | "box"): FramedPrompt => (kind === "point" ? usagePrompt(parseFramedPoint)(text) : usagePrompt(parseFramedBox)(text));
 
 export async function trackCommand(argv: string[]): Promise<void> {
-  const { values, positionals, tokens } = parseArgs({
+  const { values, positionals, tokens } = readCommandLine({
     args: argv,
     allowPositionals: true,
     tokens: true,
@@ -39,20 +42,19 @@ export async function trackCommand(argv: string[]): Promise<void> {
       point: { type: "string", multiple: true },
       box: { type: "string", multiple: true },
       obj: { type: "string", multiple: true },
+      threshold: { type: "string" },
       direction: { type: "string" },
       start: { type: "string" },
       "max-frames": { type: "string" },
       remove: { type: "string", multiple: true },
       "max-side": { type: "string" },
       stride: { type: "string" },
-      model: { type: "string" },
-      device: { type: "string" },
-      threads: { type: "string" },
+      ...ENGINE_FLAGS,
       json: { type: "boolean" },
       out: { type: "string" },
       png: { type: "boolean" },
     },
-  });
+  }, "sam3 track --help");
   if (positionals.length !== 1) throw new UsageError(`give exactly one video, got ${positionals.length} (see sam3 track --help)`);
   const direction = (values.direction ?? "both") as PropagationDirection;
   if (!DIRECTIONS.includes(direction)) throw new UsageError(`--direction must be ${DIRECTIONS.join(", ")}, got "${direction}"`);
@@ -77,7 +79,9 @@ export async function trackCommand(argv: string[]): Promise<void> {
   else exemplars.push(...pending);
   if (!values.text && !objects.length) throw new UsageError("give --text, or --point / --box with --obj (see sam3 track --help)");
 
-  const engine = engineOptions(values);
+  const threshold = parseUnit(values.threshold, "threshold");
+  if (threshold !== undefined && !values.text) throw new UsageError("--threshold is the text detector's: give it with --text");
+  const engine = { ...engineOptions(values), rules: threshold === undefined ? undefined : { scoreThresholdDetection: threshold, newDetThresh: threshold } };
   // an output folder that cannot be made fails now, not after the tracking
   if (values.out) await ensureFolder(values.out);
   const predictor = await Sam3VideoPredictor.open(engine);

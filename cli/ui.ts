@@ -1,5 +1,4 @@
-import { parseArgs } from "node:util";
-import { parseDevice } from "../core";
+import { parseDevice, readCommandLine } from "../core";
 import { startUi } from "../web/server";
 import { parseCount, UsageError } from "./args";
 
@@ -12,7 +11,7 @@ http://127.0.0.1:8080/?token=... (open the printed URL; the token then lives in 
   --allowed-host NAME another Host name to answer to (a reverse proxy's); repeatable`;
 
 export async function uiCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = readCommandLine({
     args: argv,
     options: {
       port: { type: "string" },
@@ -23,7 +22,7 @@ export async function uiCommand(argv: string[]): Promise<void> {
       "no-token": { type: "boolean" },
       "allowed-host": { type: "string", multiple: true },
     },
-  });
+  }, "sam3 ui --help");
   if (values["no-token"] && values.token !== undefined) throw new UsageError("--token and --no-token exclude each other");
   const port = parseCount(values.port, "port", 0, 65535) ?? 8080;
   const ui = await startUi({

@@ -40,6 +40,9 @@ export { Sam3Error, isSam3Error, asSam3Error, type Sam3ErrorCode } from "./error
 export { Confinement, isInside, resolveInside } from "./confine";
 export { LIMITS } from "./limits";
 
+// command lines (sam3, sam3-mcp)
+export { readCommandLine, wholeNumberOption, nearestOption } from "./command-line";
+
 // video
 export { Sam3VideoPredictor, type PredictorOptions, type PropagateOptions, type SessionInfo, type VideoResponse } from "./video/predictor";
 export type { FrameResult, FrameOutputs } from "./video/official";

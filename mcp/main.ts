@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { parseArgs } from "node:util";
-import { ensureFolder, isSam3Error, parseDevice, Sam3Error } from "../core";
+import { ensureFolder, isSam3Error, parseDevice, readCommandLine, Sam3Error, wholeNumberOption } from "../core";
 import { McpContext } from "./context";
 import { serveHttp } from "./http";
 import { createSam3McpServer } from "./server";
@@ -30,18 +29,10 @@ const USAGE = `sam3-mcp [options]    SAM 3 segmentation tools for MCP clients
 /** A command-line mistake: one line, exit status 2. */
 class UsageError extends Error {}
 
-/** A whole number option within bounds, or undefined when not given. */
-function count(name: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${value}"`);
-  return n;
-}
-
 async function main() {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = readCommandLine(
+    {
+      args: process.argv.slice(2),
       options: {
         http: { type: "boolean" },
         host: { type: "string" },
@@ -61,16 +52,15 @@ async function main() {
         "max-base64-mb": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
-    }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see --help)`);
-  }
+    },
+    "sam3-mcp --help",
+  );
   if (values.help) return void process.stdout.write(USAGE + "\n");
   // stdout carries the protocol over stdio: everything human goes to stderr
   const log = (message: string) => process.stderr.write(`sam3-mcp: ${message}\n`);
-  const port = count("port", values.port, 0, 65535) ?? 3333;
-  const base64Mb = count("max-base64-mb", values["max-base64-mb"], 1, 2048);
-  const queueTimeout = count("queue-timeout", values["queue-timeout"], 1);
+  const port = wholeNumberOption("port", values.port, 0, 65535) ?? 3333;
+  const base64Mb = wholeNumberOption("max-base64-mb", values["max-base64-mb"], 1, 2048);
+  const queueTimeout = wholeNumberOption("queue-timeout", values["queue-timeout"], 1);
   let ctx: McpContext;
   try {
     ctx = new McpContext({
@@ -78,10 +68,10 @@ async function main() {
       outputDir: values.out,
       model: values.model,
       device: values.device ? parseDevice(values.device) : undefined,
-      threads: count("threads", values.threads, 1, 256),
-      maxSessions: count("max-sessions", values["max-sessions"], 1),
-      maxJobs: count("max-jobs", values["max-jobs"], 1),
-      maxQueue: count("max-queue", values["max-queue"], 0),
+      threads: wholeNumberOption("threads", values.threads, 1, 256),
+      maxSessions: wholeNumberOption("max-sessions", values["max-sessions"], 1),
+      maxJobs: wholeNumberOption("max-jobs", values["max-jobs"], 1),
+      maxQueue: wholeNumberOption("max-queue", values["max-queue"], 0),
       queueTimeoutMs: queueTimeout === undefined ? undefined : queueTimeout * 1000,
       maxBase64Bytes: base64Mb === undefined ? undefined : base64Mb * 2 ** 20,
       log,
@@ -89,6 +79,9 @@ async function main() {
   } catch (e) {
     throw isSam3Error(e) ? new UsageError(e.message) : e;
   }
+  // a model that cannot be opened is said now, not on the first call that needs it
+  const model = ctx.model();
+  if ("error" in model) throw values.model ? new UsageError(`--model ${model.name} cannot be opened: ${model.error}`) : new Sam3Error("PACK_INVALID", `the bundled model cannot be opened: ${model.error}`);
   // an output folder that cannot be made is said now, not on the first call that writes
   await ensureFolder(ctx.paths.outputDir).catch((e: Error) => Promise.reject(new UsageError(`--out: ${e.message}`)));
   if (values.http) {
@@ -121,11 +114,10 @@ async function main() {
       await ctx.close();
     });
   }
-  const model = ctx.model();
-  log("can" in model ? `model ${model.name}: ${model.can}` : `model ${model.name} cannot be opened (the tools fail until it can): ${model.error}`);
+  log(`model ${model.name}: ${model.can}`);
 }
 
 main().catch((e) => {
   process.stderr.write(`sam3-mcp: error: ${e instanceof UsageError || isSam3Error(e) ? e.message : `unexpected failure: ${(e as Error)?.message ?? e}`}\n`);
-  process.exitCode = e instanceof UsageError ? 2 : 1;
+  process.exitCode = e instanceof UsageError || (isSam3Error(e) && e.code === "BAD_OPTION") ? 2 : 1;
 });

@@ -84,7 +84,7 @@ async function readInput(input: ImageInput, label: string): Promise<Buffer> {
 
 function describeSharpError(e: Error, maxPixels: number): string {
   if (/pixel limit/i.test(e.message)) {
-    return `the image is larger than the limit of ${maxPixels.toLocaleString("en")} pixels (raise maxPixels if it is genuine)`;
+    return `the image is larger than the limit of ${maxPixels.toLocaleString("en")} pixels (if the image is genuine, raise the limit: maxPixels, or --max-pixels on the command line)`;
   }
   if (/unsupported image format/i.test(e.message)) return UNSUPPORTED;
   if (/read error|premature end|truncated|corrupt|invalid/i.test(e.message)) return `the file is truncated or corrupt (${firstLine(e)})`;

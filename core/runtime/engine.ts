@@ -11,6 +11,11 @@ import { DEVICE_HINTS, deviceUnavailableReason, parseDevice, type Device } from 
 import { checkRange } from "./options";
 import { SerialQueue } from "./serial-queue";
 
+// onnxruntime's own error lines (a provider library that does not load, with its full path) only repeat the error a
+// session throws, which the engine reports once in its words; its process-wide level is read at the first session,
+// so it is set on load unless the host chose one
+if (ort.env.logLevel === "warning") ort.env.logLevel = "fatal";
+
 export interface RuntimeOptions {
   device?: Device;
   /** Threads inside one operator (0 = onnxruntime's default: one per core). */

@@ -292,7 +292,7 @@ export class Sam3VideoPredictor {
     const { id, cacheBytes } = reservation;
     let source: FrameSource | undefined;
     try {
-      source = await openFrameSource(req.resource_path, { maxSide: req.max_side, stride: req.stride, cacheBytes, confine: this.options.confine, label });
+      source = await openFrameSource(req.resource_path, { maxSide: req.max_side, stride: req.stride, cacheBytes, confine: this.options.confine, label, maxPixels: this.options.maxPixels });
       if (source.info.frames > LIMITS.framesPerSession) {
         throw new Sam3Error("LIMIT_EXCEEDED", `${label ?? req.resource_path} has ${source.info.frames} frames, more than the limit of ${LIMITS.framesPerSession} (framesPerSession): use stride or cut the video`);
       }

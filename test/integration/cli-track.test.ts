@@ -78,6 +78,14 @@ describe("sam3 track", () => {
     expect(jsonLines(run.stdout)).toHaveLength(10);
   });
 
+  it("--threshold lets the bundled random-weight pack find text objects (none at SAM 3's default)", async () => {
+    const run = await cli("track", "examples/media/shapes.mp4", "--text", "red circle", "--threshold", "0.1", "--json");
+    expect(run.code, run.stderr).toBe(0);
+    const frames = jsonLines(run.stdout);
+    expect(frames).toHaveLength(24);
+    expect(frames.some((f) => f.objects.length > 0)).toBe(true);
+  }, 180_000);
+
   it("reports bad input in one line with the right exit code", async () => {
     const junk = join(dir, "junk.mp4");
     writeFileSync(junk, "this is not a video");

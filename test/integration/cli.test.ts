@@ -18,6 +18,8 @@ import { cli, stderrLines, type Run } from "../support/cli";
 const REPO = resolve(__dirname, "..", "..");
 const SCENE = "examples/media/scene.png"; // relative: the CLI runs with cwd = REPO
 const QUERIES = 16; // detector queries of sam3-tiny-336
+/** Where onnxruntime-node's separately downloaded CUDA provider would be. */
+const CUDA_PROVIDER = join(REPO, "node_modules", "onnxruntime-node", "bin", "napi-v6", process.platform, process.arch, "libonnxruntime_providers_cuda.so");
 
 /** Parses stdout that must be exactly one JSON document on one line. */
 function onlyJson(run: Run): SegmentationJson {
@@ -228,7 +230,7 @@ describe("sam3 errors: one line on stderr, no stack, nothing on stdout", () => {
     ["inverted box", () => ["segment", SCENE, "--box", "200,10,100,50", "--text", "x", "--json"], 1, /inverted/],
     ["empty text", () => ["segment", SCENE, "--text", "  ", "--json"], 1, /empty/],
     ["unknown model preset", () => ["segment", SCENE, "--text", "x", "--model", "nope", "--json"], 1, /"nope".*preset/],
-    ["unknown flag", () => ["segment", SCENE, "--text", "x", "--bogus", "--json"], 2, /--bogus/],
+    ["unknown flag", () => ["segment", SCENE, "--text", "x", "--bogus", "--json"], 2, /unknown option --bogus \(see sam3 segment --help\)/],
     ["threshold out of range", () => ["segment", SCENE, "--text", "x", "--threshold", "2", "--json"], 2, /--threshold/],
     ["no image argument", () => ["segment", "--text", "x", "--json"], 2, /image/],
     ["unknown command", () => ["frobnicate", SCENE], 2, /unknown command "frobnicate"/],
@@ -263,6 +265,15 @@ describe("sam3 warnings", () => {
     expect(stderrLines(run)).toEqual(warnings);
   });
 
+  it("--device cuda without the provider library: our one warning, none of onnxruntime's own lines", async (context) => {
+    if (existsSync(CUDA_PROVIDER)) context.skip("the CUDA provider library is installed here");
+    const run = await cli("segment", SCENE, "--point", "160,170", "--device", "cuda", "--json");
+    expect(onlyJson(run).objects).toHaveLength(1);
+    expect(stderrLines(run)).toEqual([
+      "sam3: warning: device cuda unavailable, running on cpu: the cuda provider library of onnxruntime-node is not installed (needs CUDA 12 + cuDNN 9 and the provider libraries (npm run gpu:install))",
+    ]);
+  });
+
   it("a 300-character text prompt runs, with a truncation warning", async () => {
     const text = "a small red circle beside a blue square ".repeat(8).slice(0, 300);
     expect(text).toHaveLength(300);
@@ -289,7 +300,14 @@ describe("sam3 help", () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toBe("");
     expect(run.stdout.startsWith("sam3 segment <image>")).toBe(true);
-    for (const flag of ["--text", "--box", "--point", "--model", "--device", "--threshold", "--json", "--out"]) expect(run.stdout).toContain(flag);
+    for (const flag of ["--text", "--box", "--point", "--model", "--device", "--max-pixels", "--threshold", "--json", "--out"]) expect(run.stdout).toContain(flag);
     expect(run.stdout).not.toContain("sam3 demo");
+  });
+
+  it("track --help lists its detection threshold and pixel limit", async () => {
+    const run = await cli("track", "--help");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/--threshold F +text: detections scoring at least F/);
+    expect(run.stdout).toMatch(/--max-pixels N +refuse frames above N pixels/);
   });
 });

@@ -1,5 +1,6 @@
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeInBrowser, launchChromium } from "../support/browser";
 import { startNodeRed, type NodeRedRuntime } from "../support/node-red";
 
 let runtime: NodeRedRuntime;
@@ -8,10 +9,7 @@ let page: Page;
 
 beforeAll(async () => {
   runtime = await startNodeRed();
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(runtime.base);
   await page.waitForFunction(() => (window as unknown as { RED?: { nodes?: { getType(t: string): unknown } } }).RED?.nodes?.getType("sam3-point-prompt"), undefined, { timeout: 60_000 });
@@ -32,7 +30,7 @@ const validate = (type: string, field: string, value: string) =>
     [type, field, value] as const,
   );
 
-describe("the Node-RED editor in a browser", () => {
+describeInBrowser("the Node-RED editor in a browser", () => {
   it("loads core's prompt grammar with the nodes and shows its messages on prompt fields", async () => {
     expect(await page.evaluate(() => typeof (window as unknown as { SAM3_PROMPTS?: { parseBoxList?: unknown } }).SAM3_PROMPTS?.parseBoxList)).toBe("function");
     expect(await validate("sam3-segment-image", "boxes", "10,10,5,5")).toBe("box [10,10,5,5] is empty or inverted: need x1 < x2 and y1 < y2");

@@ -97,7 +97,7 @@ describe("sam3-mcp startup checks", () => {
     [["--http", "--port", "70000"], /--port must be a whole number/],
     [["--max-jobs", "0"], /--max-jobs must be a whole number/],
     [["--max-base64-mb", "lots"], /--max-base64-mb must be a whole number/],
-    [["--no-such-option"], /Unknown option/],
+    [["--no-such-option"], /unknown option --no-such-option/],
   ])("%j: one line, exit status 2", async (args, message) => {
     const { code, stderr } = await runMcpToExit(args);
     expect(code).toBe(2);

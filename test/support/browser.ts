@@ -1,14 +1,30 @@
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, expect } from "vitest";
+import { afterAll, beforeAll, describe, expect } from "vitest";
 import { startUi, type UiOptions } from "../../web/server";
 
+/** The Chromium the browser tests drive: Debian's, or the one SAM3_CHROMIUM names. */
+export const CHROMIUM = process.env.SAM3_CHROMIUM || "/usr/bin/chromium";
+
+/**
+ * `describe` for the tests that need Chromium: SAM3_SKIP_BROWSER_TESTS=1 skips them (counted as skipped), for a
+ * machine without a browser. Otherwise a missing Chromium fails them, saying how to get one.
+ */
+export function describeInBrowser(name: string, tests: () => void): void {
+  describe.skipIf(process.env.SAM3_SKIP_BROWSER_TESTS === "1")(name, tests);
+}
+
 /** The system's Chromium, headless, quiet (no updates, no first-run screens): what the browser tests drive. */
-export const launchChromium = (): Promise<Browser> =>
-  chromium.launch({
-    executablePath: "/usr/bin/chromium",
+export function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    const fix = `install Debian's (apt-get install chromium), point SAM3_CHROMIUM at another, or run without the browser tests (SAM3_SKIP_BROWSER_TESTS=1)`;
+    return Promise.reject(new Error(`the browser tests need Chromium, and there is none at ${CHROMIUM}: ${fix}`));
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
   });
+}
 
 /**
  * The web UI and Chromium for one test file: started before its tests (after its own earlier hooks), closed after

@@ -1,9 +1,9 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { startUi } from "../../web/server";
-import { launchChromium } from "../support/browser";
+import { describeInBrowser, launchChromium } from "../support/browser";
 import { SCENE } from "../support/reference";
 import { NO_TEXT, TRACKER_ONLY_CAN, TRACKER_ONLY_NAME, trackerOnlyPack } from "../support/tracker-pack";
 
@@ -36,7 +36,7 @@ const segmentFromPage = (mediaId: string, body: unknown) =>
     return { status: res.status, body: await res.json() };
   }, [mediaId, body] as const);
 
-describe("web UI on a pack that can only track (headless Chromium)", () => {
+describeInBrowser("web UI on a pack that can only track (headless Chromium)", () => {
   it("shows the model and what it can do in the header, and disables text prompts with the reason as tooltip", async () => {
     expect(await page.locator("#model").textContent()).toContain(`Model: ${TRACKER_ONLY_NAME} on cpu — ready`);
     expect(await page.locator("#capabilities").textContent()).toBe(`Can do: ${TRACKER_ONLY_CAN}`);

@@ -6,8 +6,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { beforeAll, describe, expect, it } from "vitest";
-import { setSlider as moveSlider, webUiUnderTest } from "../support/browser";
+import { beforeAll, expect, it } from "vitest";
+import { describeInBrowser, setSlider as moveSlider, webUiUnderTest } from "../support/browser";
 import { SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
@@ -56,7 +56,7 @@ async function toFrame(n: number) {
 
 const setSlider = (id: string, value: number) => moveSlider(page, id, value);
 
-describe("web UI fixes (headless Chromium)", () => {
+describeInBrowser("web UI fixes (headless Chromium)", () => {
   it("video: a second click sends only the new click, and the sliders are disabled and send nothing", async () => {
     await open(clip, /Loaded clip\.mp4/);
     const log = prompts();

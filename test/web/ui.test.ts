@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { startUi } from "../../web/server";
-import { setSlider as moveSlider, webUiUnderTest } from "../support/browser";
+import { describeInBrowser, setSlider as moveSlider, webUiUnderTest } from "../support/browser";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
@@ -40,7 +40,7 @@ const slow = { timeout: 30_000 };
 const objectCount = () => page.locator("#objects li[data-id]").count();
 const canvasShot = () => page.locator("#canvas").screenshot();
 
-describe("web UI in headless Chromium", () => {
+describeInBrowser("web UI in headless Chromium", () => {
   it("segments an uploaded image by text, by a click, and redraws when the sliders move", async () => {
     await openPage();
     await upload(SCENE);
