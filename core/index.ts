@@ -58,9 +58,10 @@ export { segmentationToJson, type SegmentationJson, type FrameJson, type FrameOb
 export { objectColour, colourHex } from "./export/palette";
 export type { ObjectSummary } from "./export/summary";
 export * as jsonSchemas from "./export/json-schemas";
-export { writeSegmentationFiles, writeSegmentationJsonFiles, imageResultFile, type ImageExportFormats, type ImageExportOptions, type ImageResultFile } from "./export/files";
+export { writeSegmentationFiles, writeSegmentationJsonFiles, imageResultFile, fileStem, type ImageExportFormats, type ImageFileOptions, type ImageExportOptions, type ImageResultFile } from "./export/files";
 export type { VideoExportOptions, VideoResultFile } from "./export/video-files";
 export { zipFiles } from "./export/zip";
 export { cutoutPng, cutoutsZip, type CutoutObject } from "./export/cutouts";
 export { listFiles } from "./export/list-files";
 export { ensureFolder, writeFileAtomic, partialName } from "./safe-write";
+export { DEFAULT_RETENTION, jobFolderName, parseRetention, pruneResults, ResultRetention, type PruneReport, type RetentionPolicy } from "./output-retention";
