@@ -14,20 +14,30 @@ export interface FileLink {
 }
 
 export interface LinkedFiles {
-  /** The first MAX_LINKS files, in the order written (a sequence's files in name order). */
+  /** Every single file, then each sequence's first files, MAX_LINKS in all at most. */
   files: FileLink[];
   /** Every file written. */
   total: number;
-  /** "Wrote N files" and, when some are not linked, where they are. */
+  /** What was written, each sequence with its file count and folder URI. */
   text: string;
 }
 
-/** The written paths (files or sequence folders) of one job folder as resource links, named as they are on disk. */
+/**
+ * The written paths (files, or folders of sequences) of one job folder as resource links named as they are on
+ * disk. Single files are all linked; the sequences share the links left, so each kind of export is reachable.
+ */
 export async function linkFiles(paths: MediaPaths, folder: string, written: string[]): Promise<LinkedFiles> {
-  const all = (await Promise.all(written.map(listFiles))).flat();
-  const files = all.slice(0, MAX_LINKS).map((f) => ({ uri: paths.outputUri(f), name: relative(folder, f).split(sep).join("/"), mimeType: MIME[extname(f)] ?? "application/octet-stream" }));
-  const more = all.length > MAX_LINKS ? ` (the first ${MAX_LINKS} are linked; all are in ${paths.outputUri(folder)}/)` : "";
-  return { files, total: all.length, text: `Wrote ${all.length} file${all.length === 1 ? "" : "s"}${more}.` };
+  const listed = await Promise.all(written.map(async (path) => ({ path, files: await listFiles(path) })));
+  const isSequence = (entry: { path: string; files: string[] }) => entry.files[0] !== entry.path;
+  const sequences = listed.filter(isSequence).length;
+  const singles = listed.length - sequences;
+  const share = sequences ? Math.max(1, Math.floor((MAX_LINKS - singles) / sequences)) : 0;
+  const name = (f: string) => relative(folder, f).split(sep).join("/");
+  const link = (f: string) => ({ uri: paths.outputUri(f), name: name(f), mimeType: MIME[extname(f)] ?? "application/octet-stream" });
+  const files = listed.flatMap((entry) => (isSequence(entry) ? entry.files.slice(0, share) : entry.files)).slice(0, MAX_LINKS).map(link);
+  const total = listed.reduce((sum, entry) => sum + entry.files.length, 0);
+  const parts = listed.map((entry) => (isSequence(entry) ? `${name(entry.path)}/ (${entry.files.length} files${entry.files.length > share ? `, the first ${share} linked; all in ${paths.outputUri(entry.path)}/` : ""})` : name(entry.path)));
+  return { files, total, text: `Wrote ${total} file${total === 1 ? "" : "s"}${parts.length ? `: ${parts.join(", ")}` : ""}.` };
 }
 
 /** Resource-link content blocks for a tool answer. */
