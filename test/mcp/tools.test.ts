@@ -41,7 +41,8 @@ describe("MCP tools over an in-memory transport", () => {
       expect(tool.annotations, tool.name).toBeDefined();
     }
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(byName.segment_image.annotations?.readOnlyHint).toBe(true);
+    // it writes exports and the full result to the output folder, nothing else
+    expect(byName.segment_image.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
     expect(byName.remove_object.annotations?.destructiveHint).toBe(true);
     expect(byName.segment_image.description).toMatch(/pixels/);
     expect(byName.segment_image.description).toMatch(/Example/);
@@ -88,7 +89,9 @@ describe("MCP tools over an in-memory transport", () => {
     expect(result.isError, firstText(result)).toBeFalsy();
     const s = result.structuredContent;
     expect([s.frames, s.width, s.height, s.cancelled]).toEqual([24, 320, 240, false]);
-    expect(s.files.map((f: { name: string }) => f.name)).toEqual(["frames.jsonl", "overlay.mp4"]);
+    // each link is named as its file: the video's stem once, never a doubled suffix
+    expect(s.files.map((f: { name: string }) => f.name)).toEqual(["frames.jsonl", "shapes.overlay.mp4"]);
+    for (const f of s.files) expect(f.uri.endsWith(`/${f.name}`), f.uri).toBe(true);
     expect(progress).toEqual([...Array(24).keys()].map((i) => i + 1));
     const links = result.content.filter((c) => c.type === "resource_link");
     expect(links.map((l) => l.uri)).toEqual(s.files.map((f: { uri: string }) => f.uri));
@@ -98,6 +101,13 @@ describe("MCP tools over an in-memory transport", () => {
     const video = await client.readResource({ uri: s.files[1].uri });
     expect(video.contents[0].mimeType).toBe("video/mp4");
     expect(Buffer.from((video.contents[0] as { blob: string }).blob, "base64").subarray(4, 8).toString()).toBe("ftyp");
+    // the session stays open for follow-up tools, and closes when asked
+    expect(s.session_open).toBe(true);
+    expect((await call("list_sessions", {})).structuredContent.sessions.map((x: { session_id: string }) => x.session_id)).toEqual([s.session_id]);
+    expect(firstText(result)).toContain(`Session ${s.session_id} stays open`);
+    await call("close_session", { session_id: s.session_id });
+    const closing = await call("segment_video", { video_path: "media/shapes.mp4", points: [{ x: 50, y: 80 }], max_frames: 2, direction: "forward", keep_session: false });
+    expect(closing.structuredContent.session_open).toBe(false);
     expect((await call("list_sessions", {})).structuredContent.sessions).toEqual([]);
   });
 
@@ -121,7 +131,7 @@ describe("MCP tools over an in-memory transport", () => {
     expect(removed.structuredContent.object_ids).toEqual([1]);
     const exported = await call("export_masks", { session_id: id, formats: ["json", "png", "polygons"] });
     expect(exported.isError, firstText(exported)).toBeFalsy();
-    expect(exported.structuredContent.files.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(["masks.frames.jsonl", "masks.polygons.jsonl"]));
+    expect(exported.structuredContent.files.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(["shapes.frames.jsonl", "shapes.polygons.jsonl"]));
     const png = exported.structuredContent.files.find((f: { name: string }) => f.name.endsWith(".png"));
     if (png) expect((await client.readResource({ uri: png.uri })).contents[0].mimeType).toBe("image/png");
     expect((await call("reset_session", { session_id: id })).isError).toBeFalsy();
@@ -159,7 +169,9 @@ describe("MCP tools over an in-memory transport", () => {
         ["segment_image", { image_path: "/etc/passwd", text: "x" }, /outside the folders/],
         ["segment_image", { image_path: "media/scene.png", points: [{ x: 900, y: 10 }] }, /outside the 640x480 image/],
         ["segment_image", { image_path: "media/scene.png", points: [{ x: 1.5, y: 0.2 }], coordinates: "relative" }, /outside the 640x480 image/],
-        ["segment_image", { image_path: "media/scene.png" }, /text prompt, points, a box/],
+        // named by the tools' own arguments: no tool takes a mask
+        ["segment_image", { image_path: "media/scene.png" }, /^BAD_PROMPT: give text, points or boxes: what to segment$/],
+        ["segment_video", { video_path: "media/shapes.mp4" }, /^BAD_PROMPT: give text, points or boxes: what to track$/],
         ["segment_image", { text: "x" }, /exactly one of image_path and image_base64/],
         ["segment_image", { image_base64: "bm90IGFuIGltYWdl", text: "x" }, /cannot decode/],
         ["start_session", { video_path: "media/junk.mp4" }, /junk\.mp4/],
