@@ -54,7 +54,7 @@ export { maskToCocoRle, cocoRleToMask } from "./masks/rle";
 export { maskToPolygons } from "./export/polygons";
 export { maskToPng, pngToMask } from "./export/mask-png";
 export { renderOverlay } from "./export/overlay";
-export { segmentationToJson, type SegmentationJson, type FrameJson, type FrameObjectJson, type ObjectJson } from "./export/json";
+export { segmentationToJson, type SegmentationJson, type ImageResults, type FrameJson, type FrameObjectJson, type ObjectJson } from "./export/json";
 export { objectColour, colourHex } from "./export/palette";
 export type { ObjectSummary } from "./export/summary";
 export * as jsonSchemas from "./export/json-schemas";
