@@ -10,7 +10,7 @@ import { REPO } from "../support/reference";
 function inspectorBin(): string {
   let manifest: string;
   try {
-    manifest = createRequire(import.meta.url).resolve("@modelcontextprotocol/inspector/package.json");
+    manifest = createRequire(__filename).resolve("@modelcontextprotocol/inspector/package.json");
   } catch {
     throw new Error("the devDependency @modelcontextprotocol/inspector is not installed: run npm install");
   }
