@@ -1,4 +1,4 @@
-import type { Box, ObjectSummary } from "../core";
+import type { Box, ObjectSummary, Sam3VideoPredictor } from "../core";
 
 /** Objects described one per line in a tool's text at most: the rest are counted. */
 const MAX_LINES = 20;
@@ -13,15 +13,16 @@ function capped(lines: string[], where: string): string {
 }
 
 /**
- * An image's objects for a client that reads only the text: id, label, score and pixel box, one per line, so a
- * model sees where things are without structuredContent.
+ * Objects (of an image or a video frame) for a client that reads only the text: id, label, score and pixel box,
+ * one per line, so a model sees where things are without structuredContent.
  */
-export function imageObjectLines(objects: readonly { id: number; label?: string; score: number; box: readonly number[] }[], where: string): string {
+export function objectLines(objects: readonly { id: number; label?: string; score: number; box: readonly number[] }[], where: string): string {
   return capped(objects.map((o) => `${name(o)}  score ${o.score.toFixed(3)}  ${boxText(o.box)}`), where);
 }
 
-/** A video's objects the same way: mean score, the frames it is on, and its box on its first frame. */
-export function trackLines(objects: readonly ObjectSummary[], firstBox: (o: ObjectSummary) => Box | undefined, where: string): string {
+/** A session's objects the same way: mean score, the frames each is on, and its box on its first frame. */
+export function trackLines(objects: readonly ObjectSummary[], predictor: Sam3VideoPredictor, sessionId: string, where: string): string {
+  const firstBox = (o: ObjectSummary): Box | undefined => predictor.frame(sessionId, o.first_frame).objects.find((f) => f.id === o.id)?.box;
   return capped(
     objects.map((o) => {
       const box = firstBox(o);

@@ -5,7 +5,7 @@ import { rmdir } from "node:fs/promises";
 import { decodeImage, fileStem, formatBytes, type ImageResults, renderOverlay, type RgbImage, Sam3Error, segmentationToJson, type SegmentationJson, writeSegmentationFiles } from "../../core";
 import type { McpContext } from "../context";
 import { type FileLink, linkBlocks, linkFiles } from "../file-links";
-import { imageObjectLines } from "../object-lines";
+import { objectLines } from "../object-lines";
 import { guardTool } from "../tool-errors";
 import { requirePrompt } from "./prompt-check";
 import { jobOptions } from "./tool-extra";
@@ -90,7 +90,7 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
         const warnings = result.warnings.map((w) => ctx.paths.scrub(w));
         const text = [
           `${json.objects.length} object(s) in the ${json.image.width}x${json.image.height} image` + (json.objects.length ? `; best score ${json.objects[0].score.toFixed(3)}` : "") + ".",
-          ...(json.objects.length ? [imageObjectLines(json.objects, fullResult ? `all in structuredContent and ${fullResult.uri}` : "all in structuredContent")] : []),
+          ...(json.objects.length ? [objectLines(json.objects, fullResult ? `all in structuredContent and ${fullResult.uri}` : "all in structuredContent")] : []),
           ...(leftOut ? [`Masks (COCO RLE) inline for the ${inline.size} best-scoring object(s) (max_inline_masks); every mask is in ${fullResult!.uri}.`] : []),
           ...(written ? [written.text] : []),
           ...warnings,

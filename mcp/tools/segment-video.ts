@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { DIRECTIONS, fileStem, type Sam3VideoPredictor } from "../../core";
+import { DIRECTIONS, fileStem } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { linkBlocks, linkFiles } from "../file-links";
@@ -79,7 +79,7 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext, session
             : [];
           const linked = await linkFiles(ctx.paths, folder, [report.file, ...exported]);
           keep = args.keep_session;
-          const lines = report.objects.length ? trackLines(report.objects, firstBox(predictor, session_id), "all in structuredContent and the frames file") : "Nothing found.";
+          const lines = report.objects.length ? trackLines(report.objects, predictor, session_id, "all in structuredContent and the frames file") : "Nothing found.";
           const text = [
             `${report.cancelled ? "Cancelled after" : "Tracked"} ${report.frames} of ${info.frames} frames (${info.width}x${info.height} at ${info.fps} fps): ${report.objects.length} object(s).`,
             lines,
@@ -100,7 +100,3 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext, session
     }, ctx.log),
   );
 }
-
-/** An object's box on the first frame it is on, from the session's stored results. */
-const firstBox = (predictor: Sam3VideoPredictor, sessionId: string) => (o: { id: number; first_frame: number }) =>
-  predictor.frame(sessionId, o.first_frame).objects.find((f) => f.id === o.id)?.box;

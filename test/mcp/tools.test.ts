@@ -68,6 +68,10 @@ describe("MCP tools over an in-memory transport", () => {
     expect(objects.map((o) => o.label)).toEqual([...Array(16).fill("red circle"), ...Array(16).fill("blue square")]);
     expect(objects.map((o) => o.id)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
     expect(objects[0].colour).toBe(colourHex(1));
+    // the text lists 20 objects and counts the rest
+    const lines = firstText(result).split("\n");
+    expect(lines.filter((l) => l.startsWith("#"))).toHaveLength(20);
+    expect(lines).toContain("... and 12 more objects (all in structuredContent and " + result.structuredContent.full_result.uri + ")");
   });
 
   it("segment_image: clicks in relative coordinates, base64 input, no overlay", async () => {
@@ -118,10 +122,12 @@ describe("MCP tools over an in-memory transport", () => {
     expect(started.structuredContent.decoder).toMatch(/ffmpeg/);
     const one = await call("add_prompt", { session_id: id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
     expect(one.structuredContent.frame_index).toBe(0);
+    expect(firstText(one)).toMatch(/^Frame 0: 1 object\(s\)\.\n#1 {2}score \d\.\d{3} {2}box \[\d+, \d+, \d+, \d+\]$/);
     await call("add_prompt", { session_id: id, frame_index: 0, obj_id: 2, boxes: [{ x1: 220, y1: 30, x2: 270, y2: 80 }] });
     const progress: number[] = [];
     const run = await call("propagate_in_video", { session_id: id, propagation_direction: "forward", max_frame_num_to_track: 9 }, { onprogress: (p) => progress.push(p.progress) });
     expect(run.structuredContent.frames).toBe(10);
+    expect(firstText(run).split("\n").slice(1).map((l) => l.replace(/score \S+|box \[[^\]]*\]/g, "_"))).toEqual(["#1  mean _  frames 0-9 (on 10)  _ on frame 0", "#2  mean _  frames 0-9 (on 10)  _ on frame 0"]);
     expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const frame = await client.readResource({ uri: `sam3://sessions/${id}/frames/3` });
     expect(JSON.parse(contentText(frame)).frame_index).toBe(3);
