@@ -37,7 +37,8 @@ export async function linkFiles(paths: MediaPaths, folder: string, written: stri
   const files = listed.flatMap((entry) => (isSequence(entry) ? entry.files.slice(0, share) : entry.files)).slice(0, MAX_LINKS).map(link);
   const total = listed.reduce((sum, entry) => sum + entry.files.length, 0);
   const parts = listed.map((entry) => (isSequence(entry) ? `${name(entry.path)}/ (${entry.files.length} files${entry.files.length > share ? `, the first ${share} linked; all in ${paths.outputUri(entry.path)}/` : ""})` : name(entry.path)));
-  return { files, total, text: `Wrote ${total} file${total === 1 ? "" : "s"}${parts.length ? `: ${parts.join(", ")}` : ""}.` };
+  const linked = files.length < total ? ` (${files.length} linked)` : "";
+  return { files, total, text: `Wrote ${total} file${total === 1 ? "" : "s"}${linked}${parts.length ? `: ${parts.join(", ")}` : ""}.` };
 }
 
 /** Resource-link content blocks for a tool answer. */

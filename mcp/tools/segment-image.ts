@@ -122,7 +122,9 @@ async function writeExports(ctx: McpContext, result: ImageResults, image: RgbIma
     await rmdir(folder).catch(() => undefined);
     throw e;
   });
-  return linkFiles(ctx.paths, folder, written);
+  // the full result first, so the link cap never leaves it out
+  const full = (path: string) => path.endsWith(`${stem}.json`);
+  return linkFiles(ctx.paths, folder, [...written.filter(full), ...written.filter((path) => !full(path))]);
 }
 
 function readImage(args: { image_path?: string; image_base64?: string }, ctx: McpContext): string | Buffer {

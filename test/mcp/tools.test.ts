@@ -61,7 +61,8 @@ describe("MCP tools over an in-memory transport", () => {
   });
 
   it("segment_image: several concepts in one call, each object labelled, colours as the overlay draws them", async () => {
-    const result = await call("segment_image", { image_path: "media/scene.png", text: ["red circle", "blue square"], threshold: 0, overlay: false });
+    // 32 objects: their mask PNGs and cut-outs are more files than one answer links, the full result is among those linked
+    const result = await call("segment_image", { image_path: "media/scene.png", text: ["red circle", "blue square"], threshold: 0, overlay: false, exports: ["png", "cutouts"] });
     expect(result.isError).toBeFalsy();
     const objects = result.structuredContent.objects as { id: number; label: string; colour: string }[];
     expect(objects).toHaveLength(32);
@@ -72,6 +73,9 @@ describe("MCP tools over an in-memory transport", () => {
     const lines = firstText(result).split("\n");
     expect(lines.filter((l) => l.startsWith("#"))).toHaveLength(20);
     expect(lines).toContain("... and 12 more objects (all in structuredContent and " + result.structuredContent.full_result.uri + ")");
+    expect(result.structuredContent.files).toHaveLength(50);
+    expect(result.structuredContent.files[0]).toEqual(result.structuredContent.full_result);
+    expect(lines.at(-1)).toMatch(/^Wrote 65 files \(50 linked\): scene\.json, scene\.cutout-1\.png, /);
   });
 
   it("segment_image: clicks in relative coordinates, base64 input, no overlay", async () => {
