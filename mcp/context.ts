@@ -1,4 +1,4 @@
-import { type Device, ModelHost, type ModelSummary, type Sam3, type Sam3VideoPredictor } from "../core";
+import { DEFAULT_RETENTION, type Device, ModelHost, type ModelSummary, parseRetention, ResultRetention, type Sam3, type Sam3VideoPredictor } from "../core";
 import { ClientSessions } from "./client-sessions";
 import { JobLimiter } from "./job-limiter";
 import { MediaPaths } from "./media-paths";
@@ -21,6 +21,8 @@ export interface McpServerOptions {
   queueTimeoutMs?: number;
   /** Largest decoded base64 image accepted, in bytes. */
   maxBase64Bytes?: number;
+  /** How long results stay in the output folder: "24h", "2GiB", both ("24h,2GiB", the default) or "off". */
+  retention?: string;
   /** Told about device fallbacks and the like (stderr for the stdio server: stdout carries the protocol). */
   log?: (message: string) => void;
 }
@@ -38,12 +40,17 @@ export class McpContext {
   readonly maxBase64Bytes: number;
   readonly log?: (message: string) => void;
   private readonly host: ModelHost;
+  private readonly retention?: ResultRetention;
 
   constructor(private readonly options: McpServerOptions = {}) {
     this.paths = new MediaPaths(options.roots?.length ? options.roots : [process.cwd()], options.outputDir ?? "sam3-output");
     this.jobs = new JobLimiter({ running: options.maxJobs ?? 2, waiting: options.maxQueue ?? 256, waitMs: options.queueTimeoutMs ?? 10 * 60_000 });
     this.maxBase64Bytes = options.maxBase64Bytes ?? DEFAULT_MAX_BASE64_BYTES;
     this.log = options.log;
+    const policy = parseRetention(options.retention ?? DEFAULT_RETENTION);
+    this.retention = policy && new ResultRetention(this.paths.outputDir, policy, options.log);
+    // results left by an earlier run go at startup too
+    void this.retention?.prune();
     this.host = new ModelHost({
       model: options.model,
       device: options.device,
@@ -73,12 +80,19 @@ export class McpContext {
     return this.host.summary((text) => this.paths.scrub(text));
   }
 
+  /** A fresh folder for one job's results; older results are removed as the retention setting says. */
+  jobFolder(label: string): Promise<string> {
+    void this.retention?.prune();
+    return this.paths.jobFolder(label);
+  }
+
   /** The record of one client's video sessions. */
   clientSessions(): ClientSessions {
     return new ClientSessions(() => this.predictor());
   }
 
   close(): Promise<void> {
+    this.retention?.close();
     return this.host.close();
   }
 }

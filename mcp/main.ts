@@ -16,6 +16,8 @@ const USAGE = `sam3-mcp [options]    SAM 3 segmentation tools for MCP clients
   --insecure-no-token     serve a non-loopback address without a token anyway
   --root DIR              a folder media may be read from (repeatable; default: the working directory)
   --out DIR               where results are written (default ./sam3-output)
+  --retention SPEC        how long results stay in --out: an age (24h, 7d), a size (500MiB, 2GiB), both, or off
+                          (default 24h,2GiB; the oldest go first, only the result folders this server names)
   --model DIR|PRESET      model pack (default the bundled sam3-tiny-336, random weights)
   --device D              cpu | webgpu | cuda | tensorrt | coreml | dml
   --threads N             CPU threads per operator
@@ -42,6 +44,7 @@ async function main() {
         "insecure-no-token": { type: "boolean" },
         root: { type: "string", multiple: true },
         out: { type: "string" },
+        retention: { type: "string" },
         model: { type: "string" },
         device: { type: "string" },
         threads: { type: "string" },
@@ -66,6 +69,7 @@ async function main() {
     ctx = new McpContext({
       roots: values.root,
       outputDir: values.out,
+      retention: values.retention,
       model: values.model,
       device: values.device ? parseDevice(values.device) : undefined,
       threads: wholeNumberOption("threads", values.threads, 1, 256),

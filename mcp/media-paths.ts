@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { Confinement, ensureFolder, isInside, PACKAGE_ROOT, Sam3Error } from "../core";
+import { Confinement, ensureFolder, isInside, jobFolderName, PACKAGE_ROOT, Sam3Error } from "../core";
 
 const realPathOr = (path: string) => {
   try {
@@ -31,9 +31,9 @@ export class MediaPaths {
     return this.confine.resolve(path);
   }
 
-  /** A fresh folder for one job's results, inside the output folder. */
-  async jobFolder(name: string): Promise<string> {
-    return ensureFolder(join(this.outputDir, name.replace(/[^A-Za-z0-9._-]/g, "_")));
+  /** A fresh folder for one job's results, inside the output folder, named by its label, time and a random tag. */
+  async jobFolder(label: string): Promise<string> {
+    return ensureFolder(join(this.outputDir, jobFolderName(label)));
   }
 
   /** A finished file of the output folder named by a resource URI's (encoded) path part; partial files are hidden. */

@@ -23,7 +23,7 @@ export function createSam3McpServer(ctx: McpContext): McpServer {
       // clients may set a log level; the server sends nothing below it
       capabilities: { logging: {} },
       instructions:
-        "SAM 3 segments images and videos. segment_image: every instance of a text concept, or one object from clicks / a box. segment_video: the same tracked through a video in one call. For interactive video work: start_session, add_prompt, propagate_in_video, remove_object, export_masks, close_session. Paths are relative to the server's allowed folders; coordinates are pixels unless coordinates is \"relative\". Masks come as COCO RLE. " + aboutModel(ctx.model()),
+        "SAM 3 segments images and videos. segment_image: every instance of a text concept, or one object from clicks / a box. segment_video: the same tracked through a video in one call; it returns a session_id that stays open. Both write mask PNGs, transparent cut-outs and overlays when asked (exports) and return them as resource links. For interactive video work: start_session, add_prompt, propagate_in_video, remove_object, export_masks, close_session. Paths are relative to the server's allowed folders; coordinates are pixels unless coordinates is \"relative\". Masks come as COCO RLE. " + aboutModel(ctx.model()),
     },
   );
   codeSdkToolErrors(server);

@@ -1,5 +1,5 @@
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, extname, join } from "node:path";
 import { asSam3Error, Sam3Error } from "../errors";
 import type { RgbImage } from "../image/decode";
 import type { Mask } from "../masks/mask";
@@ -9,7 +9,7 @@ import { maskToPolygons } from "./polygons";
 import { renderOverlay } from "./overlay";
 import { cocoRleToMask } from "../masks/rle";
 import { ensureFolder, writeFileAtomic } from "../safe-write";
-import { cutoutsZip } from "./cutouts";
+import { cutoutPng, cutoutsZip } from "./cutouts";
 import { zipFiles } from "./zip";
 
 export interface ImageExportFormats {
@@ -23,6 +23,7 @@ export interface ImageExportFormats {
 }
 
 const ALL: ImageExportFormats = { json: true, png: true };
+const FORMATS = ["json", "png", "polygons"] as const;
 
 /** Longest stem: the longest suffix added to it still fits a 255-byte file name. */
 const MAX_STEM_LENGTH = 200;
@@ -35,6 +36,15 @@ export function checkStem(stem: string): string {
   return stem;
 }
 
+/**
+ * A stem for the files made from a media file: its name without folder and extension, characters outside
+ * [A-Za-z0-9._-] replaced, never a dot name (output URIs hide those); `fallback` when nothing is left.
+ */
+export function fileStem(name: string, fallback: string): string {
+  const stem = basename(name, extname(name)).replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "").slice(0, 80);
+  return stem || fallback;
+}
+
 export interface ImageExportOptions extends ImageExportFormats {
   /** The folder the files go to (made if missing). */
   dir: string;
@@ -45,14 +55,37 @@ export interface ImageExportOptions extends ImageExportFormats {
 /** The single-file downloads of an image's result. */
 export type ImageResultFile = "overlay.png" | "masks.jsonl" | "masks.zip" | "cutouts.zip";
 
-/** Writes the overlay `<stem>.overlay.png` and the chosen formats (default JSON + PNGs); returns the paths. */
-export async function writeSegmentationFiles(result: ImageResults, image: RgbImage, { dir, stem, ...chosen }: ImageExportOptions): Promise<string[]> {
+/** What only an export with the image itself can make. */
+export interface ImageFileOptions extends ImageExportOptions {
+  /** `<stem>.overlay.png`: the image with the objects drawn (default true). */
+  overlay?: boolean;
+  /** `<stem>.cutout-<id>.png`: each object cut out on a transparent background, cropped to its mask. */
+  cutouts?: boolean;
+}
+
+/**
+ * Writes the overlay `<stem>.overlay.png` (unless `overlay` is false), the cut-outs when asked, and the chosen
+ * formats (JSON + PNGs when none of json / png / polygons is named); returns the paths.
+ */
+export async function writeSegmentationFiles(result: ImageResults, image: RgbImage, { dir, stem, overlay = true, cutouts, ...chosen }: ImageFileOptions): Promise<string[]> {
   checkStem(stem);
-  const formats = chosen.json || chosen.png || chosen.polygons ? chosen : { ...chosen, ...ALL };
-  const files = await Promise.all([renderOverlay(image, result.objects), maskFiles(result.objects, segmentationToJson(result), stem, formats)]).catch(
-    (e: unknown) => Promise.reject(asSam3Error(e, "rendering the export")),
-  );
-  return writeFiles(dir, [[`${stem}.overlay.png`, files[0]], ...files[1]]);
+  const formats = FORMATS.some((f) => chosen[f] !== undefined) ? chosen : { ...chosen, ...ALL };
+  const files = await Promise.all([
+    overlay ? renderOverlay(image, result.objects).then((png): [string, Buffer][] => [[`${stem}.overlay.png`, png]]) : [],
+    cutouts ? cutoutFiles(image, result.objects, stem) : [],
+    maskFiles(result.objects, segmentationToJson(result), stem, formats),
+  ]).catch((e: unknown) => Promise.reject(asSam3Error(e, "rendering the export")));
+  return writeFiles(dir, files.flat());
+}
+
+/** `<stem>.cutout-<id>.png` for each object with a non-empty mask. */
+async function cutoutFiles(image: RgbImage, objects: { id: number; mask: Mask }[], stem: string): Promise<[string, Buffer][]> {
+  const files: [string, Buffer][] = [];
+  for (const o of objects) {
+    const png = await cutoutPng(image, o.mask);
+    if (png) files.push([`${stem}.cutout-${o.id}.png`, png]);
+  }
+  return files;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { RgbImage } from "../image/decode";
 import type { Mask } from "../masks/mask";
 import { cocoRleToMask } from "../masks/rle";
 import { ensureFolder, partialName } from "../safe-write";
+import { cutoutPng } from "./cutouts";
 import { checkStem } from "./files";
 import { frameToJson, type ResultObject } from "./json";
 import { maskToPng } from "./mask-png";
@@ -36,6 +37,8 @@ export interface VideoExportOptions {
   json?: boolean;
   /** `<stem>.masks/obj-<id>/<frame>.png`: one PNG sequence per object. */
   png?: boolean;
+  /** `<stem>.cutouts/obj-<id>/<frame>.png`: each object cut out of each frame, transparent around it, cropped to its mask. */
+  cutouts?: boolean;
   /** `<stem>.polygons.jsonl`: one line per frame with each object's polygons, simplified by `tolerance` pixels. */
   polygons?: boolean;
   tolerance?: number;
@@ -60,7 +63,7 @@ interface PendingOutput {
 export async function writeVideoResults(results: VideoResults, dir: string, stem: string, options: VideoExportOptions): Promise<string[]> {
   checkStem(stem);
   // an overlay of an unprompted session still shows the video; mask files would say nothing
-  if ((options.json || options.png || options.polygons) && !results.prompted) throw new Sam3Error("BAD_REQUEST", "no results to export: add a prompt and propagate first");
+  if ((options.json || options.png || options.cutouts || options.polygons) && !results.prompted) throw new Sam3Error("BAD_REQUEST", "no results to export: add a prompt and propagate first");
   const folder = await ensureFolder(dir);
   const pending: PendingOutput[] = [];
   const start = (name: string): PendingOutput => {
@@ -72,12 +75,13 @@ export async function writeVideoResults(results: VideoResults, dir: string, stem
   const json = options.json ? start(`${stem}.frames.jsonl`) : undefined;
   const polygons = options.polygons ? start(`${stem}.polygons.jsonl`) : undefined;
   const png = options.png ? start(`${stem}.masks`) : undefined;
+  const cutouts = options.cutouts ? start(`${stem}.cutouts`) : undefined;
   let video: VideoWriter | undefined;
   const files: FileHandle[] = [];
   try {
     const jsonFile = json && files[files.push(await openFile(json.partial, "w")) - 1];
     const polygonsFile = polygons && files[files.push(await openFile(polygons.partial, "w")) - 1];
-    if (png) await ensureFolder(png.partial);
+    for (const sequence of [png, cutouts]) if (sequence) await ensureFolder(sequence.partial);
     const { frames, width, height, fps } = results;
     // the writer makes its own temporary file and renames it on close
     if (overlay) video = await VideoWriter.open(overlay.final, { width, height, fps });
@@ -86,18 +90,17 @@ export async function writeVideoResults(results: VideoResults, dir: string, stem
       // one line per frame, as `sam3 track --json` prints them: a frame without objects says so
       if (jsonFile) await jsonFile.write(JSON.stringify(frameToJson(t, objects, width, height)) + "\n");
       // each stored mask is decoded once per frame, whatever the formats
-      const masks = png || polygonsFile || video ? objects.map((o) => cocoRleToMask(o.rle)) : [];
+      const masks = png || cutouts || polygonsFile || video ? objects.map((o) => cocoRleToMask(o.rle)) : [];
+      const frame = video || cutouts ? await results.readFrame(t) : undefined;
       if (polygonsFile) {
         const shapes = objects.map((o, i) => ({ id: o.id, polygons: maskToPolygons(masks[i], { tolerance: options.tolerance }) }));
         await polygonsFile.write(JSON.stringify({ frame_index: t, objects: shapes }) + "\n");
       }
-      if (png) {
-        for (const [i, o] of objects.entries()) {
-          const objectFolder = await ensureFolder(join(png.partial, `obj-${o.id}`));
-          await writeFile(join(objectFolder, framePngName(t)), await maskToPng(masks[i]));
-        }
+      for (const [i, o] of objects.entries()) {
+        if (png) await writeSequenceFrame(png.partial, o.id, t, await maskToPng(masks[i]));
+        if (cutouts) await writeSequenceFrame(cutouts.partial, o.id, t, await cutoutPng(frame!, masks[i]));
       }
-      if (video) await video.write(await renderOverlayRgb(await results.readFrame(t), withMasks(objects, masks)));
+      if (video) await video.write(await renderOverlayRgb(frame!, withMasks(objects, masks)));
       options.onFrame?.(t + 1, frames);
     }
     for (const file of files.splice(0)) await file.close();
@@ -144,6 +147,11 @@ export async function videoResultFile(results: VideoResults, file: VideoResultFi
 }
 
 const framePngName = (t: number) => `${String(t).padStart(6, "0")}.png`;
+
+/** One object's PNG of frame t in a sequence folder (`obj-<id>/<frame>.png`); an empty cut-out has none. */
+async function writeSequenceFrame(folder: string, id: number, t: number, png: Buffer | undefined) {
+  if (png) await writeFile(join(await ensureFolder(join(folder, `obj-${id}`)), framePngName(t)), png);
+}
 
 const withMasks = (objects: readonly ResultObject[], masks: Mask[]) => objects.map((o, i) => ({ ...o, mask: masks[i] }));
 

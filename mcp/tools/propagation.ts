@@ -26,7 +26,7 @@ export async function propagateToFile(
   options: PropagateOptions,
   extra: ToolExtra,
 ): Promise<PropagationReport> {
-  const folder = await ctx.paths.jobFolder(`${sessionId}-${Date.now()}`);
+  const folder = await ctx.jobFolder(sessionId);
   const file = join(folder, "frames.jsonl");
   const partial = partialName(file);
   const out = createWriteStream(partial);

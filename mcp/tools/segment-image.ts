@@ -1,15 +1,23 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import sharp from "sharp";
 import { z } from "zod";
-import { decodeImage, formatBytes, renderOverlay, type RgbImage, Sam3Error, segmentationToJson } from "../../core";
+import { rmdir } from "node:fs/promises";
+import { decodeImage, fileStem, formatBytes, type ImageResults, renderOverlay, type RgbImage, Sam3Error, segmentationToJson, type SegmentationJson, writeSegmentationFiles } from "../../core";
 import type { McpContext } from "../context";
+import { type FileLink, linkBlocks, linkFiles } from "../file-links";
+import { objectLines } from "../object-lines";
 import { guardTool } from "../tool-errors";
+import { requirePrompt } from "./prompt-check";
 import { jobOptions } from "./tool-extra";
-import { box, candidate, coordinates, corePrompt, imageObject, point } from "../schemas";
+import { box, candidate, coordinates, corePrompt, fileLink, imageObject, point } from "../schemas";
 
 /** Overlay images sent back inline are shrunk to this longer side, and to JPEG if still too heavy. */
 const OVERLAY_MAX_SIDE = 768;
 const OVERLAY_MAX_BYTES = 400_000;
+/** Objects whose masks come inline by default: a noisy mask's RLE can take 20 KB. */
+const INLINE_MASKS = 5;
+
+const IMAGE_EXPORTS = ["overlay", "png", "cutouts", "json", "polygons"] as const;
 
 const input = {
   image_path: z.string().optional().describe("Image file to read, inside the server's allowed folders (relative paths start in the first one)."),
@@ -25,13 +33,28 @@ const input = {
   fineness: z.number().min(0).max(1).optional().describe("Mask edges: 0 keeps fine detail (hair, leaves), 1 smooths them (rigid objects). Default 0."),
   multimask: z.boolean().optional().describe("Tracker: true returns SAM's three candidate masks (object 1 the best, all in candidates), false one mask. Default: three for one click alone, one otherwise."),
   overlay: z.boolean().default(true).describe("Also return a small overlay image (each object tinted, with id and score)."),
+  exports: z
+    .array(z.enum(IMAGE_EXPORTS))
+    .optional()
+    .describe('Files to write to the output folder, returned as resource links: "overlay" (full-size PNG), "png" (a black-and-white mask PNG per object), "cutouts" (each object on a transparent background, cropped to it), "json" (every mask as COCO RLE), "polygons".'),
+  max_inline_masks: z
+    .number()
+    .int()
+    .min(0)
+    .default(INLINE_MASKS)
+    .describe(`Masks (COCO RLE) returned inline for this many objects at most, the best-scoring first (default ${INLINE_MASKS}; 0 for none). Every object's id, score and box comes regardless; when masks are left out, all of them are written to a JSON file returned as a resource link.`),
 };
 
 const output = {
   image: z.object({ width: z.number(), height: z.number() }),
   model: z.string(),
-  objects: z.array(imageObject).describe("Best first. score: detector = confidence the instance shows the concept; tracker = the model's estimate of its mask's IoU."),
+  objects: z
+    .array(imageObject.extend({ rle: imageObject.shape.rle.optional().describe("COCO RLE; only for the max_inline_masks best-scoring objects (the rest are in the full result file)") }))
+    .describe("Best first. score: detector = confidence the instance shows the concept; tracker = the model's estimate of its mask's IoU."),
   candidates: z.array(candidate).optional().describe("Tracker, multimask output: all three candidate masks; object 1 is the best."),
+  masks_left_out: z.number().describe("Objects whose masks are not inline: they are in full_result."),
+  full_result: fileLink.optional().describe("The whole result with every mask, when masks_left_out > 0 or json was exported."),
+  files: z.array(fileLink).describe("The files written (exports and the full result)."),
   warnings: z.array(z.string()),
 };
 
@@ -48,26 +71,60 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
       ].join(" "),
       inputSchema: input,
       outputSchema: output,
-      annotations: { readOnlyHint: true, openWorldHint: false },
+      annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
     guardTool(ctx.paths, "segment_image", async (args, extra) => {
       const input = readImage(args, ctx);
+      requirePrompt(args, "segment");
       return ctx.jobs.run(async () => {
         const image = await decodeImage(input);
         const sam = await ctx.sam();
         const result = await sam.segment(image, { text: args.text, ...corePrompt(args) }, { threshold: args.threshold, fineness: args.fineness, multimask: args.multimask, coordinates: args.coordinates });
         const json = segmentationToJson(result);
+        const inline = bestScoring(json.objects, args.max_inline_masks);
+        const objects = json.objects.map(({ rle, ...o }) => (inline.has(o.id) ? { ...o, rle } : o));
+        const leftOut = json.objects.length - inline.size;
+        const stem = args.image_path ? fileStem(args.image_path, "image") : "image";
+        const written = await writeExports(ctx, result, image, stem, new Set(args.exports), leftOut > 0);
+        const fullResult = written?.files.find((f) => f.name === `${stem}.json`);
         const warnings = result.warnings.map((w) => ctx.paths.scrub(w));
-        const structured = { ...json, warnings };
-        const summary = `${json.objects.length} object(s) in the ${json.image.width}x${json.image.height} image` +
-          (json.objects.length ? `; best score ${json.objects[0].score.toFixed(3)}` : "") +
-          (warnings.length ? `. ${warnings.join(". ")}` : "");
-        const content: ({ type: "text"; text: string } | { type: "image"; data: string; mimeType: string })[] = [{ type: "text", text: summary }];
+        const text = [
+          `${json.objects.length} object(s) in the ${json.image.width}x${json.image.height} image` + (json.objects.length ? `; best score ${json.objects[0].score.toFixed(3)}` : "") + ".",
+          ...(json.objects.length ? [objectLines(json.objects, fullResult ? `all in structuredContent and ${fullResult.uri}` : "all in structuredContent")] : []),
+          ...(leftOut ? [`Masks (COCO RLE) inline for the ${inline.size} best-scoring object(s) (max_inline_masks); every mask is in ${fullResult!.uri}.`] : []),
+          ...(written ? [written.text] : []),
+          ...warnings,
+        ].join("\n");
+        const content: ({ type: "text"; text: string } | { type: "image"; data: string; mimeType: string } | ({ type: "resource_link" } & FileLink))[] = [{ type: "text", text }];
         if (args.overlay) content.push(await overlayBlock(image, result.objects));
+        content.push(...linkBlocks(written?.files ?? []));
+        const structured = { ...json, objects, masks_left_out: leftOut, ...(fullResult ? { full_result: fullResult } : {}), files: written?.files ?? [], warnings };
         return { content, structuredContent: structured };
       }, jobOptions(extra));
     }, ctx.log),
   );
+}
+
+/** The ids of the `count` best-scoring objects (the first listed among equals). */
+function bestScoring(objects: SegmentationJson["objects"], count: number): Set<number> {
+  const ranked = objects.map((o, i) => ({ id: o.id, score: o.score, i })).sort((a, b) => b.score - a.score || a.i - b.i);
+  return new Set(ranked.slice(0, count).map((o) => o.id));
+}
+
+/** Writes the asked formats (and the whole JSON when masks were left out) to a fresh job folder; undefined when nothing is to be written. */
+async function writeExports(ctx: McpContext, result: ImageResults, image: RgbImage, stem: string, wanted: Set<string>, fullJson: boolean) {
+  if (!wanted.size && !fullJson) return undefined;
+  const folder = await ctx.jobFolder(stem);
+  const has = (format: (typeof IMAGE_EXPORTS)[number]) => wanted.has(format);
+  const options = { dir: folder, stem, overlay: has("overlay"), cutouts: has("cutouts"), png: has("png"), polygons: has("polygons"), json: has("json") || fullJson };
+  const written = await writeSegmentationFiles(result, image, options).catch(async (e) => {
+    // the export removes what it wrote; the folder made for it goes too
+    await rmdir(folder).catch(() => undefined);
+    throw e;
+  });
+  // the full result first, so the link cap never leaves it out
+  const full = (path: string) => path.endsWith(`${stem}.json`);
+  return linkFiles(ctx.paths, folder, [...written.filter(full), ...written.filter((path) => !full(path))]);
 }
 
 function readImage(args: { image_path?: string; image_base64?: string }, ctx: McpContext): string | Buffer {

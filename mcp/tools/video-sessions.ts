@@ -4,6 +4,7 @@ import { DIRECTIONS, type SessionInfo } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";
+import { objectLines, trackLines } from "../object-lines";
 import { guardTool, type ErrorResult } from "../tool-errors";
 import { propagateToFile } from "./propagation";
 import { jobOptions } from "./tool-extra";
@@ -71,7 +72,8 @@ function registerTrackingTools(server: McpServer, ctx: McpContext, sessions: Cli
     guard("add_prompt", async ({ session_id, frame_index, ...prompt }, extra) => {
       sessions.check(session_id);
       const json = await ctx.jobs.run(async () => (await ctx.predictor()).addPrompt(session_id, toVideoPrompt(frame_index, prompt)), jobOptions(extra));
-      return { content: [text(`Frame ${frame_index}: objects ${json.objects.map((o) => o.id).join(", ") || "none"}.`)], structuredContent: { ...json } };
+      const lines = json.objects.length ? objectLines(json.objects, "all in structuredContent") : "No objects.";
+      return { content: [text(`Frame ${frame_index}: ${json.objects.length} object(s).\n${lines}`)], structuredContent: { ...json } };
     }),
   );
 
@@ -97,8 +99,8 @@ function registerTrackingTools(server: McpServer, ctx: McpContext, sessions: Cli
         const { session_id, propagation_direction: direction, start_frame_index: start, max_frame_num_to_track: maxFrames } = args;
         const report = await propagateToFile(ctx, predictor, session_id, { direction, start, maxFrames }, extra);
         const results = { uri: ctx.paths.outputUri(report.file), name: "frames.jsonl", mimeType: "application/jsonl" };
-        const summary = `${report.cancelled ? "Cancelled after" : "Tracked"} ${report.frames} frames: ` +
-          (report.objects.map((o) => `object ${o.id} on ${o.frames_present} frames (${o.first_frame}-${o.last_frame})`).join("; ") || "no objects");
+        const summary = `${report.cancelled ? "Cancelled after" : "Tracked"} ${report.frames} frames: ${report.objects.length} object(s).\n` +
+          (report.objects.length ? trackLines(report.objects, predictor, session_id, "all in structuredContent and the frames file") : "No objects.");
         return {
           content: [text(summary), { type: "resource_link" as const, ...results, description: "one JSON line per frame: objects with COCO RLE masks" }],
           structuredContent: { frames: report.frames, cancelled: report.cancelled, objects: report.objects, results },

@@ -41,7 +41,8 @@ describe("MCP tools over an in-memory transport", () => {
       expect(tool.annotations, tool.name).toBeDefined();
     }
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(byName.segment_image.annotations?.readOnlyHint).toBe(true);
+    // it writes exports and the full result to the output folder, nothing else
+    expect(byName.segment_image.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
     expect(byName.remove_object.annotations?.destructiveHint).toBe(true);
     expect(byName.segment_image.description).toMatch(/pixels/);
     expect(byName.segment_image.description).toMatch(/Example/);
@@ -60,13 +61,21 @@ describe("MCP tools over an in-memory transport", () => {
   });
 
   it("segment_image: several concepts in one call, each object labelled, colours as the overlay draws them", async () => {
-    const result = await call("segment_image", { image_path: "media/scene.png", text: ["red circle", "blue square"], threshold: 0, overlay: false });
+    // 32 objects: their mask PNGs and cut-outs are more files than one answer links, the full result is among those linked
+    const result = await call("segment_image", { image_path: "media/scene.png", text: ["red circle", "blue square"], threshold: 0, overlay: false, exports: ["png", "cutouts"] });
     expect(result.isError).toBeFalsy();
     const objects = result.structuredContent.objects as { id: number; label: string; colour: string }[];
     expect(objects).toHaveLength(32);
     expect(objects.map((o) => o.label)).toEqual([...Array(16).fill("red circle"), ...Array(16).fill("blue square")]);
     expect(objects.map((o) => o.id)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
     expect(objects[0].colour).toBe(colourHex(1));
+    // the text lists 20 objects and counts the rest
+    const lines = firstText(result).split("\n");
+    expect(lines.filter((l) => l.startsWith("#"))).toHaveLength(20);
+    expect(lines).toContain("... and 12 more objects (all in structuredContent and " + result.structuredContent.full_result.uri + ")");
+    expect(result.structuredContent.files).toHaveLength(50);
+    expect(result.structuredContent.files[0]).toEqual(result.structuredContent.full_result);
+    expect(lines.at(-1)).toMatch(/^Wrote 65 files \(50 linked\): scene\.json, scene\.cutout-1\.png, /);
   });
 
   it("segment_image: clicks in relative coordinates, base64 input, no overlay", async () => {
@@ -88,7 +97,9 @@ describe("MCP tools over an in-memory transport", () => {
     expect(result.isError, firstText(result)).toBeFalsy();
     const s = result.structuredContent;
     expect([s.frames, s.width, s.height, s.cancelled]).toEqual([24, 320, 240, false]);
-    expect(s.files.map((f: { name: string }) => f.name)).toEqual(["frames.jsonl", "overlay.mp4"]);
+    // each link is named as its file: the video's stem once, never a doubled suffix
+    expect(s.files.map((f: { name: string }) => f.name)).toEqual(["frames.jsonl", "shapes.overlay.mp4"]);
+    for (const f of s.files) expect(f.uri.endsWith(`/${f.name}`), f.uri).toBe(true);
     expect(progress).toEqual([...Array(24).keys()].map((i) => i + 1));
     const links = result.content.filter((c) => c.type === "resource_link");
     expect(links.map((l) => l.uri)).toEqual(s.files.map((f: { uri: string }) => f.uri));
@@ -98,6 +109,13 @@ describe("MCP tools over an in-memory transport", () => {
     const video = await client.readResource({ uri: s.files[1].uri });
     expect(video.contents[0].mimeType).toBe("video/mp4");
     expect(Buffer.from((video.contents[0] as { blob: string }).blob, "base64").subarray(4, 8).toString()).toBe("ftyp");
+    // the session stays open for follow-up tools, and closes when asked
+    expect(s.session_open).toBe(true);
+    expect((await call("list_sessions", {})).structuredContent.sessions.map((x: { session_id: string }) => x.session_id)).toEqual([s.session_id]);
+    expect(firstText(result)).toContain(`Session ${s.session_id} stays open`);
+    await call("close_session", { session_id: s.session_id });
+    const closing = await call("segment_video", { video_path: "media/shapes.mp4", points: [{ x: 50, y: 80 }], max_frames: 2, direction: "forward", keep_session: false });
+    expect(closing.structuredContent.session_open).toBe(false);
     expect((await call("list_sessions", {})).structuredContent.sessions).toEqual([]);
   });
 
@@ -108,10 +126,12 @@ describe("MCP tools over an in-memory transport", () => {
     expect(started.structuredContent.decoder).toMatch(/ffmpeg/);
     const one = await call("add_prompt", { session_id: id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
     expect(one.structuredContent.frame_index).toBe(0);
+    expect(firstText(one)).toMatch(/^Frame 0: 1 object\(s\)\.\n#1 {2}score \d\.\d{3} {2}box \[\d+, \d+, \d+, \d+\]$/);
     await call("add_prompt", { session_id: id, frame_index: 0, obj_id: 2, boxes: [{ x1: 220, y1: 30, x2: 270, y2: 80 }] });
     const progress: number[] = [];
     const run = await call("propagate_in_video", { session_id: id, propagation_direction: "forward", max_frame_num_to_track: 9 }, { onprogress: (p) => progress.push(p.progress) });
     expect(run.structuredContent.frames).toBe(10);
+    expect(firstText(run).split("\n").slice(1).map((l) => l.replace(/score \S+|box \[[^\]]*\]/g, "_"))).toEqual(["#1  mean _  frames 0-9 (on 10)  _ on frame 0", "#2  mean _  frames 0-9 (on 10)  _ on frame 0"]);
     expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const frame = await client.readResource({ uri: `sam3://sessions/${id}/frames/3` });
     expect(JSON.parse(contentText(frame)).frame_index).toBe(3);
@@ -121,7 +141,7 @@ describe("MCP tools over an in-memory transport", () => {
     expect(removed.structuredContent.object_ids).toEqual([1]);
     const exported = await call("export_masks", { session_id: id, formats: ["json", "png", "polygons"] });
     expect(exported.isError, firstText(exported)).toBeFalsy();
-    expect(exported.structuredContent.files.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(["masks.frames.jsonl", "masks.polygons.jsonl"]));
+    expect(exported.structuredContent.files.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(["shapes.frames.jsonl", "shapes.polygons.jsonl"]));
     const png = exported.structuredContent.files.find((f: { name: string }) => f.name.endsWith(".png"));
     if (png) expect((await client.readResource({ uri: png.uri })).contents[0].mimeType).toBe("image/png");
     expect((await call("reset_session", { session_id: id })).isError).toBeFalsy();
@@ -159,7 +179,9 @@ describe("MCP tools over an in-memory transport", () => {
         ["segment_image", { image_path: "/etc/passwd", text: "x" }, /outside the folders/],
         ["segment_image", { image_path: "media/scene.png", points: [{ x: 900, y: 10 }] }, /outside the 640x480 image/],
         ["segment_image", { image_path: "media/scene.png", points: [{ x: 1.5, y: 0.2 }], coordinates: "relative" }, /outside the 640x480 image/],
-        ["segment_image", { image_path: "media/scene.png" }, /text prompt, points, a box/],
+        // named by the tools' own arguments: no tool takes a mask
+        ["segment_image", { image_path: "media/scene.png" }, /^BAD_PROMPT: give text, points or boxes: what to segment$/],
+        ["segment_video", { video_path: "media/shapes.mp4" }, /^BAD_PROMPT: give text, points or boxes: what to track$/],
         ["segment_image", { text: "x" }, /exactly one of image_path and image_base64/],
         ["segment_image", { image_base64: "bm90IGFuIGltYWdl", text: "x" }, /cannot decode/],
         ["start_session", { video_path: "media/junk.mp4" }, /junk\.mp4/],
