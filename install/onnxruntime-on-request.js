@@ -12,24 +12,21 @@ const path = require("node:path");
 const GATE_MARK = "@sam3-flow/node-red-sam3 gate";
 const UPSTREAM = "install-upstream.js";
 
-// the gate: the upstream script's own flag parser decides whether anything was asked for
+// the variables onnxruntime-node's install script reads (its README's opt-in and opt-out)
+const FLAG_VARIABLES = ["ONNXRUNTIME_NODE_INSTALL", "ONNXRUNTIME_NODE_INSTALL_CUDA", "npm_config_onnxruntime_node_install", "npm_config_onnxruntime_node_install_cuda"];
+
+// the gate: any of those variables, or the upstream command-line flag, hands over to the upstream script unchanged
 const GATE = `// ${GATE_MARK}: the CUDA provider is downloaded only when asked for (ONNXRUNTIME_NODE_INSTALL=cuda12,
 // --onnxruntime-node-install, or \`npx sam3 gpu install\`); the CPU and WebGPU providers are bundled.
 "use strict";
-let asked;
-try {
-  asked = require("./install-utils.js").parseInstallFlag() !== undefined;
-} catch {
-  asked = true; // a malformed flag: the upstream script reports it in its own words
-}
+const asked = ${JSON.stringify(FLAG_VARIABLES)}.some((name) => process.env[name]) ||
+  process.argv.some((arg) => arg.startsWith("--onnxruntime-node-install"));
 if (asked) require("./${UPSTREAM}");
 `;
 
 /** Whether the user set one of the variables onnxruntime-node reads: then its own script decides, untouched. */
 function askedForDownload(env) {
-  return ["ONNXRUNTIME_NODE_INSTALL", "ONNXRUNTIME_NODE_INSTALL_CUDA", "npm_config_onnxruntime_node_install", "npm_config_onnxruntime_node_install_cuda"].some(
-    (name) => env[name],
-  );
+  return FLAG_VARIABLES.some((name) => env[name]);
 }
 
 const real = (p) => {
@@ -59,7 +56,7 @@ function gateOnnxruntimeInstall(packageDir, env) {
   const current = fs.readFileSync(script, "utf8");
   if (current.includes(GATE_MARK)) return "already gated";
   // only the script this gate was written for: a different one is left alone
-  if (!current.includes("parseInstallFlag") || !require(path.join(scriptDir, "install-utils.js")).parseInstallFlag) {
+  if (!current.includes("parseInstallFlag") || !current.includes("install-metadata")) {
     return "onnxruntime-node's install script is not the expected one: left as it is";
   }
   // each step leaves a working install script behind, whichever one fails
