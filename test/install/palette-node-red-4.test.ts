@@ -1,31 +1,19 @@
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { REPO } from "../support/reference";
-import { installAndSegment, NODE_TYPES, packTarball, startPaletteNodeRed, type PaletteRuntime } from "./palette";
+import { installAndSegment, NODE_TYPES, paletteSuite } from "./palette";
 
 const requireDev = createRequire(join(REPO, "package.json"));
-let runtime: PaletteRuntime;
-let tarball: string;
-
-beforeAll(async () => {
-  tarball = packTarball();
-  runtime = await startPaletteNodeRed(process.execPath, requireDev.resolve("node-red/red.js"));
-}, 120_000);
-
-afterAll(async () => {
-  await runtime?.stop();
-  if (tarball) rmSync(dirname(tarball), { recursive: true, force: true });
-});
+const suite = paletteSuite(() => ({ nodeBin: process.execPath, redJs: requireDev.resolve("node-red/red.js") }), 120_000);
 
 describe("palette install on Node-RED 4 and this Node", () => {
   it("installs the tarball with no environment and no .npmrc, registers the nodes and segments with the bundled pack", async () => {
-    const check = await installAndSegment(runtime, tarball);
+    const check = await installAndSegment(suite.runtime(), suite.tarball());
     console.log(`palette install on Node-RED 4 / Node ${process.version}: ${check.installSeconds.toFixed(1)} s`);
-    expect(runtime.log()).toMatch(/Node-RED version: v4\./);
-    expect(check.errors, runtime.log()).toEqual([]);
+    expect(suite.runtime().log()).toMatch(/Node-RED version: v4\./);
+    expect(check.errors, suite.runtime().log()).toEqual([]);
     expect(check.types).toEqual(NODE_TYPES);
     // the bundled random weights at threshold 0 return all 16 queries
     expect(check.objects).toBe(16);
@@ -33,7 +21,8 @@ describe("palette install on Node-RED 4 and this Node", () => {
   }, 300_000);
 
   it("leaves onnxruntime-node's CUDA download to an explicit request", () => {
-    const script = join(runtime.userDir, "node_modules", "onnxruntime-node", "script", "install.js");
+    const userDir = suite.runtime().userDir;
+    const script = join(userDir, "node_modules", "onnxruntime-node", "script", "install.js");
     const run = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [script], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8" });
     const quiet = run({});
     expect([quiet.status, quiet.stdout + quiet.stderr]).toEqual([0, ""]);
@@ -42,7 +31,7 @@ describe("palette install on Node-RED 4 and this Node", () => {
     expect(asked.status).not.toBe(0);
     expect(asked.stderr).toContain("CUDA 11 is no longer supported");
     // and the installed command knows where the provider would go
-    const status = spawnSync(join(runtime.userDir, "node_modules", ".bin", "sam3"), ["gpu", "status"], { encoding: "utf8" });
+    const status = spawnSync(join(userDir, "node_modules", ".bin", "sam3"), ["gpu", "status"], { encoding: "utf8" });
     expect(status.stdout).toMatch(/^not installed: Microsoft\.ML\.OnnxRuntime\.Gpu\.Linux \d/);
   });
 });

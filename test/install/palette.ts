@@ -2,7 +2,8 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { REPO, SCENE } from "../support/reference";
 
 /**
@@ -35,7 +36,7 @@ function freshHome(): string {
 }
 
 /** `npm pack` of the working tree (dist is built by the test run's global setup, so no prepack). */
-export function packTarball(): string {
+function packTarball(): string {
   const folder = mkdtempSync(join(tmpdir(), "sam3-pack-"));
   const name = execFileSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", folder], { cwd: REPO, encoding: "utf8" }).trim().split("\n").at(-1)!;
   return join(folder, name);
@@ -95,7 +96,7 @@ export interface PaletteRuntime {
 }
 
 /** Starts `redJs` (Node-RED's red.js) on `nodeBin` with an empty user directory and the default palette settings. */
-export async function startPaletteNodeRed(nodeBin: string, redJs: string): Promise<PaletteRuntime> {
+async function startPaletteNodeRed(nodeBin: string, redJs: string): Promise<PaletteRuntime> {
   const userDir = mkdtempSync(join(tmpdir(), "sam3-palette-"));
   const home = freshHome();
   const port = await freePort();
@@ -116,7 +117,7 @@ export async function startPaletteNodeRed(nodeBin: string, redJs: string): Promi
     log: () => log,
     async installTarball(tarball) {
       const form = new FormData();
-      form.append("tarball", new Blob([readFileSync(tarball)], { type: "application/gzip" }), tarball.split("/").at(-1));
+      form.append("tarball", new Blob([readFileSync(tarball)], { type: "application/gzip" }), basename(tarball));
       const started = performance.now();
       const response = await fetch(`${base}/nodes`, { method: "POST", body: form });
       if (response.status !== 200) throw new Error(`install failed (${response.status}): ${await response.text()}\n${log}`);
@@ -179,4 +180,23 @@ export async function installAndSegment(runtime: PaletteRuntime, tarball: string
     objects: objects.length,
     cudaFiles: cudaProviderFiles(runtime.userDir),
   };
+}
+
+/**
+ * The suite's setup and teardown: packs the tarball and starts Node-RED on the node and red.js `where` gives (it may
+ * fetch them first, within `setupMs`); `runtime()` is the started one.
+ */
+export function paletteSuite(where: () => { nodeBin: string; redJs: string }, setupMs: number): { runtime(): PaletteRuntime; tarball(): string } {
+  let runtime: PaletteRuntime | undefined;
+  let tarball: string | undefined;
+  beforeAll(async () => {
+    const { nodeBin, redJs } = where();
+    tarball = packTarball();
+    runtime = await startPaletteNodeRed(nodeBin, redJs);
+  }, setupMs);
+  afterAll(async () => {
+    await runtime?.stop();
+    if (tarball) rmSync(dirname(tarball), { recursive: true, force: true });
+  });
+  return { runtime: () => runtime!, tarball: () => tarball! };
 }
