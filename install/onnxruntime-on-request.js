@@ -29,22 +29,15 @@ function askedForDownload(env) {
   return FLAG_VARIABLES.some((name) => env[name]);
 }
 
-const real = (p) => {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return path.resolve(p);
-  }
-};
-
-/** `npm ci` in this repository: the root package.json's allowScripts already keeps the script from running. */
-function isRootProject(env, packageDir) {
-  return Boolean(env.npm_config_local_prefix) && real(env.npm_config_local_prefix) === real(packageDir);
+/** A dependency lives in a node_modules folder; this repository's own checkout (`npm ci`) does not, and there the
+ * root package.json's allowScripts already keeps the script from running. */
+function isDependency(packageDir) {
+  return packageDir.split(path.sep).includes("node_modules");
 }
 
 /** Puts the gate in front of onnxruntime-node's install script; returns what it did, in a few words. */
 function gateOnnxruntimeInstall(packageDir, env) {
-  if (isRootProject(env, packageDir)) return "root project: nothing to do";
+  if (!isDependency(packageDir)) return "not installed as a dependency: nothing to do";
   if (askedForDownload(env)) return "ONNXRUNTIME_NODE_INSTALL is set: onnxruntime-node's install script runs as asked";
   let scriptDir;
   try {
@@ -66,11 +59,8 @@ function gateOnnxruntimeInstall(packageDir, env) {
   return "onnxruntime-node downloads its CUDA provider only on request (npx sam3 gpu install)";
 }
 
-if (require.main === module) {
-  try {
-    const done = gateOnnxruntimeInstall(path.resolve(__dirname, ".."), process.env);
-    process.stdout.write(`sam3: ${done}\n`);
-  } catch (e) {
-    process.stdout.write(`sam3: onnxruntime-node left as it is (${e && e.code ? e.code : "unexpected failure"})\n`);
-  }
+try {
+  process.stdout.write(`sam3: ${gateOnnxruntimeInstall(path.resolve(__dirname, ".."), process.env)}\n`);
+} catch (e) {
+  process.stdout.write(`sam3: onnxruntime-node left as it is (${e && e.code ? e.code : "unexpected failure"})\n`);
 }
