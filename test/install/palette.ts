@@ -9,7 +9,8 @@ import { REPO, SCENE } from "../support/reference";
 /**
  * A user's first install from the palette: the packed tarball uploaded through a real Node-RED's admin API
  * (POST /nodes, as the Palette Manager's upload does) into an empty user directory, with no environment variables
- * beyond PATH and a fresh HOME (no .npmrc; only npm's download cache is shared, so the test runs offline).
+ * beyond PATH and a fresh HOME (no .npmrc); only npm's download cache is shared, so packages npm has are not
+ * fetched again.
  */
 
 const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string; "node-red": { nodes: Record<string, string> } };
@@ -17,10 +18,10 @@ const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as 
 export const NODE_TYPES = Object.keys(PACKAGE["node-red"].nodes).sort();
 
 /** Downloads that outlive a run (Node 22, Node-RED 5): where the project keeps its other caches. */
-export const CACHE_DIR = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "sam3-flow");
+const CACHE_DIR = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "sam3-flow");
 
 /** The CUDA provider files onnxruntime-node's install script would download on Linux x64. */
-export const CUDA_PROVIDER_FILES = ["libonnxruntime_providers_cuda.so", "libonnxruntime_providers_shared.so", "libonnxruntime_providers_tensorrt.so"];
+const CUDA_PROVIDER_FILES = ["libonnxruntime_providers_cuda.so", "libonnxruntime_providers_shared.so", "libonnxruntime_providers_tensorrt.so"];
 
 /** The environment a user's shell would give: PATH with `node`'s folder first, a HOME without an .npmrc. */
 function cleanEnv(nodeBin: string, home: string): NodeJS.ProcessEnv {
