@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { describeFailure } from "./args";
 import { DEMO_USAGE, demoCommand } from "./demo";
+import { GPU_USAGE, gpuCommand } from "./gpu";
 import { MODELS_USAGE, modelsCommand } from "./models";
 import { SEGMENT_USAGE, segmentCommand } from "./segment";
 import { TRACK_USAGE, trackCommand } from "./track";
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   models: { run: modelsCommand, usage: MODELS_USAGE },
   ui: { run: uiCommand, usage: UI_USAGE },
   demo: { run: demoCommand, usage: DEMO_USAGE },
+  gpu: { run: gpuCommand, usage: GPU_USAGE },
 };
 
 const HELP = `sam3 - SAM 3 segmentation from the command line

@@ -30,6 +30,7 @@ export { fetchablePreset, fetchPreset } from "./models/fetch";
 export { verifyPack } from "./models/verify";
 export { exportPack, exportArgs, exportVenvDir, setupExporter, EXPORT_DTYPES, EXPORT_ROLES, type ExportDtype, type ExportOptions } from "./models/export";
 export { DEVICES, parseDevice, type Device } from "./runtime/devices";
+export { gpuProviderPlan, installedGpuProviderFiles, installGpuProvider, removeGpuProvider, type GpuProviderPlan } from "./runtime/gpu-provider";
 export { PACKAGE_ROOT } from "./paths";
 
 // what a face serves

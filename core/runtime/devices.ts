@@ -30,7 +30,7 @@ const providerLibrary = (device: Device) => (process.platform === "win32" ? `onn
 
 /** Where a device that failed points the user. */
 export const DEVICE_HINTS: Partial<Record<Device, string>> = {
-  cuda: "needs CUDA 12 + cuDNN 9 and the provider libraries (npm run gpu:install)",
-  tensorrt: "needs TensorRT 10, CUDA 12 and the provider libraries (npm run gpu:install)",
+  cuda: "needs CUDA 12 + cuDNN 9 and the provider libraries (npx sam3 gpu install)",
+  tensorrt: "needs TensorRT 10, CUDA 12 and the provider libraries (npx sam3 gpu install)",
   webgpu: "needs a GPU driver with Vulkan (Linux), Metal (macOS) or D3D12 (Windows)",
 };
