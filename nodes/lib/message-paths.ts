@@ -1,10 +1,13 @@
 import { stat } from "node:fs/promises";
-import { Confinement, Sam3Error } from "../../core";
+import { Confinement, examplePath, Sam3Error } from "../../core";
 import type { NodeAPI, NodeDef, Sam3Message } from "./node-kit";
 
 /** The settings of a node that reads a file named by a message: where such paths may lead. */
 export interface PathSettings extends NodeDef {
-  /** The input: a message property, or (propertyType "str") a path typed in the editor by the flow's author. */
+  /**
+   * The input: a message property, or (propertyType "str") a path typed in the editor by the flow's author, where
+   * `sam3-example:shapes.mp4` names a file the package ships for its examples.
+   */
   property: string;
   propertyType?: "msg" | "str";
   /** "off" (also when unset, as in nodes saved before this setting): a message never names a file. */
@@ -22,7 +25,10 @@ export interface NodeInput {
 }
 
 export function nodeInput(RED: NodeAPI, msg: Sam3Message, config: PathSettings): NodeInput {
-  if (config.propertyType === "str") return { value: config.property, name: "the node's path", configured: true };
+  if (config.propertyType === "str") {
+    const typed: unknown = config.property;
+    return { value: typeof typed === "string" ? (examplePath(typed) ?? typed) : typed, name: "the node's path", configured: true };
+  }
   const property = config.property || "payload";
   return { value: RED.util.getMessageProperty(msg, property), name: `msg.${property}`, configured: false };
 }

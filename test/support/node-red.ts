@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -313,6 +313,26 @@ export interface NodeRedRuntime {
   stop(): Promise<void>;
 }
 
+/** Where Node-RED finds the package's example flows (menu > Import > Examples): its examples/ folder. */
+export const EXAMPLES_DIR = join(REPO, "examples");
+
+/** The example flows' names, as the editor lists them (the .json files of examples/). */
+export const exampleNames = (): string[] =>
+  readdirSync(EXAMPLES_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.slice(0, -".json".length))
+    .sort();
+
+/** One example flow, as shipped. */
+export const exampleFlow = (name: string): FlowNode[] => JSON.parse(readFileSync(join(EXAMPLES_DIR, `${name}.json`), "utf8"));
+
+/** Every example flow as shipped, imported together: the config node they share appears once, as the editor's import keeps it. */
+export function exampleFlows(): FlowNode[] {
+  const byId = new Map<string, FlowNode>();
+  for (const node of exampleNames().flatMap(exampleFlow)) if (!byId.has(node.id)) byId.set(node.id, node);
+  return [...byId.values()];
+}
+
 /** A free loopback port. */
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -323,8 +343,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts Node-RED on a loopback port with the package linked into a fresh user directory, as `npm install <folder>` does. */
-export async function startNodeRed(): Promise<NodeRedRuntime> {
+/**
+ * Starts Node-RED on a loopback port with the package linked into a fresh user directory, as `npm install <folder>`
+ * does; `env` is added to the runtime's environment (a models folder, a mirror to fetch from).
+ */
+export async function startNodeRed(env: Record<string, string> = {}): Promise<NodeRedRuntime> {
   const userDir = mkdtempSync(join(tmpdir(), "sam3-node-red-"));
   const name = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string }).name;
   mkdirSync(join(userDir, "node_modules", "@sam3-flow"), { recursive: true });
@@ -337,7 +360,7 @@ export async function startNodeRed(): Promise<NodeRedRuntime> {
   );
   const base = `http://127.0.0.1:${port}`;
   let log = "";
-  const red: ChildProcess = spawn(process.execPath, [requireNative.resolve("node-red/red.js"), "--userDir", userDir, "--settings", join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
+  const red: ChildProcess = spawn(process.execPath, [requireNative.resolve("node-red/red.js"), "--userDir", userDir, "--settings", join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   red.stdout!.on("data", (d) => (log += d));
   red.stderr!.on("data", (d) => (log += d));
 
