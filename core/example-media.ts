@@ -4,14 +4,14 @@ import { Confinement } from "./confine";
 import { Sam3Error } from "./errors";
 import { PACKAGE_ROOT } from "./paths";
 
-/** The demo image and clip the package ships for its examples. */
-export const EXAMPLE_MEDIA_DIR = join(PACKAGE_ROOT, "examples", "media");
+/** The demo image and clip the package ships, beside its example flows (Node-RED's example list shows only the .json files). */
+export const EXAMPLE_MEDIA_DIR = join(PACKAGE_ROOT, "examples");
 
 /** How a setting names one of them, wherever the package is installed: `sam3-example:shapes.mp4`. */
 export const EXAMPLE_PREFIX = "sam3-example:";
 
 /**
- * The real path of a file `sam3-example:<name>` names, inside the examples' media folder (no `..` or link leads
+ * The real path of a file `sam3-example:<name>` names, inside the examples folder (no `..` or link leads
  * out); undefined for any other text, which is an ordinary path.
  */
 export function examplePath(text: string): string | undefined {

@@ -16,7 +16,7 @@ import { cli, stderrLines, type Run } from "../support/cli";
  */
 
 const REPO = resolve(__dirname, "..", "..");
-const SCENE = "examples/media/scene.png"; // relative: the CLI runs with cwd = REPO
+const SCENE = "examples/scene.png"; // relative: the CLI runs with cwd = REPO
 const QUERIES = 16; // detector queries of sam3-tiny-336
 
 /** Parses stdout that must be exactly one JSON document on one line. */
