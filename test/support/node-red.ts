@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from "node-red";
+import type { Browser, Page } from "playwright-core";
 import { expect, vi, type MockInstance } from "vitest";
 import type { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { Sam3ModelNode } from "../../nodes/lib/model-node";
@@ -356,7 +357,7 @@ export async function startNodeRed(env: Record<string, string> = {}): Promise<No
   const port = await freePort();
   writeFileSync(
     join(userDir, "settings.js"),
-    `module.exports = { uiHost: "127.0.0.1", uiPort: ${port}, flowFile: "flows.json", credentialSecret: false, editorTheme: { tours: false }, logging: { console: { level: "warn" } } };\n`,
+    `module.exports = { uiHost: "127.0.0.1", uiPort: ${port}, flowFile: "flows.json", credentialSecret: false, editorTheme: { tours: false }, telemetry: { enabled: false }, logging: { console: { level: "warn" } } };\n`,
   );
   const base = `http://127.0.0.1:${port}`;
   let log = "";
@@ -399,4 +400,20 @@ export async function startNodeRed(env: Record<string, string> = {}): Promise<No
       if (red.exitCode === null && red.signalCode === null) throw new Error("Node-RED did not stop within 15 s");
     },
   };
+}
+
+/** The Node-RED editor open in a browser page, with every URL the page requested. */
+export interface EditorPage {
+  page: Page;
+  requests: string[];
+}
+
+/** Opens the runtime's editor in a fresh page and waits until the sam3 node types have registered. */
+export async function openEditor(browser: Browser, runtime: NodeRedRuntime): Promise<EditorPage> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const requests: string[] = [];
+  page.on("request", (r) => requests.push(r.url()));
+  await page.goto(runtime.base);
+  await page.waitForFunction((types) => types.every((t) => (window as unknown as { RED?: { nodes?: { getType(t: string): unknown } } }).RED?.nodes?.getType(t)), NODE_NAMES, { timeout: 60_000 });
+  return { page, requests };
 }
