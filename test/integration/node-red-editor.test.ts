@@ -121,7 +121,7 @@ describe("the Node-RED editor in a browser", () => {
         const help = document.querySelector(".sam3-help") as HTMLElement;
         if (nowrap) help.querySelectorAll("code").forEach((c) => (c.style.whiteSpace = "nowrap"));
         const right = help.getBoundingClientRect().right;
-        const widest = Math.max(...[...help.querySelectorAll("code")].map((c) => c.getBoundingClientRect().right));
+        const widest = Math.max(...Array.from(help.querySelectorAll("code")).map((c) => c.getBoundingClientRect().right));
         help.querySelectorAll("code").forEach((c) => (c.style.whiteSpace = ""));
         return widest - right;
       }, unwrapped);
