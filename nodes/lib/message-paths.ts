@@ -22,12 +22,15 @@ export interface NodeInput {
   name: string;
   /** Typed in the editor: a path here is the author's and is read as it is. */
   configured: boolean;
+  /** How a typed path is shown (a `sam3-example:` name as typed, not the package's folder). */
+  shown?: string;
 }
 
 export function nodeInput(RED: NodeAPI, msg: Sam3Message, config: PathSettings): NodeInput {
   if (config.propertyType === "str") {
     const typed: unknown = config.property;
-    return { value: typeof typed === "string" ? (examplePath(typed) ?? typed) : typed, name: "the node's path", configured: true };
+    const shown = typeof typed === "string" ? typed : undefined;
+    return { value: shown === undefined ? typed : (examplePath(shown) ?? shown), name: "the node's path", configured: true, shown };
   }
   const property = config.property || "payload";
   return { value: RED.util.getMessageProperty(msg, property), name: `msg.${property}`, configured: false };
