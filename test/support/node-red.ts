@@ -346,9 +346,10 @@ function freePort(): Promise<number> {
 
 /**
  * Starts Node-RED on a loopback port with the package linked into a fresh user directory, as `npm install <folder>`
- * does; `env` is added to the runtime's environment (a models folder, a mirror to fetch from).
+ * does; `env` is added to the runtime's environment (a models folder, a mirror to fetch from), `settings` to its
+ * settings.js (adminAuth...).
  */
-export async function startNodeRed(env: Record<string, string> = {}): Promise<NodeRedRuntime> {
+export async function startNodeRed(env: Record<string, string> = {}, settings: Record<string, unknown> = {}): Promise<NodeRedRuntime> {
   const userDir = mkdtempSync(join(tmpdir(), "sam3-node-red-"));
   const name = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string }).name;
   mkdirSync(join(userDir, "node_modules", "@sam3-flow"), { recursive: true });
@@ -357,7 +358,7 @@ export async function startNodeRed(env: Record<string, string> = {}): Promise<No
   const port = await freePort();
   writeFileSync(
     join(userDir, "settings.js"),
-    `module.exports = { uiHost: "127.0.0.1", uiPort: ${port}, flowFile: "flows.json", credentialSecret: false, editorTheme: { tours: false }, telemetry: { enabled: false }, logging: { console: { level: "warn" } } };\n`,
+    `module.exports = { uiHost: "127.0.0.1", uiPort: ${port}, flowFile: "flows.json", credentialSecret: false, editorTheme: { tours: false }, telemetry: { enabled: false }, logging: { console: { level: "warn" } }, ...${JSON.stringify(settings)} };\n`,
   );
   const base = `http://127.0.0.1:${port}`;
   let log = "";
@@ -374,7 +375,8 @@ export async function startNodeRed(env: Record<string, string> = {}): Promise<No
     }
     throw new Error(`${url} did not answer in time:\n${log}`);
   };
-  await waitFor(`${base}/settings`, 60_000);
+  // with adminAuth, /settings answers 401 until the runtime is up
+  await waitFor(`${base}/auth/login`, 60_000);
 
   return {
     base,
