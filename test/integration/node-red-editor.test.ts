@@ -95,6 +95,13 @@ describe("the Node-RED editor in a browser", () => {
     expect(await validate("sam3-segment-image", "threshold", "2")).toBe("must be a number from 0 to 1");
     expect(await validate("sam3-load-video", "stride", "0.5")).toBe("must be a whole number of at least 1");
     expect(await validate("sam3-remove-object", "objIds", "1,x")).toBe("object ids are whole numbers of at least 0, separated by commas");
+    expect(await validate("sam3-export-masks", "tolerance", "-1")).toBe("must be a number of at least 0");
+    // a node with no format ticked, checked as the editor checks a node on the canvas
+    const formats = await page.evaluate(() => {
+      const def = (window as unknown as EditorWindow).RED.nodes.getType("sam3-export-masks").defaults.json;
+      return def.validate.call({ json: false, png: false, polygons: false, overlay: false }, "false", { label: "json" });
+    });
+    expect(formats).toBe("choose at least one format to export");
   });
 
   it("flags an inverted box in the edit dialog, with core's reason as the field's tooltip", async () => {
