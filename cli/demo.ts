@@ -6,8 +6,8 @@ export const DEMO_USAGE = `sam3 demo [--out DIR] [--model DIR|PRESET]
 Segments the bundled example image by text and by clicks, tracks two clicked objects through the bundled example
 video, and writes overlays and masks (default DIR: sam3-demo).`;
 
-export const DEMO_IMAGE = join(PACKAGE_ROOT, "examples", "media", "scene.png");
-export const DEMO_VIDEO = join(PACKAGE_ROOT, "examples", "media", "shapes.mp4");
+export const DEMO_IMAGE = join(PACKAGE_ROOT, "examples", "scene.png");
+export const DEMO_VIDEO = join(PACKAGE_ROOT, "examples", "shapes.mp4");
 
 export async function demoCommand(argv: string[]): Promise<void> {
   const { values } = readCommandLine({ args: argv, options: { out: { type: "string" }, model: { type: "string" } } }, "sam3 demo --help");

@@ -27,11 +27,13 @@ export { describeCapabilities, CAPABILITY_LABELS, type Capabilities, type Capabi
 export { readTrackerConstants, type TrackerConstants } from "./pack/tracker-constants";
 export { PRESETS, DEFAULT_PRESET, presetDir } from "./pack/presets";
 export { fetchablePreset, fetchPreset } from "./models/fetch";
+export { PresetFetcher, presetCatalogue, type FetchStatus, type PresetEntry } from "./models/preset-fetcher";
 export { verifyPack } from "./models/verify";
 export { exportPack, exportArgs, exportVenvDir, setupExporter, EXPORT_DTYPES, EXPORT_ROLES, type ExportDtype, type ExportOptions } from "./models/export";
 export { DEVICES, parseDevice, type Device } from "./runtime/devices";
 export { gpuProviderPlan, installedGpuProviderFiles, installGpuProvider, removeGpuProvider, type GpuProviderPlan } from "./runtime/gpu-provider";
 export { PACKAGE_ROOT } from "./paths";
+export { EXAMPLE_MEDIA_DIR, EXAMPLE_PREFIX, examplePath } from "./example-media";
 
 // what a face serves
 export { ModelHost, type ModelSummary } from "./face-runtime";
@@ -55,6 +57,7 @@ export { MaskPromptTracker, MemoryVideoTracker, type TrackStep, type VideoTracke
 
 // exports
 export { maskToCocoRle, cocoRleToMask } from "./masks/rle";
+export { maskCoverage, type Coverage } from "./masks/coverage";
 export { maskToPolygons } from "./export/polygons";
 export { maskToPng, pngToMask } from "./export/mask-png";
 export { renderOverlay } from "./export/overlay";

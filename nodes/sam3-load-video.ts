@@ -14,7 +14,7 @@ export = (RED: NodeAPI) =>
   registerInputNode<LoadVideoConfig>(RED, "sam3-load-video", (node, config) => {
     return async (msg, send) => {
       const model = modelNode(RED, node, config.model);
-      const { value: input, name, configured } = nodeInput(RED, msg, config);
+      const { value: input, name, configured, shown } = nodeInput(RED, msg, config);
       const options = { max_side: numberFrom(msg.maxSide, config.maxSide, "maxSide"), stride: numberFrom(msg.stride, config.stride, "stride") };
       const bytes = Buffer.isBuffer(input) || input instanceof Uint8Array ? input : undefined;
       const path = typeof input === "string" && input ? input : undefined;
@@ -23,7 +23,7 @@ export = (RED: NodeAPI) =>
       const predictor = await model.video(node);
       node.status({ fill: "blue", shape: "dot", text: "opening video" });
       const info = real
-        ? await predictor.handleRequest({ type: "start_session", resource_path: real, ...options }, { label: path })
+        ? await predictor.handleRequest({ type: "start_session", resource_path: real, ...options }, { label: shown ?? path })
         : await predictor.startSessionFromBytes(bytes!, safeFileName(msg.filename, "video.mp4"), options);
       if (info.decode_error) node.warn(`${info.decode_error}; using the ${info.frames} frames that decoded`);
       msg.session = { id: info.session_id, frames: info.frames, width: info.width, height: info.height, fps: info.fps };

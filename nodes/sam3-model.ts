@@ -1,5 +1,6 @@
 import type { NodeStatus } from "node-red";
 import { asSam3Error, DEFAULT_PRESET, describeCapabilities, LIMITS, ModelHost, parseDevice, promptGrammarScript, type Sam3, Sam3Error } from "../core";
+import { servePresets } from "./lib/preset-admin";
 import type { Sam3ModelNode } from "./lib/model-node";
 import type { Node, NodeAPI, NodeDef } from "./lib/node-kit";
 
@@ -75,6 +76,7 @@ export = function register(RED: NodeAPI) {
       res.status(500).type("text/plain").send(asSam3Error(e, "serving the prompt grammar").message);
     }
   });
+  servePresets(RED);
 };
 
 /** The Threads setting: 0 or empty for one per core, else a whole number up to LIMITS.threads. */

@@ -1,4 +1,4 @@
-import { decodeImage, imageResultFile, type ImagePrompt, maskToPng, parseBoxes, parseConcepts, parsePoints, segmentationToJson } from "../core";
+import { decodeImage, imageResultFile, type ImagePrompt, maskCoverage, maskToPng, parseBoxes, parseConcepts, parsePoints, segmentationToJson } from "../core";
 import { imageFromInput } from "./lib/image-input";
 import { nodeInput, type PathSettings } from "./lib/message-paths";
 import { modelNode, numberFrom, registerInputNode, type NodeAPI } from "./lib/node-kit";
@@ -36,7 +36,9 @@ export = (RED: NodeAPI) =>
       const result = await sam.segment(image, prompt, options);
       const json = segmentationToJson(result);
       msg.payload = json.objects;
-      msg.sam3 = { image: json.image, model: json.model, path: result.path, ...(json.candidates ? { candidates: json.candidates } : {}), warnings: result.warnings };
+      // the union of the masks: overlapping objects count once, so the share never passes the whole frame
+      const coverage = maskCoverage(result.objects.map((o) => o.mask), json.image.width, json.image.height);
+      msg.sam3 = { image: json.image, model: json.model, path: result.path, coverage, ...(json.candidates ? { candidates: json.candidates } : {}), warnings: result.warnings };
       if (config.overlay) msg.image = await imageResultFile(result, image, "overlay.png");
       if (config.masks) msg.masks = await Promise.all(result.objects.map(async (o) => ({ id: o.id, png: await maskToPng(o.mask) })));
       node.status({ fill: "green", shape: "dot", text: `${result.objects.length} object${result.objects.length === 1 ? "" : "s"}` });

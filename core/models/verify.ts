@@ -22,7 +22,7 @@ export interface VerifyReport {
   checks: VerifyCheck[];
 }
 
-const MEDIA = join(PACKAGE_ROOT, "examples", "media");
+const MEDIA = join(PACKAGE_ROOT, "examples");
 const SCENE = join(MEDIA, "scene.png");
 const CLIP = join(MEDIA, "shapes.mp4");
 const CLICK = { x: 160, y: 170 };

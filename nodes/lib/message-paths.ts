@@ -1,10 +1,13 @@
 import { stat } from "node:fs/promises";
-import { Confinement, Sam3Error } from "../../core";
+import { Confinement, examplePath, Sam3Error } from "../../core";
 import type { NodeAPI, NodeDef, Sam3Message } from "./node-kit";
 
 /** The settings of a node that reads a file named by a message: where such paths may lead. */
 export interface PathSettings extends NodeDef {
-  /** The input: a message property, or (propertyType "str") a path typed in the editor by the flow's author. */
+  /**
+   * The input: a message property, or (propertyType "str") a path typed in the editor by the flow's author, where
+   * `sam3-example:shapes.mp4` names a file the package ships for its examples.
+   */
   property: string;
   propertyType?: "msg" | "str";
   /** "off" (also when unset, as in nodes saved before this setting): a message never names a file. */
@@ -19,10 +22,16 @@ export interface NodeInput {
   name: string;
   /** Typed in the editor: a path here is the author's and is read as it is. */
   configured: boolean;
+  /** How a typed path is shown (a `sam3-example:` name as typed, not the package's folder). */
+  shown?: string;
 }
 
 export function nodeInput(RED: NodeAPI, msg: Sam3Message, config: PathSettings): NodeInput {
-  if (config.propertyType === "str") return { value: config.property, name: "the node's path", configured: true };
+  if (config.propertyType === "str") {
+    const typed: unknown = config.property;
+    const shown = typeof typed === "string" ? typed : undefined;
+    return { value: shown === undefined ? typed : (examplePath(shown) ?? shown), name: "the node's path", configured: true, shown };
+  }
   const property = config.property || "payload";
   return { value: RED.util.getMessageProperty(msg, property), name: `msg.${property}`, configured: false };
 }

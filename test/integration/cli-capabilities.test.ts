@@ -8,8 +8,8 @@ afterAll(() => rmSync(pack, { recursive: true, force: true }));
 
 describe("sam3 on a pack that can only track", () => {
   it.each([
-    ["segment", "examples/media/scene.png"],
-    ["track", "examples/media/shapes.mp4"],
+    ["segment", "examples/scene.png"],
+    ["track", "examples/shapes.mp4"],
   ])("%s --text: MISSING_CAPABILITY in one line, exit status 1, nothing on stdout", async (command, media) => {
     const run = await cli(command, media, "--text", "dog", "--model", pack, "--json");
     expect(run.code, run.stderr).toBe(1);

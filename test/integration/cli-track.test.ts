@@ -79,7 +79,7 @@ describe("sam3 track", () => {
   });
 
   it("--threshold lets the bundled random-weight pack find text objects (none at SAM 3's default)", async () => {
-    const run = await cli("track", "examples/media/shapes.mp4", "--text", "red circle", "--threshold", "0.1", "--json");
+    const run = await cli("track", "examples/shapes.mp4", "--text", "red circle", "--threshold", "0.1", "--json");
     expect(run.code, run.stderr).toBe(0);
     const frames = jsonLines(run.stdout);
     expect(frames).toHaveLength(24);

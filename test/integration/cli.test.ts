@@ -16,7 +16,7 @@ import { cli, stderrLines, type Run } from "../support/cli";
  */
 
 const REPO = resolve(__dirname, "..", "..");
-const SCENE = "examples/media/scene.png"; // relative: the CLI runs with cwd = REPO
+const SCENE = "examples/scene.png"; // relative: the CLI runs with cwd = REPO
 const QUERIES = 16; // detector queries of sam3-tiny-336
 /** Where onnxruntime-node's separately downloaded CUDA provider would be. */
 const CUDA_PROVIDER = join(REPO, "node_modules", "onnxruntime-node", "bin", "napi-v6", process.platform, process.arch, "libonnxruntime_providers_cuda.so");

@@ -1,29 +1,30 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NODE_NAMES, startNodeRed, type FlowNode, type NodeRedRuntime } from "../support/node-red";
+import { exampleFlow, exampleFlows, exampleNames, NODE_NAMES, startNodeRed, type FlowNode, type NodeRedRuntime } from "../support/node-red";
 import { REPO, SCENE } from "../support/reference";
 
 const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
-const FLOWS_DIR = join(REPO, "examples", "flows");
+/** Where the shipped video examples write their files. */
+const EXAMPLE_OUT = "/tmp/sam3-out";
+const EXAMPLES = ["camera-person-alert", "click-propagate-remove-export", "segment-image-by-text", "track-video-by-text"];
 
 let runtime: NodeRedRuntime;
 let base: string;
-let OUT: string;
 const log = () => runtime.log();
+const json = (path: string) => fetch(`${base}${path}`, { headers: { accept: "application/json" } }).then((r) => r.json());
 
 beforeAll(async () => {
   runtime = await startNodeRed();
   base = runtime.base;
-  OUT = join(runtime.userDir, "out");
 }, 90_000);
 
 afterAll(() => runtime?.stop());
 
 describe("the package in a real Node-RED runtime", () => {
   it("lists every sam3 node type, enabled, from this package", async () => {
-    const sets: { module: string; types: string[]; enabled: boolean; err?: string }[] = await (await fetch(`${base}/nodes`, { headers: { accept: "application/json" } })).json();
+    const sets: { module: string; types: string[]; enabled: boolean; err?: string }[] = await json("/nodes");
     const ours = sets.filter((s) => s.module === PACKAGE.name);
     expect(ours.map((s) => s.err).filter(Boolean), log()).toEqual([]);
     expect(ours.every((s) => s.enabled)).toBe(true);
@@ -36,24 +37,36 @@ describe("the package in a real Node-RED runtime", () => {
     expect(await grammar.text()).toContain("window.SAM3_PROMPTS = ");
   });
 
-  it("deploys every example flow through the admin API", async () => {
-    const flows: FlowNode[] = readdirSync(FLOWS_DIR).filter((f) => f.endsWith(".json")).flatMap((f) => JSON.parse(readFileSync(join(FLOWS_DIR, f), "utf8")));
-    // the video examples ask the user for a path and write to /tmp/sam3-out: point them at the bundled clip and a scratch folder
-    for (const node of flows) {
-      if (node.type === "sam3-load-video" && node.property === "/path/to/video.mp4") node.property = join(REPO, "examples", "media", "shapes.mp4");
-      if (node.type === "sam3-export-masks") node.directory = OUT;
-      // the bundled random weights find no instance of the text, and an export of masks without results is refused:
-      // the tracking flow writes its overlay only
-      if (node.id === "s3trk-export") node.json = false;
+  it("Import > Examples lists the four flows directly under the package, and each loads", async () => {
+    // what the editor's import dialog asks for: the example libraries, then this package's folder
+    expect(await json("/library/examples/flows/")).toContain(PACKAGE.name);
+    const listing: unknown[] = await json(`/library/examples/flows/${PACKAGE.name}/`);
+    expect(listing).toEqual(EXAMPLES.map((fn) => ({ fn })));
+    expect(exampleNames()).toEqual(EXAMPLES);
+    for (const name of EXAMPLES) expect(await json(`/library/examples/flows/${PACKAGE.name}/${name}`)).toEqual(exampleFlow(name));
+  });
+
+  it("the examples share one model config node, and their flow info has no HTML to swallow", () => {
+    const models = EXAMPLES.map((name) => exampleFlow(name).filter((n) => n.type === "sam3-model"));
+    expect(models.every((m) => m.length === 1)).toBe(true);
+    expect(new Set(models.map(([m]) => JSON.stringify(m))).size).toBe(1);
+    for (const name of EXAMPLES) {
+      const tab = exampleFlow(name).find((n) => n.type === "tab")!;
+      expect(tab.info, name).not.toMatch(/<[a-z]/i);
     }
+  });
+
+  it("deploys every example flow as shipped through the admin API", async () => {
+    const flows = exampleFlows();
     const usedTypes = new Set(flows.map((n: { type: string }) => n.type));
     expect(NODE_NAMES.filter((t) => !usedTypes.has(t)), "every sam3 node appears in an example").toEqual([]);
     await runtime.deploy(flows, `${base}/sam3`);
-    const deployed: { id: string }[] = await (await fetch(`${base}/flows`, { headers: { accept: "application/json" } })).json();
+    const deployed: FlowNode[] = await json("/flows");
     expect(deployed.length).toBe(flows.length);
+    expect(deployed.filter((n) => n.type === "sam3-model")).toHaveLength(1);
   });
 
-  it("flow 1: serves the upload page and answers an uploaded image with its overlay", async () => {
+  it("segment-image-by-text: serves the upload page and answers an uploaded image with its overlay", async () => {
     const page = await fetch(`${base}/sam3`);
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(await page.text()).toContain("<form");
@@ -69,28 +82,35 @@ describe("the package in a real Node-RED runtime", () => {
     expect(await bad.text()).toBe("the body is not an image that can be decoded: send the bytes of a JPEG, PNG or WebP (BAD_IMAGE)");
   });
 
-  it("flow 4: a snapshot raises the alert only when the masks cover enough of the frame", async () => {
+  it("camera-person-alert: the alert level compares with the union of the masks, never more than the frame", async () => {
     const post = (query: string) => fetch(`${base}/sam3/snapshot${query}`, { method: "POST", headers: { "content-type": "image/png" }, body: readFileSync(SCENE) });
     // the bundled random weights score ~0.25: at the default 0.5 nothing is found, at 0 everything is
     const quiet = await (await post("")).json();
     expect(quiet).toEqual({ objects: 0, fraction: 0, alert: false });
     const busy = await (await post("?threshold=0")).json();
     expect(busy.objects).toBe(16);
+    // sixteen overlapping masks: their areas add up to several frames, their union is part of one
     expect(busy.fraction).toBeGreaterThan(0.05);
+    expect(busy.fraction).toBeLessThanOrEqual(1);
     expect(busy.alert).toBe(true);
-    // overlapping masks can add up to more than the frame, so only a level above their sum stays quiet
     const strict = await (await post(`?threshold=0&alert=${busy.fraction + 0.01}`)).json();
     expect(strict.alert).toBe(false);
   });
 
-  it("flows 2 and 3: an inject runs load, prompts, propagation, removal and export in the runtime", async () => {
+  it("track-video-by-text and click-propagate-remove-export: an inject runs them on the bundled clip and writes their files", async () => {
+    const started = Date.now();
+    const wanted = ["tracked.overlay.mp4", "tracked.frames.jsonl", "clicked.frames.jsonl", "clicked.polygons.jsonl", "clicked.masks"];
+    // files of an earlier run must not pass for this one's
+    for (const f of wanted) rmSync(join(EXAMPLE_OUT, f), { recursive: true, force: true });
     for (const id of ["s3trk-inject", "s3clk-inject"]) expect((await fetch(`${base}/inject/${id}`, { method: "POST" })).status).toBe(200);
-    const wanted = ["tracked.overlay.mp4", "clicked.frames.jsonl", "clicked.polygons.jsonl"];
-    const until = Date.now() + 60_000;
-    const listing = () => readdirSync(OUT, { withFileTypes: true }).map((e) => e.name);
-    while (Date.now() < until && !(existsSync(OUT) && wanted.every((f) => listing().includes(f)))) await new Promise((r) => setTimeout(r, 250));
-    expect(listing(), log()).toEqual(expect.arrayContaining(wanted));
-    const objectFolders = existsSync(join(OUT, "clicked.masks")) ? readdirSync(join(OUT, "clicked.masks")) : [];
-    expect(objectFolders).not.toContain("obj-2");
-  });
+    const written = () => (existsSync(EXAMPLE_OUT) ? readdirSync(EXAMPLE_OUT).filter((f) => wanted.includes(f) && statSync(join(EXAMPLE_OUT, f)).mtimeMs >= started - 1000) : []);
+    const until = Date.now() + 90_000;
+    while (Date.now() < until && written().length < wanted.length) await new Promise((r) => setTimeout(r, 250));
+    expect(written().sort(), log()).toEqual([...wanted].sort());
+    // object 2 was removed before the export
+    expect(readdirSync(join(EXAMPLE_OUT, "clicked.masks"))).toEqual(["obj-1"]);
+    const overlay = await sharp(join(EXAMPLE_OUT, "tracked.overlay.mp4")).metadata().catch(() => undefined);
+    expect(overlay, "an MP4 is no still image").toBeUndefined();
+    expect(statSync(join(EXAMPLE_OUT, "tracked.overlay.mp4")).size).toBeGreaterThan(1000);
+  }, 120_000);
 });

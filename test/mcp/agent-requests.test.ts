@@ -35,7 +35,7 @@ const call = (client: Client, name: string, args: Record<string, unknown>) => cl
  * read back, and the session it left open used for a follow-up.
  */
 async function cutOutEveryPerson(client: Client) {
-  const asked = await call(client, "segment_video", { video_path: "media/shapes.mp4", text: "person", exports: ["png", "cutouts", "overlay"] });
+  const asked = await call(client, "segment_video", { video_path: "shapes.mp4", text: "person", exports: ["png", "cutouts", "overlay"] });
   expect(asked.isError, firstText(asked)).toBeFalsy();
   const s = asked.structuredContent;
   expect(s.session_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -57,7 +57,7 @@ async function cutOutEveryPerson(client: Client) {
 
 /** The same with a click, so there is an object to cut out: masks, cut-outs and overlay, all read back. */
 async function cutOutClickedObject(client: Client) {
-  const asked = await call(client, "segment_video", { video_path: "media/shapes.mp4", points: [{ x: 50, y: 80 }], max_frames: 5, direction: "forward", exports: ["png", "cutouts", "overlay"], keep_session: false });
+  const asked = await call(client, "segment_video", { video_path: "shapes.mp4", points: [{ x: 50, y: 80 }], max_frames: 5, direction: "forward", exports: ["png", "cutouts", "overlay"], keep_session: false });
   expect(asked.isError, firstText(asked)).toBeFalsy();
   const s = asked.structuredContent;
   const text = firstText(asked);
@@ -78,7 +78,7 @@ async function cutOutClickedObject(client: Client) {
 
 /** An image at threshold 0: every box in the text, five masks inline, all of them behind a link; cut-outs read back. */
 async function segmentImageAtThresholdZero(client: Client) {
-  const result = await call(client, "segment_image", { image_path: "media/scene.png", text: "circle", threshold: 0, overlay: false, exports: ["cutouts", "png"] });
+  const result = await call(client, "segment_image", { image_path: "scene.png", text: "circle", threshold: 0, overlay: false, exports: ["cutouts", "png"] });
   expect(result.isError, firstText(result)).toBeFalsy();
   const s = result.structuredContent;
   // 264 KB before the cap: the noisy masks of the random-weight pack take about 17 KB each
@@ -99,9 +99,9 @@ async function segmentImageAtThresholdZero(client: Client) {
   const mask = s.files.find((f: Link) => f.name === "scene.mask-1.png");
   await expectCutoutOfMask((await readLink(client, cutout)).data, (await readLink(client, mask)).data);
   // the cap moves both ways
-  const none = await call(client, "segment_image", { image_path: "media/scene.png", text: "circle", threshold: 0, overlay: false, max_inline_masks: 0 });
+  const none = await call(client, "segment_image", { image_path: "scene.png", text: "circle", threshold: 0, overlay: false, max_inline_masks: 0 });
   expect(JSON.stringify(none).length).toBeLessThan(10_000);
-  const all = await call(client, "segment_image", { image_path: "media/scene.png", text: "circle", threshold: 0, overlay: false, max_inline_masks: 100 });
+  const all = await call(client, "segment_image", { image_path: "scene.png", text: "circle", threshold: 0, overlay: false, max_inline_masks: 100 });
   expect(all.structuredContent.masks_left_out).toBe(0);
   expect(all.structuredContent.full_result).toBeUndefined();
 }

@@ -38,11 +38,11 @@ describe("sam3-mcp on a pack that can only track", () => {
   });
 
   it("answers a text prompt with a MISSING_CAPABILITY tool error, and a click with a mask", async () => {
-    const text = (await client.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", text: "dog" } })) as Result;
+    const text = (await client.callTool({ name: "segment_image", arguments: { image_path: "scene.png", text: "dog" } })) as Result;
     expect(text.isError).toBe(true);
     expect(firstText(text)).toMatch(new RegExp(`^MISSING_CAPABILITY: ${NO_TEXT.source}.*; the preset \\S+ has it$`));
     expect(firstText(text)).not.toContain(pack);
-    const click = (await client.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", points: [{ x: 320, y: 240 }], overlay: false } })) as Result;
+    const click = (await client.callTool({ name: "segment_image", arguments: { image_path: "scene.png", points: [{ x: 320, y: 240 }], overlay: false } })) as Result;
     expect(click.isError).toBeFalsy();
     expect(click.structuredContent.objects).toHaveLength(1);
   });

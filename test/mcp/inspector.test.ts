@@ -37,7 +37,7 @@ describe("the MCP inspector's CLI against sam3-mcp (stdio)", () => {
   });
 
   it("calls segment_image on the example scene", async () => {
-    const args = ["image_path=media/scene.png", "text=circle", "threshold=0", "overlay=false"].flatMap((a) => ["--tool-arg", a]);
+    const args = ["image_path=scene.png", "text=circle", "threshold=0", "overlay=false"].flatMap((a) => ["--tool-arg", a]);
     const { code, stdout, stderr } = await inspect(outputDir!, ["tools/call", "--tool-name", "segment_image", ...args]);
     expect(code, stderr).toBe(0);
     const result = JSON.parse(stdout);

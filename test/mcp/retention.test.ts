@@ -100,7 +100,7 @@ describe("output retention (sam3-mcp)", () => {
     const older = job(out, "older", 26);
     const client = await connectInMemory(ctx);
     try {
-      const result = await client.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", points: [{ x: 100, y: 100 }], overlay: false, exports: ["png"] } });
+      const result = await client.callTool({ name: "segment_image", arguments: { image_path: "scene.png", points: [{ x: 100, y: 100 }], overlay: false, exports: ["png"] } });
       expect(result.isError).toBeFalsy();
       await expect.poll(() => existsSync(join(out, older))).toBe(false);
       expect(existsSync(join(out, hours))).toBe(true);
@@ -116,7 +116,7 @@ describe("output retention (sam3-mcp)", () => {
     const old = job(options.outputDir!, "ancient", 1000);
     const ctx = new McpContext(options);
     const client = await connectInMemory(ctx);
-    await client.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", points: [{ x: 100, y: 100 }], overlay: false, exports: ["png"] } });
+    await client.callTool({ name: "segment_image", arguments: { image_path: "scene.png", points: [{ x: 100, y: 100 }], overlay: false, exports: ["png"] } });
     await new Promise((r) => setTimeout(r, 200));
     expect(existsSync(join(options.outputDir!, old))).toBe(true);
     await client.close();

@@ -49,7 +49,7 @@ describe("MCP tools over an in-memory transport", () => {
   });
 
   it("segment_image: text finds every instance, with structured objects and a small overlay image", async () => {
-    const result = await call("segment_image", { image_path: "media/scene.png", text: "red circle", threshold: 0 });
+    const result = await call("segment_image", { image_path: "scene.png", text: "red circle", threshold: 0 });
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent.image).toEqual({ width: 640, height: 480 });
     expect(result.structuredContent.objects).toHaveLength(16);
@@ -62,7 +62,7 @@ describe("MCP tools over an in-memory transport", () => {
 
   it("segment_image: several concepts in one call, each object labelled, colours as the overlay draws them", async () => {
     // 32 objects: their mask PNGs and cut-outs are more files than one answer links, the full result is among those linked
-    const result = await call("segment_image", { image_path: "media/scene.png", text: ["red circle", "blue square"], threshold: 0, overlay: false, exports: ["png", "cutouts"] });
+    const result = await call("segment_image", { image_path: "scene.png", text: ["red circle", "blue square"], threshold: 0, overlay: false, exports: ["png", "cutouts"] });
     expect(result.isError).toBeFalsy();
     const objects = result.structuredContent.objects as { id: number; label: string; colour: string }[];
     expect(objects).toHaveLength(32);
@@ -93,7 +93,7 @@ describe("MCP tools over an in-memory transport", () => {
 
   it("segment_video: one call tracks a clicked object and links the per-frame results", async () => {
     const progress: number[] = [];
-    const result = await call("segment_video", { video_path: "media/shapes.mp4", points: [{ x: 50, y: 80 }], overlay_video: true }, { onprogress: (p) => progress.push(p.progress) });
+    const result = await call("segment_video", { video_path: "shapes.mp4", points: [{ x: 50, y: 80 }], overlay_video: true }, { onprogress: (p) => progress.push(p.progress) });
     expect(result.isError, firstText(result)).toBeFalsy();
     const s = result.structuredContent;
     expect([s.frames, s.width, s.height, s.cancelled]).toEqual([24, 320, 240, false]);
@@ -114,13 +114,13 @@ describe("MCP tools over an in-memory transport", () => {
     expect((await call("list_sessions", {})).structuredContent.sessions.map((x: { session_id: string }) => x.session_id)).toEqual([s.session_id]);
     expect(firstText(result)).toContain(`Session ${s.session_id} stays open`);
     await call("close_session", { session_id: s.session_id });
-    const closing = await call("segment_video", { video_path: "media/shapes.mp4", points: [{ x: 50, y: 80 }], max_frames: 2, direction: "forward", keep_session: false });
+    const closing = await call("segment_video", { video_path: "shapes.mp4", points: [{ x: 50, y: 80 }], max_frames: 2, direction: "forward", keep_session: false });
     expect(closing.structuredContent.session_open).toBe(false);
     expect((await call("list_sessions", {})).structuredContent.sessions).toEqual([]);
   });
 
   it("session tools: start, prompt, propagate with progress, read a frame, remove, export, reset, close", async () => {
-    const started = await call("start_session", { video_path: "media/shapes.mp4" });
+    const started = await call("start_session", { video_path: "shapes.mp4" });
     const id = started.structuredContent.session_id;
     expect(started.structuredContent).toMatchObject({ frames: 24, width: 320, height: 240, fps: 12, kind: "video", tracker: "memory" });
     expect(started.structuredContent.decoder).toMatch(/ffmpeg/);
@@ -150,7 +150,7 @@ describe("MCP tools over an in-memory transport", () => {
   });
 
   it("stops a propagation when the client cancels the call", async () => {
-    const id = (await call("start_session", { video_path: "media/shapes.mp4" })).structuredContent.session_id;
+    const id = (await call("start_session", { video_path: "shapes.mp4" })).structuredContent.session_id;
     await call("add_prompt", { session_id: id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
     const controller = new AbortController();
     const seen: number[] = [];
@@ -170,21 +170,21 @@ describe("MCP tools over an in-memory transport", () => {
   });
 
   it("answers bad input with isError and a clear message, and keeps serving", async () => {
-    const junk = join(REPO, "examples", "media", "junk.mp4");
+    const junk = join(REPO, "examples", "junk.mp4");
     writeFileSync(junk, "no video here");
     try {
       const cases: [string, Record<string, unknown>, RegExp][] = [
-        ["segment_image", { image_path: "media/nope.png", text: "x" }, /does not exist/],
+        ["segment_image", { image_path: "nope.png", text: "x" }, /does not exist/],
         ["segment_image", { image_path: "../package.json", text: "x" }, /outside the folders/],
         ["segment_image", { image_path: "/etc/passwd", text: "x" }, /outside the folders/],
-        ["segment_image", { image_path: "media/scene.png", points: [{ x: 900, y: 10 }] }, /outside the 640x480 image/],
-        ["segment_image", { image_path: "media/scene.png", points: [{ x: 1.5, y: 0.2 }], coordinates: "relative" }, /outside the 640x480 image/],
+        ["segment_image", { image_path: "scene.png", points: [{ x: 900, y: 10 }] }, /outside the 640x480 image/],
+        ["segment_image", { image_path: "scene.png", points: [{ x: 1.5, y: 0.2 }], coordinates: "relative" }, /outside the 640x480 image/],
         // named by the tools' own arguments: no tool takes a mask
-        ["segment_image", { image_path: "media/scene.png" }, /^BAD_PROMPT: give text, points or boxes: what to segment$/],
-        ["segment_video", { video_path: "media/shapes.mp4" }, /^BAD_PROMPT: give text, points or boxes: what to track$/],
+        ["segment_image", { image_path: "scene.png" }, /^BAD_PROMPT: give text, points or boxes: what to segment$/],
+        ["segment_video", { video_path: "shapes.mp4" }, /^BAD_PROMPT: give text, points or boxes: what to track$/],
         ["segment_image", { text: "x" }, /exactly one of image_path and image_base64/],
         ["segment_image", { image_base64: "bm90IGFuIGltYWdl", text: "x" }, /cannot decode/],
-        ["start_session", { video_path: "media/junk.mp4" }, /junk\.mp4/],
+        ["start_session", { video_path: "junk.mp4" }, /junk\.mp4/],
         ["add_prompt", { session_id: "nope", frame_index: 0, text: "x" }, /no session "nope"/],
         ["propagate_in_video", { session_id: "nope" }, /no session "nope"/],
         ["remove_object", { session_id: "nope", obj_id: 1 }, /no session/],
@@ -198,7 +198,7 @@ describe("MCP tools over an in-memory transport", () => {
     } finally {
       rmSync(junk, { force: true });
     }
-    expect((await call("segment_image", { image_path: "media/scene.png", points: [{ x: 100, y: 100 }] })).isError).toBeFalsy();
+    expect((await call("segment_image", { image_path: "scene.png", points: [{ x: 100, y: 100 }] })).isError).toBeFalsy();
   });
 
   it("refuses base64 images over the size cap", async () => {
@@ -220,10 +220,10 @@ describe("MCP tools over an in-memory transport", () => {
     const c = await connectInMemory(limited);
     const full = new McpContext(testServerOptions({ maxJobs: 1, maxQueue: 0 }));
     const d = await connectInMemory(full);
-    const segment = (client: Client) => client.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", text: "x", overlay: false } }) as Promise<Result>;
+    const segment = (client: Client) => client.callTool({ name: "segment_image", arguments: { image_path: "scene.png", text: "x", overlay: false } }) as Promise<Result>;
     try {
-      const first = (await c.callTool({ name: "start_session", arguments: { video_path: "media/shapes.mp4" } })) as Result;
-      const second = (await c.callTool({ name: "start_session", arguments: { video_path: "media/shapes.mp4" } })) as Result;
+      const first = (await c.callTool({ name: "start_session", arguments: { video_path: "shapes.mp4" } })) as Result;
+      const second = (await c.callTool({ name: "start_session", arguments: { video_path: "shapes.mp4" } })) as Result;
       expect(second.isError).toBe(true);
       expect(firstText(second)).toMatch(/^LIMIT_EXCEEDED: 1 sessions are open, the limit/);
       await c.callTool({ name: "close_session", arguments: { session_id: first.structuredContent.session_id } });

@@ -26,7 +26,7 @@ describe("MCP over stdio (the sam3-mcp command)", () => {
       const bad = (await client.callTool({ name: "segment_image", arguments: { image_path: "missing.png", text: "cat" } })) as Result;
       expect(bad.isError).toBe(true);
       expect(firstText(bad)).toContain("does not exist");
-      const good = (await client.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", text: "red circle", threshold: 0, overlay: false } })) as Result;
+      const good = (await client.callTool({ name: "segment_image", arguments: { image_path: "scene.png", text: "red circle", threshold: 0, overlay: false } })) as Result;
       expect(good.structuredContent.objects).toHaveLength(16);
     } finally {
       await client.close();
@@ -61,7 +61,7 @@ describe("MCP over Streamable HTTP (sam3-mcp --http)", () => {
     try {
       expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
       const progress: number[] = [];
-      const result = (await client.callTool({ name: "segment_video", arguments: { video_path: "media/shapes.mp4", points: [{ x: 50, y: 80 }], max_frames: 4, direction: "forward" } }, undefined, { onprogress: (p) => progress.push(p.progress) })) as Result;
+      const result = (await client.callTool({ name: "segment_video", arguments: { video_path: "shapes.mp4", points: [{ x: 50, y: 80 }], max_frames: 4, direction: "forward" } }, undefined, { onprogress: (p) => progress.push(p.progress) })) as Result;
       expect(result.isError, firstText(result)).toBeFalsy();
       expect(result.structuredContent.frames).toBe(5);
       expect(progress).toEqual([1, 2, 3, 4, 5]);

@@ -47,7 +47,9 @@ describe("sam3-load-video (compiled node, real engine)", () => {
       loadNode("loadNoModel", "outNoModel", { model: "" }),
       loadNode("loadTyped", "outTyped", { property: join(dir, "clip.mp4"), propertyType: "str", paths: "off" }),
       loadNode("loadNoPaths", "outNoPaths", { paths: undefined, pathFolder: undefined }),
-      ...["out", "outSmall", "outProperty", "outNoModel", "outTyped", "outNoPaths"].map(sink),
+      loadNode("loadExample", "outExample", { property: "sam3-example:shapes.mp4", propertyType: "str", paths: "off" }),
+      loadNode("loadExampleOut", "outExampleOut", { property: "sam3-example:../package.json", propertyType: "str", paths: "off" }),
+      ...["out", "outSmall", "outProperty", "outNoModel", "outTyped", "outNoPaths", "outExample", "outExampleOut"].map(sink),
     ]);
   });
   // every session reserves 256 MiB of the predictor's 1 GiB frame-cache budget until it is closed
@@ -109,6 +111,18 @@ describe("sam3-load-video (compiled node, real engine)", () => {
   it("a path typed in the node (type string) is read whatever the message holds", async () => {
     const msg = await flow.request("loadTyped", { payload: "/etc/passwd" }, "outTyped");
     expect(sessionOf(msg)).toMatchObject({ frames: 8, width: 160, height: 120 });
+  });
+
+  it("sam3-example: typed in the node opens the package's demo clip, shown as typed; nothing outside the examples", async () => {
+    const msg = await flow.request("loadExample", { payload: "/etc/passwd" }, "outExample");
+    expect(sessionOf(msg).frames).toBeGreaterThan(0);
+    expect(infoOf(msg).resource_path).toBe("sam3-example:shapes.mp4");
+    const error = await flow.failure("loadExampleOut", { payload: "" }, ["outExampleOut"]);
+    expect(error.code).toBe("PATH_NOT_ALLOWED");
+    expect(error.message).toContain("sam3-example:../package.json is not one of the package's example files (sam3-example:scene.png, sam3-example:shapes.mp4)");
+    // in a message the prefix means nothing: a message path stays inside the node's folder
+    const fromMessage = await flow.failure("load", { payload: "sam3-example:shapes.mp4" }, ["out"]);
+    expect(fromMessage.code).toBe("PATH_NOT_ALLOWED");
   });
 
   it("without a folder for message paths (nodes saved before the setting) a path in the message is refused", async () => {

@@ -17,6 +17,7 @@ interface Sam3Info {
   model: string;
   path: "detector" | "tracker";
   candidates?: { score: number; area: number }[];
+  coverage: { area: number; fraction: number };
   warnings: string[];
 }
 
@@ -43,11 +44,27 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
       segmentImageNode("segNoModel", "outNoModel", { model: "" }),
       segmentImageNode("segTyped", "outTyped", { property: SCENE, propertyType: "str", text: "thing", threshold: "0" }),
       segmentImageNode("segNoPaths", "outNoPaths"),
-      ...["out", "outVisual", "outProperty", "outConfigured", "outDefaults", "outClicks", "outNoModel", "outTyped", "outNoPaths"].map(sink),
+      segmentImageNode("segExample", "outExample", { property: "sam3-example:scene.png", propertyType: "str", text: "thing", threshold: "0" }),
+      ...["out", "outVisual", "outProperty", "outConfigured", "outDefaults", "outClicks", "outNoModel", "outTyped", "outNoPaths", "outExample"].map(sink),
     ]);
     baseline = await flow.request("seg", { payload: scene, text: "thing", threshold: 0, topic: "kept" }, "out");
   });
   afterAll(() => flow.unload());
+
+  it("msg.sam3.coverage is the union of the masks: overlapping objects count once", () => {
+    const covered = new Set<number>();
+    for (const o of objectsOf(baseline)) cocoRleToMask(o.rle).data.forEach((v, i) => v && covered.add(i));
+    expect(infoOf(baseline).coverage).toEqual({ area: covered.size, fraction: covered.size / (WIDTH * HEIGHT) });
+    // the sixteen random masks overlap: the sum of their areas is more than their union
+    const summed = objectsOf(baseline).reduce((sum, o) => sum + o.area, 0);
+    expect(summed).toBeGreaterThan(covered.size);
+    expect(infoOf(baseline).coverage.fraction).toBeLessThanOrEqual(1);
+  });
+
+  it("sam3-example:scene.png typed in the node reads the package's demo image", async () => {
+    const msg = await flow.request("segExample", { payload: "/etc/passwd" }, "outExample");
+    expect(objectsOf(msg)).toEqual(objectsOf(await flow.request("segTyped", { payload: "" }, "outTyped")));
+  });
 
   it("segments a Buffer by text at threshold 0: every query, sorted by score, as {id, score, box, area, rle}", () => {
     const objects = objectsOf(baseline);
@@ -71,7 +88,7 @@ describe("sam3-segment-image (compiled node, real engine)", () => {
       expect(typeof o.rle.counts).toBe("string");
       expect(maskArea(cocoRleToMask(o.rle))).toBe(o.area);
     }
-    expect(infoOf(baseline)).toEqual({ image: { width: WIDTH, height: HEIGHT }, model: "sam3-tiny-336", path: "detector", warnings: [] });
+    expect(infoOf(baseline)).toEqual({ image: { width: WIDTH, height: HEIGHT }, model: "sam3-tiny-336", path: "detector", coverage: expect.any(Object), warnings: [] });
     // the message goes on: its other properties stay, nothing is added when overlay / masks are off
     expect(baseline.topic).toBe("kept");
     expect(baseline).not.toHaveProperty("image");

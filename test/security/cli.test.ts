@@ -23,7 +23,7 @@ interface Case {
 }
 
 const CORPUS: Case[] = JSON.parse(readFileSync(join(REPO, "test", "security", "corpus", "cli.json"), "utf8"));
-const VIDEO = join(REPO, "examples", "media", "shapes.mp4");
+const VIDEO = join(REPO, "examples", "shapes.mp4");
 const tmp = mkdtempSync(join(tmpdir(), "sam3-sec-cli-"));
 const FILE = join(tmp, "a-file");
 const FULL = join(tmp, "full");

@@ -54,7 +54,7 @@ describe(`MCP bad-input corpus (${CORPUS.length} cases)`, () => {
   beforeAll(async () => {
     for (const dir of [root, outside, out, join(root, "frames-evil")]) mkdirSync(dir, { recursive: true });
     copyFileSync(SCENE, join(root, "scene.png"));
-    copyFileSync(join(REPO, "examples", "media", "shapes.mp4"), join(root, "shapes.mp4"));
+    copyFileSync(join(REPO, "examples", "shapes.mp4"), join(root, "shapes.mp4"));
     copyFileSync(SCENE, join(outside, "secret.png"));
     writeFileSync(join(outside, "secret.txt"), "secret");
     writeFileSync(join(root, "notes.txt"), "not an image");

@@ -47,7 +47,7 @@ function fill(dir: string) {
 
 /** A session on the test clip with one clicked object. */
 async function promptedSession(client: Client): Promise<string> {
-  const id = (await call(client, "start_session", { video_path: "media/shapes.mp4" })).structuredContent.session_id;
+  const id = (await call(client, "start_session", { video_path: "shapes.mp4" })).structuredContent.session_id;
   await call(client, "add_prompt", { session_id: id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
   return id;
 }
@@ -123,7 +123,7 @@ describe("MCP tool errors", () => {
   });
 
   it("export_masks on a session with no results says so instead of writing an empty file", async () => {
-    const id = (await call(client, "start_session", { video_path: "media/shapes.mp4" })).structuredContent.session_id;
+    const id = (await call(client, "start_session", { video_path: "shapes.mp4" })).structuredContent.session_id;
     const exported = await call(client, "export_masks", { session_id: id });
     expect(exported.isError).toBe(true);
     expect(firstText(exported)).toMatch(/^BAD_REQUEST: no results to export: add a prompt and propagate first/);
@@ -191,7 +191,7 @@ describe("the job queue", () => {
     const client = await connectInMemory(ctx);
     try {
       // the first call loads the model, which takes far longer than 50 ms
-      const [first, second] = await Promise.all([0, 1].map(() => call(client, "segment_image", { image_path: "media/scene.png", points: [{ x: 10, y: 10 }], overlay: false })));
+      const [first, second] = await Promise.all([0, 1].map(() => call(client, "segment_image", { image_path: "scene.png", points: [{ x: 10, y: 10 }], overlay: false })));
       expect(first.isError, firstText(first)).toBeFalsy();
       expect(firstText(second)).toMatch(/^TIMEOUT: waited 0 s for the model/);
     } finally {

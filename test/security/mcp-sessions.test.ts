@@ -31,9 +31,9 @@ describe("video sessions belong to the MCP session that opened them (HTTP)", () 
   it("client B can neither list, read, prompt, export, reset nor close client A's session; A's sessions close when A leaves", async () => {
     const a = await connectHttp(http.url);
     const b = await connectHttp(http.url);
-    const started = await call(a.client, "start_session", { video_path: "media/shapes.mp4" });
+    const started = await call(a.client, "start_session", { video_path: "shapes.mp4" });
     const id = started.structuredContent.session_id;
-    expect(started.structuredContent.resource_path).toBe("media/shapes.mp4");
+    expect(started.structuredContent.resource_path).toBe("shapes.mp4");
     expect(JSON.stringify(started)).not.toContain(options.roots![0]);
     await call(a.client, "add_prompt", { session_id: id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
 
@@ -83,7 +83,7 @@ describe("an MCP session left without being ended (HTTP)", () => {
 
   it("is closed with its video sessions once its client has gone quiet", async () => {
     const a = await connectHttp(http.url);
-    await call(a.client, "start_session", { video_path: "media/shapes.mp4" });
+    await call(a.client, "start_session", { video_path: "shapes.mp4" });
     expect(await open()).toBe(1);
     // the client vanishes without ending its session (no DELETE)
     await a.client.close();
@@ -102,7 +102,7 @@ describe("an MCP session left without being ended (HTTP)", () => {
     const tool = async (id: number, name: string, args: object) => (await post({ id, method: "tools/call", params: { name, arguments: args } })).result;
     await post({ id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
     await post({ method: "notifications/initialized" });
-    const session_id = (await tool(2, "start_session", { video_path: "media/shapes.mp4" })).structuredContent.session_id;
+    const session_id = (await tool(2, "start_session", { video_path: "shapes.mp4" })).structuredContent.session_id;
     await tool(3, "add_prompt", { session_id, frame_index: 0, obj_id: 1, points: [{ x: 50, y: 80 }] });
     const started = Date.now();
     const run = await tool(4, "propagate_in_video", { session_id });
@@ -141,7 +141,7 @@ describe("session limits under concurrency", () => {
     const ctx = new McpContext(options);
     const client = await connectInMemory(ctx);
     try {
-      const results = await Promise.all(Array.from({ length: 16 }, () => call(client, "start_session", { video_path: "media/shapes.mp4" })));
+      const results = await Promise.all(Array.from({ length: 16 }, () => call(client, "start_session", { video_path: "shapes.mp4" })));
       const opened = results.filter((r) => !r.isError);
       expect(opened).toHaveLength(8);
       expect(results.filter((r) => r.isError).map(firstText)).toEqual(Array(8).fill(expect.stringMatching(/^LIMIT_EXCEEDED: /)));
@@ -149,7 +149,7 @@ describe("session limits under concurrency", () => {
       expect(sessions).toHaveLength(8);
       expect((await call(client, "list_sessions", {})).structuredContent.sessions).toHaveLength(8);
       await call(client, "close_session", { session_id: opened[0].structuredContent.session_id });
-      expect((await call(client, "start_session", { video_path: "media/shapes.mp4" })).isError).toBeFalsy();
+      expect((await call(client, "start_session", { video_path: "shapes.mp4" })).isError).toBeFalsy();
     } finally {
       await client.close();
       await ctx.close();

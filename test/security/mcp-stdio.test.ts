@@ -42,7 +42,7 @@ describe("MCP over stdio: messages up to --max-base64-mb (the sam3-mcp command)"
   it("answers a message over the limit with a JSON-RPC error and keeps serving", async () => {
     const tooBig = "A".repeat(24 * 2 ** 20);
     await expect(client.callTool({ name: "segment_image", arguments: { image_base64: tooBig, text: "x" } })).rejects.toThrow(/LIMIT_EXCEEDED: the message is 24\.0 MiB, larger than the 22\.3 MiB/);
-    const next = (await client.callTool({ name: "segment_image", arguments: { image_path: "media/scene.png", points: [{ x: 100, y: 100 }], overlay: false } })) as Result;
+    const next = (await client.callTool({ name: "segment_image", arguments: { image_path: "scene.png", points: [{ x: 100, y: 100 }], overlay: false } })) as Result;
     expect(next.isError, firstText(next)).toBeFalsy();
     expect((await client.listTools()).tools).toHaveLength(10);
     expect(stderr).not.toMatch(/ReadBuffer|exceeded maximum/);

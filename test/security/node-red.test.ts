@@ -20,7 +20,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNodeRed, type FlowNode, type NodeRedRuntime } from "../support/node-red";
+import { exampleFlows, startNodeRed, type FlowNode, type NodeRedRuntime } from "../support/node-red";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo } from "../support/synthetic-video";
 
@@ -32,7 +32,6 @@ interface Case {
 }
 
 const CORPUS: Case[] = JSON.parse(readFileSync(join(REPO, "test", "security", "corpus", "node-red.json"), "utf8"));
-const FLOWS_DIR = join(REPO, "examples", "flows");
 const SECRET = `SECRET-${process.pid}-do-not-leak`;
 const scratch = realpathSync(mkdtempSync(join(tmpdir(), "sam3-sec-node-red-")));
 const ALLOWED = join(scratch, "allowed");
@@ -100,8 +99,6 @@ function testFlow(): FlowNode[] {
     { id: "sec-out", type: "http response", z, name: "", statusCode: "", headers: {}, wires: [] },
   ];
 }
-
-const exampleFlows = (): FlowNode[] => readdirSync(FLOWS_DIR).filter((f) => f.endsWith(".json")).flatMap((f) => JSON.parse(readFileSync(join(FLOWS_DIR, f), "utf8")));
 
 /** Replaces the test-side tokens of a corpus message. */
 function expand(value: unknown): unknown {

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from "node-red";
+import type { Browser, Page } from "playwright-core";
 import { expect, vi, type MockInstance } from "vitest";
 import type { Sam3VideoPredictor } from "../../core/video/predictor";
 import type { Sam3ModelNode } from "../../nodes/lib/model-node";
@@ -313,6 +314,26 @@ export interface NodeRedRuntime {
   stop(): Promise<void>;
 }
 
+/** Where Node-RED finds the package's example flows (menu > Import > Examples): its examples/ folder. */
+export const EXAMPLES_DIR = join(REPO, "examples");
+
+/** The example flows' names, as the editor lists them (the .json files of examples/). */
+export const exampleNames = (): string[] =>
+  readdirSync(EXAMPLES_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.slice(0, -".json".length))
+    .sort();
+
+/** One example flow, as shipped. */
+export const exampleFlow = (name: string): FlowNode[] => JSON.parse(readFileSync(join(EXAMPLES_DIR, `${name}.json`), "utf8"));
+
+/** Every example flow as shipped, imported together: the config node they share appears once, as the editor's import keeps it. */
+export function exampleFlows(): FlowNode[] {
+  const byId = new Map<string, FlowNode>();
+  for (const node of exampleNames().flatMap(exampleFlow)) if (!byId.has(node.id)) byId.set(node.id, node);
+  return [...byId.values()];
+}
+
 /** A free loopback port. */
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -323,8 +344,12 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts Node-RED on a loopback port with the package linked into a fresh user directory, as `npm install <folder>` does. */
-export async function startNodeRed(): Promise<NodeRedRuntime> {
+/**
+ * Starts Node-RED on a loopback port with the package linked into a fresh user directory, as `npm install <folder>`
+ * does; `env` is added to the runtime's environment (a models folder, a mirror to fetch from), `settings` to its
+ * settings.js (adminAuth...).
+ */
+export async function startNodeRed(env: Record<string, string> = {}, settings: Record<string, unknown> = {}): Promise<NodeRedRuntime> {
   const userDir = mkdtempSync(join(tmpdir(), "sam3-node-red-"));
   const name = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string }).name;
   mkdirSync(join(userDir, "node_modules", "@sam3-flow"), { recursive: true });
@@ -333,11 +358,11 @@ export async function startNodeRed(): Promise<NodeRedRuntime> {
   const port = await freePort();
   writeFileSync(
     join(userDir, "settings.js"),
-    `module.exports = { uiHost: "127.0.0.1", uiPort: ${port}, flowFile: "flows.json", credentialSecret: false, editorTheme: { tours: false }, logging: { console: { level: "warn" } } };\n`,
+    `module.exports = { uiHost: "127.0.0.1", uiPort: ${port}, flowFile: "flows.json", credentialSecret: false, editorTheme: { tours: false }, telemetry: { enabled: false }, logging: { console: { level: "warn" } }, ...${JSON.stringify(settings)} };\n`,
   );
   const base = `http://127.0.0.1:${port}`;
   let log = "";
-  const red: ChildProcess = spawn(process.execPath, [requireNative.resolve("node-red/red.js"), "--userDir", userDir, "--settings", join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
+  const red: ChildProcess = spawn(process.execPath, [requireNative.resolve("node-red/red.js"), "--userDir", userDir, "--settings", join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   red.stdout!.on("data", (d) => (log += d));
   red.stderr!.on("data", (d) => (log += d));
 
@@ -350,7 +375,8 @@ export async function startNodeRed(): Promise<NodeRedRuntime> {
     }
     throw new Error(`${url} did not answer in time:\n${log}`);
   };
-  await waitFor(`${base}/settings`, 60_000);
+  // with adminAuth, /settings answers 401 until the runtime is up
+  await waitFor(`${base}/auth/login`, 60_000);
 
   return {
     base,
@@ -376,4 +402,20 @@ export async function startNodeRed(): Promise<NodeRedRuntime> {
       if (red.exitCode === null && red.signalCode === null) throw new Error("Node-RED did not stop within 15 s");
     },
   };
+}
+
+/** The Node-RED editor open in a browser page, with every URL the page requested. */
+export interface EditorPage {
+  page: Page;
+  requests: string[];
+}
+
+/** Opens the runtime's editor in a fresh page and waits until the sam3 node types have registered. */
+export async function openEditor(browser: Browser, runtime: NodeRedRuntime): Promise<EditorPage> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const requests: string[] = [];
+  page.on("request", (r) => requests.push(r.url()));
+  await page.goto(runtime.base);
+  await page.waitForFunction((types) => types.every((t) => (window as unknown as { RED?: { nodes?: { getType(t: string): unknown } } }).RED?.nodes?.getType(t)), NODE_NAMES, { timeout: 60_000 });
+  return { page, requests };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const REPO = join(__dirname, "..", "..");
-export const SCENE = join(REPO, "examples", "media", "scene.png");
+export const SCENE = join(REPO, "examples", "scene.png");
 export const PACKS = ["sam3-tiny-336", "sam3-tiny-1008"] as const;
 
 /** Reference outputs of the Hugging Face implementation, shipped beside the tests. */

@@ -4,7 +4,7 @@
 
 reads only the pack's HF checkpoint (hf/config.json + hf/model.safetensors, loaded with HF's own classes), its
 tokenizer and, for the onnx_* entries (max |onnxruntime - PyTorch| of each graph on the same inputs), its ONNX graphs.
-The image is examples/media/scene.png (640 x 480), prepared by HF's processors (`processing.py`: HF's code with
+The image is examples/scene.png (640 x 480), prepared by HF's processors (`processing.py`: HF's code with
 torchvision's three calls done by torch); the prompts are those of `inputs.py`. It writes
 - reference_detector.json: Sam3Model - processor outputs, raw outputs of the text and text + box prompts, the
   post-processed detections of HF's post_process_instance_segmentation at thresholds 0 and 0.3;
@@ -35,7 +35,7 @@ from .export import max_abs_diff
 from .processing import detector_processor, tracker_processor
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-SCENE = os.path.join(REPO, "examples", "media", "scene.png")
+SCENE = os.path.join(REPO, "examples", "scene.png")
 TEXT = "red circle"
 THRESHOLDS = (0.0, 0.3)
 TOP = 10  # detections kept per threshold (best first); the best 3 with their mask's RLE

@@ -26,5 +26,5 @@ def test_prompts_are_the_reference_prompts(key):
 
 def test_scene_matches_the_examples_scene():
     from PIL import Image
-    shipped = np.asarray(Image.open(os.path.join(REPO, "examples", "media", "scene.png")).convert("RGB"))
+    shipped = np.asarray(Image.open(os.path.join(REPO, "examples", "scene.png")).convert("RGB"))
     assert np.array_equal(np.asarray(inputs.scene()), shipped)
