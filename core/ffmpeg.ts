@@ -147,7 +147,7 @@ export interface FfmpegRun {
   readonly started: Promise<void>;
   /** Resolves when ffmpeg exits with status 0; rejects with FFMPEG_FAILED carrying its last stderr line otherwise. */
   readonly finished: Promise<void>;
-  /** SIGKILLs ffmpeg (at once, or as soon as it is spawned) and resolves when it has exited. */
+  /** SIGKILLs ffmpeg and resolves when it has exited (at once when it never started). */
   kill(): Promise<void>;
 }
 
@@ -182,7 +182,8 @@ export function startFfmpeg(command: FfmpegCommand, what: string, onStderr?: (li
   const started = new Promise<void>((resolve) => child.once("spawn", () => resolve()));
   // 'close' comes after the exit and after stderr has been read to its end, so the last line is known
   const finished = new Promise<void>((resolve, reject) => {
-    child.once("error", (e: NodeJS.ErrnoException) => reject(new Sam3Error("FFMPEG_FAILED", `${what}: ffmpeg could not be started (${e.code ?? "unknown error"})`)));
+    // the first error settles it; listening on keeps a later one (a failed kill) from being an unhandled event
+    child.on("error", (e: NodeJS.ErrnoException) => reject(new Sam3Error("FFMPEG_FAILED", `${what}: ffmpeg could not be started (${e.code ?? "unknown error"})`)));
     child.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
       log.end();
       if (signal) reject(new Sam3Error("FFMPEG_FAILED", `${what}: ffmpeg was killed (${signal})`));
@@ -190,10 +191,11 @@ export function startFfmpeg(command: FfmpegCommand, what: string, onStderr?: (li
       else resolve();
     });
   });
-  const exited = finished.then(
-    () => undefined,
-    () => undefined,
-  );
+  // a process that never started has nothing to wait for; one that did has exited once 'close' comes
+  const exited = new Promise<void>((resolve) => {
+    child.once("close", () => resolve());
+    child.on("error", () => child.pid === undefined && resolve());
+  });
   const spawned = Promise.race([started, finished]);
   spawned.catch(() => undefined);
   finished.catch(() => undefined);
