@@ -1,7 +1,7 @@
-import { execFileSync, type ExecFileSyncOptionsWithStringEncoding } from "node:child_process";
+import { execFileSync, spawn, type ExecFileSyncOptionsWithStringEncoding } from "node:child_process";
 import { accessSync, chmodSync, constants, readFileSync, statSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
-import ffmpeg, { type FfmpegCommand } from "fluent-ffmpeg";
+import type { Readable, Writable } from "node:stream";
 import { Sam3Error } from "./errors";
 
 /** The ffmpeg binary this process runs, and where it came from. */
@@ -12,12 +12,11 @@ export interface FfmpegBinary {
 }
 
 const EXE = process.platform === "win32" ? ".exe" : "";
-// synchronous on purpose (these answers are needed at once, then cached) and fluent-ffmpeg has no synchronous run
+// synchronous on purpose: these answers are needed at once, then cached
 const SYNC_RUN: ExecFileSyncOptionsWithStringEncoding = { encoding: "utf8", timeout: 15_000, stdio: ["ignore", "pipe", "pipe"] };
 
 /** Resolved once per value of $SAM3_FFMPEG, so pointing it elsewhere later takes effect. */
 let resolvedFfmpeg: { env: string | undefined; binary: FfmpegBinary } | undefined;
-let resolvedFfprobe: { env: string | undefined; path: string | undefined } | undefined;
 
 /** `$SAM3_FFMPEG`, else `ffmpeg` on PATH, else the binary shipped in @ffmpeg-installer; the first that runs. */
 export function findFfmpeg(): FfmpegBinary {
@@ -28,15 +27,6 @@ export function findFfmpeg(): FfmpegBinary {
   return binary;
 }
 
-/** `$SAM3_FFPROBE`, else `ffprobe` on PATH; undefined when neither exists (the bundled ffmpeg has none). */
-export function findFfprobe(): string | undefined {
-  const env = process.env.SAM3_FFPROBE;
-  if (resolvedFfprobe && resolvedFfprobe.env === env) return resolvedFfprobe.path;
-  const path = env ? fromEnv(env, "SAM3_FFPROBE").path : onPath("ffprobe");
-  resolvedFfprobe = { env, path };
-  return path;
-}
-
 /** One line for session info, e.g. "bundled ffmpeg 4.1.0 (/…/ffmpeg)". */
 export function describeFfmpeg(): string {
   const { path, version, origin } = findFfmpeg();
@@ -44,11 +34,61 @@ export function describeFfmpeg(): string {
   return `${where} ffmpeg ${version} (${path})`;
 }
 
-/** A fluent-ffmpeg command bound to the binaries found above (fluent-ffmpeg keeps one global path otherwise). */
+/** A command for the ffmpeg found above (found now, so a missing binary fails before anything is prepared). */
 export function ffmpegCommand(): FfmpegCommand {
-  const command = ffmpeg().setFfmpegPath(findFfmpeg().path);
-  const probe = findFfprobe();
-  return probe ? command.setFfprobePath(probe) : command;
+  return new FfmpegCommand(findFfmpeg().path);
+}
+
+/** One ffmpeg run's arguments: options for the input, the input (a file, or a stream on stdin), then the output's. */
+export class FfmpegCommand {
+  private source?: string | Readable;
+  private target?: string | Writable;
+  private readonly before: string[] = [];
+  private readonly after: string[] = [];
+
+  constructor(readonly binary: string) {}
+
+  input(source: string | Readable): this {
+    this.source = source;
+    return this;
+  }
+
+  inputOptions(...options: string[]): this {
+    this.before.push(...options);
+    return this;
+  }
+
+  outputOptions(...options: string[]): this {
+    this.after.push(...options);
+    return this;
+  }
+
+  /** A file (overwritten) or a stream that receives stdout. */
+  output(target: string | Writable): this {
+    this.target = target;
+    return this;
+  }
+
+  get inputStream(): Readable | undefined {
+    return typeof this.source === "object" ? this.source : undefined;
+  }
+
+  get outputStream(): Writable | undefined {
+    return typeof this.target === "object" ? this.target : undefined;
+  }
+
+  args(): string[] {
+    if (this.source === undefined || this.target === undefined) throw new Sam3Error("INTERNAL", "an ffmpeg command needs an input and an output");
+    const toFile = typeof this.target === "string";
+    return [
+      ...this.before,
+      "-i",
+      typeof this.source === "string" ? this.source : "pipe:0",
+      ...(toFile ? ["-y"] : []),
+      ...this.after,
+      typeof this.target === "string" ? this.target : "pipe:1",
+    ];
+  }
 }
 
 /**
@@ -107,61 +147,92 @@ export interface FfmpegRun {
   readonly started: Promise<void>;
   /** Resolves when ffmpeg exits with status 0; rejects with FFMPEG_FAILED carrying its last stderr line otherwise. */
   readonly finished: Promise<void>;
-  /** SIGKILLs ffmpeg (at once, or as soon as it is spawned) and resolves when it has exited. */
+  /** SIGKILLs ffmpeg and resolves when it has exited (at once when it never started). */
   kill(): Promise<void>;
 }
 
+/** ffmpeg's stderr is read line by line; a longer line (a flood without newlines) is cut, so memory stays bounded. */
+const MAX_LOG_LINE = 16_384;
+
 /** Runs a prepared command; `what` starts the error message ("decoding frames 0..15 of a.mp4"). */
 export function startFfmpeg(command: FfmpegCommand, what: string, onStderr?: (line: string) => void): FfmpegRun {
+  const args = command.args();
+  const { inputStream, outputStream } = command;
+  const child = spawn(command.binary, args, { stdio: [inputStream ? "pipe" : "ignore", outputStream ? "pipe" : "ignore", "pipe"], windowsHide: true });
   let lastLine = "";
-  let running = false;
-  let killRequested = false;
-  let markStarted!: () => void;
-  let markExited!: () => void;
-  const exited = new Promise<void>((resolve) => (markExited = resolve));
-  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  const log = new LineSplitter((line) => {
+    if (line.trim()) lastLine = sanitizeLogLine(line);
+    onStderr?.(line);
+  });
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (text: string) => log.push(text));
+  const killNow = () => {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  if (inputStream) {
+    // a pipe that breaks because ffmpeg exited is reported by the exit, not as an error of its own
+    child.stdin!.on("error", () => undefined);
+    inputStream.on("error", killNow);
+    inputStream.pipe(child.stdin!);
+  }
+  if (outputStream) {
+    outputStream.on("error", killNow);
+    child.stdout!.pipe(outputStream);
+  }
+  const started = new Promise<void>((resolve) => child.once("spawn", () => resolve()));
+  // 'close' comes after the exit and after stderr has been read to its end, so the last line is known
   const finished = new Promise<void>((resolve, reject) => {
-    command
-      .on("start", () => {
-        running = true;
-        markStarted();
-        if (killRequested) command.kill("SIGKILL");
-      })
-      .on("stderr", (line: string) => {
-        if (line.trim()) lastLine = sanitizeLogLine(line);
-        onStderr?.(line);
-      })
-      .on("end", () => {
-        running = false;
-        markExited();
-        resolve();
-      })
-      .on("error", (e: Error) => {
-        running = false;
-        markExited();
-        reject(new Sam3Error("FFMPEG_FAILED", `${what}: ${describeFailure(e, lastLine)}`, { cause: e }));
-      });
+    // the first error settles it; listening on keeps a later one (a failed kill) from being an unhandled event
+    child.on("error", (e: NodeJS.ErrnoException) => reject(new Sam3Error("FFMPEG_FAILED", `${what}: ffmpeg could not be started (${e.code ?? "unknown error"})`)));
+    child.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
+      log.end();
+      if (signal) reject(new Sam3Error("FFMPEG_FAILED", `${what}: ffmpeg was killed (${signal})`));
+      else if (code) reject(new Sam3Error("FFMPEG_FAILED", `${what}: ffmpeg exited with code ${code}${lastLine ? `: ${lastLine}` : ""}`));
+      else resolve();
+    });
+  });
+  // a process that never started has nothing to wait for; one that did has exited once 'close' comes
+  const exited = new Promise<void>((resolve) => {
+    child.once("close", () => resolve());
+    child.on("error", () => child.pid === undefined && resolve());
   });
   const spawned = Promise.race([started, finished]);
-  for (const p of [finished, spawned]) p.catch(() => undefined);
-  command.run();
+  spawned.catch(() => undefined);
+  finished.catch(() => undefined);
   return {
     started: spawned,
     finished,
     kill() {
-      killRequested = true;
-      if (running) command.kill("SIGKILL");
+      killNow();
       return exited;
     },
   };
 }
 
-function describeFailure(e: Error, lastLine: string): string {
-  const signal = /killed with signal (\w+)/.exec(e.message)?.[1];
-  if (signal) return `ffmpeg was killed (${signal})`;
-  const exit = /^ffmpeg exited with code \d+/.exec(e.message)?.[0];
-  if (exit) return lastLine ? `${exit}: ${lastLine}` : exit;
-  return e.message;
+/** Cuts text into lines at \n, \r\n or \r (ffmpeg ends progress lines with \r), each cut to MAX_LOG_LINE. */
+class LineSplitter {
+  private current = "";
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(text: string): void {
+    const parts = text.split(/\r\n|\r|\n/);
+    const last = parts.pop()!;
+    for (const part of parts) {
+      this.onLine(this.bounded(this.current + part));
+      this.current = "";
+    }
+    this.current = this.bounded(this.current + last);
+  }
+
+  end(): void {
+    if (this.current) this.onLine(this.current);
+    this.current = "";
+  }
+
+  private bounded(line: string): string {
+    return line.length > MAX_LOG_LINE ? line.slice(0, MAX_LOG_LINE) : line;
+  }
 }
 
 function fromEnv(path: string, variable: string): FfmpegBinary {

@@ -91,8 +91,7 @@ export class VideoWriter {
     const input = new PassThrough({ highWaterMark: frameBytes });
     const command = ffmpegCommand()
       .input(input)
-      .inputFormat("rawvideo")
-      .inputOptions("-pix_fmt", "rgb24", "-s", `${width}x${height}`, "-framerate", String(fps))
+      .inputOptions("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", `${width}x${height}`, "-framerate", String(fps))
       .outputOptions("-nostats", "-loglevel", "error", "-an", ...codec)
       .output(partial);
     let seen: string | undefined;

@@ -30,7 +30,7 @@ const constantsSchema = z.object({
   data: z.array(packPath).max(1).default([]),
   inputs: z.object({}).strict().default({}),
   /** Logical constant name -> tensor name in the index. */
-  outputs: z.record(z.enum(TRACKER_CONSTANT_NAMES), name(256)),
+  outputs: z.partialRecord(z.enum(TRACKER_CONSTANT_NAMES), name(256)),
 });
 
 export const manifestSchema = z.object({
@@ -48,7 +48,8 @@ export const manifestSchema = z.object({
       mask: z.number().min(0).max(1).default(0.5),
       minRegionArea: z.number().int().min(0).max(LIMITS.pixels).default(16),
     })
-    .default({}),
+    // parsed like an empty object, so each threshold takes its own default
+    .prefault({}),
   roles: z.object({
     ...(Object.fromEntries(Object.keys(ROLES).map((role) => [role, graphSchema.optional()])) as Record<Role, z.ZodOptional<typeof graphSchema>>),
     trackerConstants: constantsSchema.optional(),

@@ -67,7 +67,7 @@ export function checkTrackerConstants(dir: string, ref: string, spec: ConstantsS
   const parsed = indexSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw packError(ref, `${where}: invalid index: ${shownPath(issue.path) || "the whole file"}: ${issue.message}`);
+    throw packError(ref, `${where}: invalid index: ${shownPath(issue.path.map(String)) || "the whole file"}: ${issue.message}`);
   }
   const index = parsed.data;
   const data = packFile(dir, ref, join(dirname(file), index.file), `${where}: data file`);

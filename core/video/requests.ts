@@ -36,7 +36,7 @@ function capped<T extends z.ZodTypeAny>(item: T, name: keyof typeof LIMITS, what
   const { message } = limit(name, what);
   return z.preprocess((value, ctx) => {
     if (!Array.isArray(value) || value.length <= LIMITS[name]) return value;
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+    ctx.addIssue({ code: "custom", message });
     return [];
     // typed as the array it parses to, so requests keep their field types
   }, z.array(item)) as unknown as z.ZodArray<T>;
@@ -141,6 +141,9 @@ export function parseRequest<S extends z.ZodTypeAny>(schema: S, request: unknown
   throw new Sam3Error(LIMIT_MESSAGES.has(issue.message) ? "LIMIT_EXCEEDED" : "BAD_REQUEST", `invalid request: ${where}${issue.message}`);
 }
 
-/** The issues and those inside union alternatives, where a limit on one alternative (a list of texts) shows up. */
-const flatIssues = (issues: z.ZodIssue[]): z.ZodIssue[] =>
-  issues.flatMap((i) => (i.code === "invalid_union" ? [i, ...flatIssues(i.unionErrors.flatMap((e) => e.issues))] : [i]));
+/**
+ * The issues and those inside union alternatives, where a limit on one alternative (a list of texts) shows up;
+ * an alternative's paths are relative to the union, so they get the union's path in front.
+ */
+const flatIssues = (issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] =>
+  issues.flatMap((i) => (i.code === "invalid_union" ? [i, ...flatIssues(i.errors.flat().map((inner) => ({ ...inner, path: [...i.path, ...inner.path] })))] : [i]));

@@ -82,7 +82,7 @@ class VideoDecoder implements FrameDecoder {
     const filters = [...(stride > 1 ? [`select=not(mod(n\\,${stride}))`] : []), `scale=${width}:${height}${downscaled ? ":flags=area" : ""}`];
     const sink = new FrameSink(width * height * 3, count);
     const { input, options } = inputArgs(file, maxPixels);
-    const command = ffmpegCommand().input(input).inputOptions(options);
+    const command = ffmpegCommand().input(input).inputOptions(...options);
     if (sourceFirst > 0) {
       const [before, at] = [frameTimes[sourceFirst - 1], frameTimes[sourceFirst]];
       command.inputOptions("-ss", (at - (at - before) / 3).toFixed(6));
@@ -119,8 +119,7 @@ class FrameSink extends Writable {
     private readonly frameBytes: number,
     private readonly wanted: number,
   ) {
-    // no 'close' event: fluent-ffmpeg would take it for an early end and kill ffmpeg before its exit is seen
-    super({ emitClose: false });
+    super();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {

@@ -37,7 +37,7 @@ export async function probeVideo(file: string, limits: ProbeLimits): Promise<Vid
   // one frame past the limit is enough to know the video is over it
   const command = ffmpegCommand()
     .input(input)
-    .inputOptions(options)
+    .inputOptions(...options)
     .outputOptions("-nostdin", "-nostats", "-loglevel", "level+info", "-map", "0:v:0", "-vf", PRINT_FRAME_TIMES, ...passthroughSyncArgs())
     .outputOptions("-frames:v", String(maxFrames + 1), "-f", "null")
     .output("-");
