@@ -81,7 +81,7 @@ export async function trackCommand(argv: string[]): Promise<void> {
 
   const threshold = parseUnit(values.threshold, "threshold");
   if (threshold !== undefined && !values.text) throw new UsageError("--threshold is the text detector's: give it with --text");
-  const engine = { ...engineOptions(values), rules: threshold === undefined ? undefined : { scoreThresholdDetection: threshold, newDetThresh: threshold } };
+  const engine = engineOptions(values);
   // an output folder that cannot be made fails now, not after the tracking
   if (values.out) await ensureFolder(values.out);
   const predictor = await Sam3VideoPredictor.open(engine);
@@ -91,6 +91,7 @@ export async function trackCommand(argv: string[]): Promise<void> {
       resource_path: positionals[0],
       max_side: parseCount(values["max-side"], "max-side"),
       stride: parseCount(values.stride, "stride"),
+      threshold,
     });
     if (session.decode_error) process.stderr.write(`sam3: warning: ${session.decode_error}; using the ${session.frames} frames that decoded\n`);
     const id = session.session_id;

@@ -32,3 +32,11 @@ export function corePrompt(p: { points?: z.infer<typeof point>[]; boxes?: z.infe
 export const { objectJsonSchema: imageObject, frameObjectJsonSchema: frameObject, sessionInfoSchema: sessionInfo, objectSummarySchema: objectSummary, candidateSchema: candidate } = jsonSchemas;
 
 export const fileLink = z.object({ uri: z.string(), name: z.string(), mimeType: z.string() });
+
+/** A session's text-detection threshold (start_session's extension): real weights want the default, random-weight packs far less. */
+export const videoThreshold = z
+  .number()
+  .min(0)
+  .max(1)
+  .optional()
+  .describe("Text prompts: detections scoring at least this (0..1) are kept and start new objects; default 0.5 to keep, 0.7 to start (SAM 3's video rules).");

@@ -303,7 +303,9 @@ export class Sam3VideoPredictor {
       throw e;
     }
     reservation.spent = true;
-    const session = new VideoSession(id, source, this.sam, this.makeTracker(this.sam, this.rules), this.rules);
+    const t = req.threshold;
+    const rules = t === undefined ? this.rules : { ...this.rules, scoreThresholdDetection: t, newDetThresh: t };
+    const session = new VideoSession(id, source, this.sam, this.makeTracker(this.sam, rules), rules);
     this.sessions.set(id, session);
     if (label !== undefined) this.labels.set(id, label);
     return this.describe(session);

@@ -73,6 +73,8 @@ export const startSessionRequest = z.object({
   stride: z.number().int().positive().max(LIMITS.framesPerSession).optional(),
   /** Bytes of decoded frames this session may cache. */
   cache_bytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Text prompts: detections scoring at least this are kept and start new objects (the rules' two detection thresholds). */
+  threshold: z.number().min(0).max(1).optional(),
 });
 
 export const addPromptRequest = z.object({

@@ -6,7 +6,7 @@ import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
 import { linkBlocks, linkFiles } from "../file-links";
 import { trackLines } from "../object-lines";
-import { fileLink, objectSummary } from "../schemas";
+import { fileLink, objectSummary, videoThreshold } from "../schemas";
 import { guardTool } from "../tool-errors";
 import { requirePrompt } from "./prompt-check";
 import { propagateToFile } from "./propagation";
@@ -37,6 +37,7 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext, session
         direction: z.enum(DIRECTIONS).default("both"),
         max_frames: z.number().int().min(0).optional().describe("Track at most this many frames in each direction."),
         max_side: z.number().int().positive().optional().describe("Downscale frames whose longer side is larger (e.g. 1280 for 4K)."),
+        threshold: videoThreshold,
         exports: z
           .array(z.enum(VIDEO_EXPORTS))
           .optional()
@@ -62,7 +63,7 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext, session
       requirePrompt(args, "track");
       return ctx.jobs.run(async () => {
         const predictor = await ctx.predictor();
-        const info = await predictor.handleRequest({ type: "start_session", resource_path: args.video_path, max_side: args.max_side });
+        const info = await predictor.handleRequest({ type: "start_session", resource_path: args.video_path, max_side: args.max_side, threshold: args.threshold });
         const session_id = info.session_id;
         let keep = false;
         try {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { DIRECTIONS, type SessionInfo } from "../../core";
 import type { ClientSessions } from "../client-sessions";
 import type { McpContext } from "../context";
-import { fileLink, frameObject, objectSummary, sessionInfo } from "../schemas";
+import { fileLink, frameObject, objectSummary, sessionInfo, videoThreshold } from "../schemas";
 import { objectLines, trackLines } from "../object-lines";
 import { guardTool, type ErrorResult } from "../tool-errors";
 import { propagateToFile } from "./propagation";
@@ -42,14 +42,15 @@ function registerTrackingTools(server: McpServer, ctx: McpContext, sessions: Cli
         video_path: z.string().describe("Inside the server's allowed folders."),
         max_side: z.number().int().positive().optional().describe("Downscale frames whose longer side is larger (e.g. 1280 for 4K video)."),
         stride: z.number().int().positive().optional().describe("Use every Nth frame."),
+        threshold: videoThreshold,
       },
       outputSchema: sessionInfo.shape,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    guard("start_session", async ({ video_path, max_side, stride }, extra) => {
+    guard("start_session", async ({ video_path, max_side, stride, threshold }, extra) => {
       const opened = await ctx.jobs.run(async () => {
         const predictor = await ctx.predictor();
-        const started = await predictor.handleRequest({ type: "start_session", resource_path: video_path, max_side, stride });
+        const started = await predictor.handleRequest({ type: "start_session", resource_path: video_path, max_side, stride, threshold });
         await sessions.add(started.session_id);
         return started;
       }, jobOptions(extra));
