@@ -202,6 +202,7 @@ describe("video predictor: sessions, prompts, propagation", () => {
     expect(await code({ type: "add_prompt", session_id, frame_index: 0 })).toBe("BAD_REQUEST");
     expect(await code({ type: "remove_object", session_id, obj_id: 9 })).toBe("UNKNOWN_OBJECT");
     expect(await code({ type: "make_coffee", session_id })).toBe("BAD_REQUEST");
+    expect(await code({ type: "start_session", resource_path: clip, threshold: 1.5 })).toBe("BAD_REQUEST");
     expect((await rejection(collect(predictor.handleStreamRequest({ type: "propagate_in_video", session_id })))).code).toBe("BAD_REQUEST");
     expect((await rejection(collect(predictor.handleStreamRequest({ type: "propagate_in_video", session_id: "nope" })))).code).toBe("UNKNOWN_SESSION");
     const ok = await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 11, obj_id: 4, points: [[80, 60]], coordinates: "pixels" });
