@@ -270,7 +270,7 @@ describe("sam3 warnings", () => {
     const run = await cli("segment", SCENE, "--point", "160,170", "--device", "cuda", "--json");
     expect(onlyJson(run).objects).toHaveLength(1);
     expect(stderrLines(run)).toEqual([
-      "sam3: warning: device cuda unavailable, running on cpu: the cuda provider library of onnxruntime-node is not installed (needs CUDA 12 + cuDNN 9 and the provider libraries (npm run gpu:install))",
+      "sam3: warning: device cuda unavailable, running on cpu: the cuda provider library of onnxruntime-node is not installed (needs CUDA 12 + cuDNN 9 and the provider libraries (npx sam3 gpu install))",
     ]);
   });
 
