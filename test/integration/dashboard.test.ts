@@ -30,6 +30,13 @@ async function imageChangedFrom(before: string) {
   return shownImage();
 }
 
+/** One value of the example tab's flow context, as the admin API shows it. */
+async function flowContext(key: string): Promise<string | undefined> {
+  const tab = FLOW.find((n) => n.type === "tab")!.id;
+  const context = (await fetch(`${runtime.base}/context/flow/${tab}`, { headers: { accept: "application/json" } }).then((r) => r.json())) as Record<string, { msg: string }>;
+  return context[key]?.msg;
+}
+
 const status = () => page.locator("#sam3-status").textContent();
 
 describeInBrowser("the Dashboard 2.0 click-to-segment example in a real Node-RED", () => {
@@ -102,11 +109,13 @@ describeInBrowser("the Dashboard 2.0 click-to-segment example in a real Node-RED
     await expect.poll(status).toMatch(/^tracked through \d+ frames/);
     const mp4 = Buffer.from((await page.locator("#sam3-clip").getAttribute("src"))!.split(",")[1], "base64");
     expect(mp4.subarray(4, 8).toString("latin1")).toBe("ftyp");
-    // a second track reuses the clip's session instead of opening another
-    await page.locator("#sam3-clip").evaluate((v: HTMLVideoElement) => v.removeAttribute("src"));
+    // a second track reuses the clip's session (kept in the flow's context) instead of opening another
+    const session = await flowContext("session");
+    expect(session).toMatch(/"id"/);
+    await page.locator("#sam3-status").evaluate((p) => (p.textContent = ""));
     await page.locator("#sam3-track").click();
     await expect.poll(status, { timeout: 120_000 }).toMatch(/^tracked through/);
-    expect(runtime.log()).not.toMatch(/sessions are open/);
+    expect(await flowContext("session")).toBe(session);
   }, 300_000);
 
   it("an image POSTed to /sam3/dashboard/image (a camera snapshot) replaces the scene in the view", async () => {
