@@ -33,8 +33,8 @@ async function imageChangedFrom(before: string) {
 /** One value of the example tab's flow context, as the admin API shows it. */
 async function flowContext(key: string): Promise<string | undefined> {
   const tab = FLOW.find((n) => n.type === "tab")!.id;
-  const context = (await fetch(`${runtime.base}/context/flow/${tab}`, { headers: { accept: "application/json" } }).then((r) => r.json())) as Record<string, { msg: string }>;
-  return context[key]?.msg;
+  const value = (await fetch(`${runtime.base}/context/flow/${tab}/${key}`, { headers: { accept: "application/json" } }).then((r) => r.json())) as { msg?: string };
+  return value.msg;
 }
 
 const status = () => page.locator("#sam3-status").textContent();
@@ -112,9 +112,10 @@ describeInBrowser("the Dashboard 2.0 click-to-segment example in a real Node-RED
     // a second track reuses the clip's session (kept in the flow's context) instead of opening another
     const session = await flowContext("session");
     expect(session).toMatch(/"id"/);
-    await page.locator("#sam3-status").evaluate((p) => (p.textContent = ""));
     await page.locator("#sam3-track").click();
-    await expect.poll(status, { timeout: 120_000 }).toMatch(/^tracked through/);
+    await expect.poll(() => page.locator("#sam3-clip").count()).toBe(0);
+    await expect.poll(() => page.locator("#sam3-clip").count(), { timeout: 120_000 }).toBe(1);
+    await expect.poll(status).toMatch(/^tracked through/);
     expect(await flowContext("session")).toBe(session);
   }, 300_000);
 
