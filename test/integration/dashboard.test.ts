@@ -119,7 +119,7 @@ describeInBrowser("the Dashboard 2.0 click-to-segment example in a real Node-RED
     expect(await flowContext("session")).toBe(session);
   }, 300_000);
 
-  it("an image POSTed to /sam3/dashboard/image (a camera snapshot) replaces the scene in the view", async () => {
+  it("an image POSTed to /sam3/dashboard/image (a camera snapshot) replaces the scene in the view; other bytes do not", async () => {
     const before = await shownImage();
     const snapshot = await sharp(readFileSync(join(REPO, "examples", "scene.png"))).resize(320, 240).jpeg().toBuffer();
     const response = await fetch(`${runtime.base}/sam3/dashboard/image`, { method: "POST", headers: { "content-type": "image/jpeg" }, body: snapshot });
@@ -128,5 +128,14 @@ describeInBrowser("the Dashboard 2.0 click-to-segment example in a real Node-RED
     expect([shown.width, shown.height]).toEqual([320, 240]);
     const refused = await fetch(`${runtime.base}/sam3/dashboard/image`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(refused.status).toBe(400);
+
+    // bytes that are no image: the view says why, and keeps the last good image for the next click
+    const junk = await fetch(`${runtime.base}/sam3/dashboard/image`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: "/etc/passwd" });
+    expect(junk.status).toBe(202);
+    await expect.poll(status).toMatch(/^that image cannot be decoded \(BAD_IMAGE\)$/);
+    const box = (await page.locator("#sam3-image").boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    const clicked = await imageChangedFrom(shown.src);
+    expect([clicked.width, clicked.height]).toEqual([320, 240]);
   }, 120_000);
 });
