@@ -119,6 +119,20 @@ describeInBrowser("the Dashboard 2.0 click-to-segment example in a real Node-RED
     expect(await flowContext("session")).toBe(session);
   }, 300_000);
 
+  it("upload image sends the chosen file, at most 1280 pixels a side, and clicks then segment it", async () => {
+    const before = await shownImage();
+    const large = await sharp(join(REPO, "examples", "scene.png")).resize(1600, 1200).png().toBuffer();
+    await page.locator("input[type=file]").setInputFiles({ name: "large.png", mimeType: "image/png", buffer: large });
+    const uploaded = await imageChangedFrom(before.src);
+    expect([uploaded.width, uploaded.height]).toEqual([1280, 960]);
+    await expect.poll(status).toMatch(/^1280x960: click an object/);
+    const box = (await page.locator("#sam3-image").boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    const overlay = await imageChangedFrom(uploaded.src);
+    expect([overlay.width, overlay.height]).toEqual([1280, 960]);
+    await expect.poll(status).toMatch(/^1 object$/);
+  }, 120_000);
+
   it("an image POSTed to /sam3/dashboard/image (a camera snapshot) replaces the scene in the view; other bytes do not", async () => {
     const before = await shownImage();
     const snapshot = await sharp(readFileSync(join(REPO, "examples", "scene.png"))).resize(320, 240).jpeg().toBuffer();
