@@ -8,7 +8,7 @@ import { REPO, SCENE } from "../support/reference";
 const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
 /** Where the shipped video examples write their files. */
 const EXAMPLE_OUT = "/tmp/sam3-out";
-const EXAMPLES = ["camera-person-alert", "click-propagate-remove-export", "segment-image-by-text", "track-video-by-text"];
+const EXAMPLES = ["camera-person-alert", "click-propagate-remove-export", "dashboard-click-to-segment", "segment-image-by-text", "track-video-by-text"];
 
 let runtime: NodeRedRuntime;
 let base: string;
@@ -16,7 +16,8 @@ const log = () => runtime.log();
 const json = (path: string) => fetch(`${base}${path}`, { headers: { accept: "application/json" } }).then((r) => r.json());
 
 beforeAll(async () => {
-  runtime = await startNodeRed();
+  // the dashboard example's ui-* nodes need Dashboard 2.0: without it the deploy would wait for their types
+  runtime = await startNodeRed({}, {}, ["@flowfuse/node-red-dashboard"]);
   base = runtime.base;
 }, 90_000);
 
@@ -37,7 +38,7 @@ describe("the package in a real Node-RED runtime", () => {
     expect(await grammar.text()).toContain("window.SAM3_PROMPTS = ");
   });
 
-  it("Import > Examples lists the four flows directly under the package, and each loads", async () => {
+  it("Import > Examples lists the five flows directly under the package, and each loads", async () => {
     // what the editor's import dialog asks for: the example libraries, then this package's folder
     expect(await json("/library/examples/flows/")).toContain(PACKAGE.name);
     const listing: unknown[] = await json(`/library/examples/flows/${PACKAGE.name}/`);

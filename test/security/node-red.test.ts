@@ -147,7 +147,8 @@ beforeAll(async () => {
   for (const frame of ["000.png", "001.png"]) copyFileSync(SCENE, join(ALLOWED, "frames", frame));
   execFileSync("mkfifo", [join(ALLOWED, "pipe.png")]);
   await makeVideo(join(ALLOWED, "clip.mp4"), { width: 96, height: 64, frames: 4, fps: 4 });
-  runtime = await startNodeRed();
+  // the dashboard example among the shipped flows needs Dashboard 2.0, or the deploy would wait for its ui-* types
+  runtime = await startNodeRed({}, {}, ["@flowfuse/node-red-dashboard"]);
   await runtime.deploy([...exampleFlows(), ...testFlow()], `${runtime.base}/sam3`);
 }, 120_000);
 

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from "node-red";
 import type { Browser, Page } from "playwright-core";
 import { expect, vi, type MockInstance } from "vitest";
@@ -347,14 +347,20 @@ function freePort(): Promise<number> {
 /**
  * Starts Node-RED on a loopback port with the package linked into a fresh user directory, as `npm install <folder>`
  * does; `env` is added to the runtime's environment (a models folder, a mirror to fetch from), `settings` to its
- * settings.js (adminAuth...).
+ * settings.js (adminAuth...), `palette` names other node packages of this repo's node_modules to install beside it
+ * (@flowfuse/node-red-dashboard).
  */
-export async function startNodeRed(env: Record<string, string> = {}, settings: Record<string, unknown> = {}): Promise<NodeRedRuntime> {
+export async function startNodeRed(env: Record<string, string> = {}, settings: Record<string, unknown> = {}, palette: string[] = []): Promise<NodeRedRuntime> {
   const userDir = mkdtempSync(join(tmpdir(), "sam3-node-red-"));
   const name = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string }).name;
-  mkdirSync(join(userDir, "node_modules", "@sam3-flow"), { recursive: true });
-  symlinkSync(REPO, join(userDir, "node_modules", "@sam3-flow", "node-red-sam3"), "dir");
-  writeFileSync(join(userDir, "package.json"), JSON.stringify({ name: "node-red-project", private: true, dependencies: { [name]: `file:${REPO}` } }));
+  const installed: Record<string, string> = { [name]: REPO };
+  for (const extra of palette) installed[extra] = join(REPO, "node_modules", extra);
+  for (const [pkg, folder] of Object.entries(installed)) {
+    mkdirSync(dirname(join(userDir, "node_modules", pkg)), { recursive: true });
+    symlinkSync(folder, join(userDir, "node_modules", pkg), "dir");
+  }
+  const dependencies = Object.fromEntries(Object.entries(installed).map(([pkg, folder]) => [pkg, `file:${folder}`]));
+  writeFileSync(join(userDir, "package.json"), JSON.stringify({ name: "node-red-project", private: true, dependencies }));
   const port = await freePort();
   writeFileSync(
     join(userDir, "settings.js"),
