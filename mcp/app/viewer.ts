@@ -60,7 +60,7 @@ function registerFrameTool(server: McpServer, ctx: McpContext, sessions: ClientS
     "viewer_frame",
     {
       title: "A frame for the viewer",
-      description: "For the SAM 3 viewer only: an image (image_path) or a session frame (session_id, frame_index) as a JPEG data URL, with the frame's objects for a session.",
+      description: "For the SAM 3 viewer only: an image (image_path) or a session frame (session_id, frame_index) as a JPEG data URL; for a session, also the frame's objects and the frame count.",
       inputSchema: {
         image_path: z.string().optional(),
         session_id: z.string().optional(),
@@ -72,12 +72,13 @@ function registerFrameTool(server: McpServer, ctx: McpContext, sessions: ClientS
     guardTool(ctx.paths, "viewer_frame", async ({ image_path, session_id, frame_index }) => {
       if (!!image_path === !!session_id) throw new Sam3Error("BAD_REQUEST", "give exactly one of image_path and session_id");
       let image;
-      let objects: unknown[] | undefined;
+      let session: { objects: unknown[]; frames: number } | undefined;
       if (session_id) {
         sessions.check(session_id);
         const predictor = await ctx.predictor();
         image = await predictor.frameImage(session_id, frame_index);
-        objects = predictor.frame(session_id, frame_index).objects;
+        const { frames } = await predictor.handleRequest({ type: "get_session", session_id });
+        session = { objects: predictor.frame(session_id, frame_index).objects, frames };
       } else {
         image = await decodeImage(ctx.paths.readable(image_path!));
       }
@@ -85,7 +86,7 @@ function registerFrameTool(server: McpServer, ctx: McpContext, sessions: ClientS
         .resize(VIEW_MAX_SIDE, VIEW_MAX_SIDE, { fit: "inside", withoutEnlargement: true })
         .jpeg({ quality: 85 })
         .toBuffer();
-      const structured = { width: image.width, height: image.height, frame_index, image: `data:image/jpeg;base64,${jpeg.toString("base64")}`, ...(objects ? { objects } : {}) };
+      const structured = { width: image.width, height: image.height, frame_index, image: `data:image/jpeg;base64,${jpeg.toString("base64")}`, ...session };
       return { content: [{ type: "text" as const, text: `Frame ${frame_index} (${image.width}x${image.height}) sent to the viewer.` }], structuredContent: structured };
     }, ctx.log),
   );

@@ -45,11 +45,9 @@ async function showImage(data) {
 async function showSession(data) {
   state.mode = "video";
   state.sessionId = data.session_id;
-  state.frames = data.frames;
-  $("scrub").max = String(Math.max(0, data.frames - 1));
   $("frames").classList.add("on");
   await seek(0);
-  status(`${data.frames} frame(s). Click to add or refine an object on this frame.`);
+  status(`${state.frames} frame(s). Click to add or refine an object on this frame.`);
 }
 
 /** Fetches a picture (and a session frame's objects) through the app-only tool: pixels never reach the model. */
@@ -60,6 +58,7 @@ async function loadPicture(args) {
   state.width = data.width;
   state.height = data.height;
   state.picture = await pictureOf(data.image);
+  if (data.frames) state.frames = data.frames;
   if (data.objects) state.objects = data.objects.map(withMask);
   render();
 }
@@ -67,8 +66,9 @@ async function loadPicture(args) {
 async function seek(frame) {
   state.frame = frame;
   $("scrub").value = String(frame);
-  $("frame-label").textContent = `frame ${frame + 1} / ${state.frames}`;
   await loadPicture({ session_id: state.sessionId, frame_index: frame });
+  $("scrub").max = String(Math.max(0, state.frames - 1));
+  $("frame-label").textContent = `frame ${frame + 1} / ${state.frames}`;
 }
 
 const withMask = (o) => ({ ...o, colour: o.colour ?? colourHex(o.id), mask: o.rle ? decodeRle(o.rle) : null });
@@ -117,7 +117,8 @@ function select(id) {
 /** The picture's pixel under a mouse event. */
 function pixelAt(event) {
   const r = canvas.getBoundingClientRect();
-  return { x: Math.round(((event.clientX - r.left) / r.width) * state.width), y: Math.round(((event.clientY - r.top) / r.height) * state.height) };
+  const at = (offset, size, pixels) => Math.min(pixels - 1, Math.max(0, Math.floor((offset / size) * pixels)));
+  return { x: at(event.clientX - r.left, r.width, state.width), y: at(event.clientY - r.top, r.height, state.height) };
 }
 
 const objectAt = ({ x, y }) => [...state.objects].reverse().find((o) => o.mask?.data[y * state.width + x]);
