@@ -1,5 +1,5 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, FrameLocator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -207,6 +207,17 @@ describeInBrowser("MCP App viewer in a host page (Chromium)", () => {
     expect(await modelContext()).toContain("removed object #17");
   });
 
+  it("an image sent inline (image_base64) is drawn from the call's input, and clicks send it back", async () => {
+    const image_base64 = readFileSync(join(REPO, "examples", "scene.png")).toString("base64");
+    const before = calls.length;
+    await modelCalls("segment_image", { image_base64, text: "blue square", threshold: 0.9, overlay: false });
+    await expect.poll(() => app.locator("#status").textContent()).toMatch(/^\d+ object\(s\)/);
+    expect(calls.length).toBe(before);
+    expect(await app.locator("#view").evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([640, 480]);
+    await clickPixel(320, 240, 640, 480);
+    expect(calls.at(-1)).toMatchObject({ name: "segment_image", arguments: { image_base64, points: [{ x: 320, y: 240, positive: true }] } });
+  });
+
   it("a video result scrubs frame by frame; a click round-trips to add_prompt; remove runs remove_object", async () => {
     const result = await modelCalls("segment_video", { video_path: "shapes.mp4", points: [{ x: 50, y: 80 }], max_frames: 3, direction: "forward" });
     const session = result.structuredContent.session_id;
@@ -230,6 +241,11 @@ describeInBrowser("MCP App viewer in a host page (Chromium)", () => {
     await app.locator("#remove").click();
     await expect.poll(() => body().getAttribute("data-objects")).toBe("1");
     expect(calls.at(-1)).toMatchObject({ name: "remove_object", arguments: { session_id: session, obj_id: 2 } });
+
+    // the model's own prompt on another frame: the viewer follows it there
+    await modelCalls("add_prompt", { session_id: session, frame_index: 1, points: [{ x: 60, y: 90 }], obj_id: 1 });
+    await expect.poll(() => body().getAttribute("data-frame")).toBe("1");
+    expect(calls.at(-1)).toMatchObject({ name: "viewer_frame", arguments: { session_id: session, frame_index: 1 } });
 
     await app.locator("#play").click();
     await expect.poll(() => body().getAttribute("data-frame"), { timeout: 30_000 }).toBe("5");

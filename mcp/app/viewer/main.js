@@ -11,11 +11,13 @@ const MASK_OPACITY = 0.45;
 const PLAY_FPS = 8;
 
 /** What the view shows: an image (clicks run segment_image) or a session frame (clicks run add_prompt). */
-const state = { mode: null, imagePath: null, sessionId: null, frames: 0, frame: 0, width: 0, height: 0, picture: null, objects: [], selected: null, clicks: new Map(), busy: false };
+const state = { mode: null, input: {}, source: null, sessionId: null, frames: 0, frame: 0, width: 0, height: 0, picture: null, objects: [], selected: null, clicks: new Map(), busy: false };
 
 const app = new App({ name: "sam3-viewer", version: "1.0.0" });
 app.ontoolinput = ({ arguments: args }) => {
-  state.imagePath = args?.image_path ?? null;
+  state.input = args ?? {};
+  // what the model segmented: the viewer's own clicks run segment_image on the same image
+  state.source = args?.image_path ? { image_path: args.image_path } : args?.image_base64 ? { image_base64: args.image_base64 } : null;
 };
 app.ontoolresult = (result) => void show(result).catch(report);
 
@@ -23,8 +25,12 @@ app.ontoolresult = (result) => void show(result).catch(report);
 async function show(result) {
   const data = result.structuredContent;
   if (!data || result.isError) return status(textOf(result) || "The call failed.");
+  // a new result from the model: the next click starts a new object
+  state.selected = null;
   if (data.image && Array.isArray(data.objects)) return showImage(data);
-  if (data.session_id && data.frames !== undefined) return showSession(data);
+  // segment_video and start_session name their session; add_prompt, propagate_in_video and remove_object were given one
+  const sessionId = data.session_id ?? state.input.session_id;
+  if (sessionId) return showSession(sessionId, data.frame_index ?? state.input.frame_index ?? 0);
 }
 
 async function showImage(data) {
@@ -38,15 +44,22 @@ async function showImage(data) {
   }
   state.objects = objects.map(withMask);
   state.clicks = new Map();
-  if (state.imagePath) await loadPicture({ image_path: state.imagePath });
+  if (state.source?.image_path) {
+    await loadPicture(state.source);
+  } else {
+    state.width = data.image.width;
+    state.height = data.image.height;
+    state.picture = state.source?.image_base64 ? await pictureOf(asDataUrl(state.source.image_base64)) : null;
+    render();
+  }
   status(`${state.objects.length} object(s). Click to add one; shift-click or right-click to leave a part out.`);
 }
 
-async function showSession(data) {
+async function showSession(sessionId, frame) {
   state.mode = "video";
-  state.sessionId = data.session_id;
+  state.sessionId = sessionId;
   $("frames").classList.add("on");
-  await seek(0);
+  await seek(frame);
   status(`${state.frames} frame(s). Click to add or refine an object on this frame.`);
 }
 
@@ -70,6 +83,9 @@ async function seek(frame) {
   $("scrub").max = String(Math.max(0, state.frames - 1));
   $("frame-label").textContent = `frame ${frame + 1} / ${state.frames}`;
 }
+
+/** A base64 image as the model sent it, with or without its data: prefix (the browser sniffs the format). */
+const asDataUrl = (data) => (data.startsWith("data:") ? data : `data:image/png;base64,${data}`);
 
 const withMask = (o) => ({ ...o, colour: o.colour ?? colourHex(o.id), mask: o.rle ? decodeRle(o.rle) : null });
 
@@ -155,7 +171,7 @@ async function click(point) {
     return finish(id, result);
   }
   const clicks = [...(state.clicks.get(id) ?? []), point];
-  const result = await app.callServerTool({ name: "segment_image", arguments: { image_path: state.imagePath, points: clicks, multimask: false, overlay: false } });
+  const result = await app.callServerTool({ name: "segment_image", arguments: { ...state.source, points: clicks, multimask: false, overlay: false } });
   if (result.isError) throw new Error(textOf(result));
   const found = result.structuredContent.objects[0];
   state.clicks.set(id, clicks);
