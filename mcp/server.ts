@@ -5,6 +5,7 @@ import { PACKAGE_ROOT } from "../core";
 import type { McpContext, ModelSummary } from "./context";
 import { codeSdkToolErrors } from "./tool-errors";
 import { registerResources } from "./resources";
+import { registerViewer } from "./app/viewer";
 import { registerExportMasks } from "./tools/export-masks";
 import { registerSegmentImage } from "./tools/segment-image";
 import { registerSegmentVideo } from "./tools/segment-video";
@@ -34,6 +35,7 @@ export function createSam3McpServer(ctx: McpContext): McpServer {
   registerVideoSessionTools(server, ctx, sessions);
   registerExportMasks(server, ctx, sessions);
   registerResources(server, ctx, sessions);
+  registerViewer(server, ctx, sessions);
   return server;
 }
 

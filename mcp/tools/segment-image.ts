@@ -3,6 +3,7 @@ import sharp from "sharp";
 import { z } from "zod";
 import { rmdir } from "node:fs/promises";
 import { decodeImage, fileStem, formatBytes, type ImageResults, renderOverlay, type RgbImage, Sam3Error, segmentationToJson, type SegmentationJson, writeSegmentationFiles } from "../../core";
+import { viewerToolMeta } from "../app/viewer";
 import type { McpContext } from "../context";
 import { type FileLink, linkBlocks, linkFiles } from "../file-links";
 import { objectLines } from "../object-lines";
@@ -71,6 +72,7 @@ export function registerSegmentImage(server: McpServer, ctx: McpContext) {
       ].join(" "),
       inputSchema: input,
       outputSchema: output,
+      _meta: viewerToolMeta(),
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
     guardTool(ctx.paths, "segment_image", async (args, extra) => {

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import { DIRECTIONS, fileStem } from "../../core";
 import type { ClientSessions } from "../client-sessions";
+import { viewerToolMeta } from "../app/viewer";
 import type { McpContext } from "../context";
 import { linkBlocks, linkFiles } from "../file-links";
 import { trackLines } from "../object-lines";
@@ -57,6 +58,7 @@ export function registerSegmentVideo(server: McpServer, ctx: McpContext, session
         file_count: z.number(),
         files: z.array(fileLink),
       },
+      _meta: viewerToolMeta(),
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
     guardTool(ctx.paths, "segment_video", async (args, extra) => {

@@ -2,6 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { DIRECTIONS, type SessionInfo } from "../../core";
 import type { ClientSessions } from "../client-sessions";
+import { viewerToolMeta } from "../app/viewer";
 import type { McpContext } from "../context";
 import { fileLink, frameObject, objectSummary, sessionInfo, videoThreshold } from "../schemas";
 import { objectLines, trackLines } from "../object-lines";
@@ -45,6 +46,7 @@ function registerTrackingTools(server: McpServer, ctx: McpContext, sessions: Cli
         threshold: videoThreshold,
       },
       outputSchema: sessionInfo.shape,
+      _meta: viewerToolMeta(),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     guard("start_session", async ({ video_path, max_side, stride, threshold }, extra) => {
@@ -68,6 +70,7 @@ function registerTrackingTools(server: McpServer, ctx: McpContext, sessions: Cli
         'Adds a prompt on one frame of a session and returns that frame\'s objects. Text finds every instance of a concept (and starts the session over); points or a box with obj_id add or refine one object. Example: {"session_id": "...", "frame_index": 0, "points": [{"x": 320, "y": 200}], "obj_id": 1}. Then call propagate_in_video to track through the video.',
       inputSchema: { session_id: sessionId, frame_index: z.number().int().min(0), ...promptFields },
       outputSchema: { frame_index: z.number(), objects: z.array(frameObject) },
+      _meta: viewerToolMeta(),
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
     guard("add_prompt", async ({ session_id, frame_index, ...prompt }, extra) => {
@@ -91,6 +94,7 @@ function registerTrackingTools(server: McpServer, ctx: McpContext, sessions: Cli
         max_frame_num_to_track: z.number().int().min(0).optional().describe("At most this many frames in each direction."),
       },
       outputSchema: { frames: z.number(), cancelled: z.boolean(), objects: z.array(objectSummary), results: fileLink },
+      _meta: viewerToolMeta(),
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
     guard("propagate_in_video", async (args, extra) => {
@@ -120,6 +124,7 @@ function registerLifecycleTools(server: McpServer, ctx: McpContext, sessions: Cl
       description: "Removes an object from a session and from every frame's results; nothing is re-run and its id is never reused.",
       inputSchema: { session_id: sessionId, obj_id: z.number().int().min(0) },
       outputSchema: { session_id: z.string(), obj_id: z.number(), object_ids: z.array(z.number()) },
+      _meta: viewerToolMeta(),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     guard("remove_object", async ({ session_id, obj_id }) => {
