@@ -1,6 +1,5 @@
 // The SAM 3 viewer inside an MCP Apps host: draws a result's masks, and turns clicks into the server's tools.
 import { App } from "@modelcontextprotocol/ext-apps";
-import { colourHex } from "../../../core/export/palette";
 import { drawOverlay } from "../../../web/static/overlay.js";
 import { decodeRle } from "../../../web/static/rle.js";
 
@@ -87,7 +86,7 @@ async function seek(frame) {
 /** A base64 image as the model sent it, with or without its data: prefix (the browser sniffs the format). */
 const asDataUrl = (data) => (data.startsWith("data:") ? data : `data:image/png;base64,${data}`);
 
-const withMask = (o) => ({ ...o, colour: o.colour ?? colourHex(o.id), mask: o.rle ? decodeRle(o.rle) : null });
+const withMask = (o) => ({ ...o, mask: o.rle ? decodeRle(o.rle) : null });
 
 function pictureOf(url) {
   return new Promise((resolve, reject) => {
@@ -175,7 +174,7 @@ async function click(point) {
   if (result.isError) throw new Error(textOf(result));
   const found = result.structuredContent.objects[0];
   state.clicks.set(id, clicks);
-  if (found) state.objects = [...state.objects.filter((o) => o.id !== id), withMask({ ...found, id, colour: colourHex(id), label: "clicked" })];
+  if (found) state.objects = [...state.objects.filter((o) => o.id !== id), withMask({ ...found, id, colour: SAM3_COLOURS[id] ?? found.colour, label: "clicked" })];
   return finish(id, result);
 }
 
