@@ -20,6 +20,9 @@ export type Sam3ErrorCode =
   | "DOWNLOAD_FAILED" // offline, refused (401/403/404), or a file whose checksum does not match
   | "EXPORT_SETUP_NEEDED" // the Python exporter's environment (models/export) is not set up
   | "EXPORT_FAILED" // the Python exporter refused its input, failed or was cancelled
+  | "REMOTE_UNAVAILABLE" // the inference server (Triton) does not answer, is not ready, or timed out after its retries
+  | "REMOTE_MODEL_MISSING" // the inference server lacks a graph of the pack, or serves one with other tensors
+  | "REMOTE_FAILED" // the inference server refused a request or gave a malformed answer
   | "INTERNAL" // an unexpected failure; the message says so without server details
   | "CLOSED"; // the engine or session was closed
 

@@ -21,6 +21,9 @@ const STATUS: Partial<Record<Sam3ErrorCode, number>> = {
   // a request over a size or count bound (quotas are answered 429 where they are checked)
   LIMIT_EXCEEDED: 413,
   TIMEOUT: 503,
+  REMOTE_UNAVAILABLE: 503,
+  REMOTE_MODEL_MISSING: 502,
+  REMOTE_FAILED: 502,
   FFMPEG_FAILED: 500,
   PACK_INVALID: 500,
   WRITE_FAILED: 500,

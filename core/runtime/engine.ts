@@ -10,6 +10,7 @@ import { fromFloat16Bits, toFloat16Bits } from "./float16";
 import { DEVICE_HINTS, deviceUnavailableReason, parseDevice, type Device } from "./devices";
 import { checkRange } from "./options";
 import { SerialQueue } from "./serial-queue";
+import { ENGINE_HELP, parseEngine } from "../triton/engine-url";
 
 // onnxruntime's own error lines (a provider library that does not load, with its full path) only repeat the error a
 // session throws, which the engine reports once in its words; its process-wide level is read at the first session,
@@ -18,6 +19,8 @@ if (ort.env.logLevel === "warning") ort.env.logLevel = "fatal";
 
 export interface RuntimeOptions {
   device?: Device;
+  /** Where the graphs run: "local" (default, onnxruntime in this process) or a Triton server's URL (see triton/engine-url.ts). */
+  engine?: string;
   /** Threads inside one operator (0 = onnxruntime's default: one per core). */
   intraOpThreads?: number;
   /** Threads across independent operators (0 = default). */
@@ -33,6 +36,8 @@ export function checkRuntimeOptions(o: RuntimeOptions): void {
   checkRange("intraOpThreads", o.intraOpThreads, 0, LIMITS.threads);
   checkRange("interOpThreads", o.interOpThreads, 0, LIMITS.threads);
   if (o.device !== undefined) parseDevice(String(o.device).slice(0, 40));
+  if (o.engine !== undefined && typeof o.engine !== "string") throw new Sam3Error("BAD_OPTION", `engine must be a string: ${ENGINE_HELP}`);
+  parseEngine(o.engine);
 }
 
 interface LoadedGraph {
@@ -47,13 +52,27 @@ export interface DeviceReport {
   requested: Device;
   active: Device;
   fallbackReason?: string;
+  /** host:port of the Triton server the graphs run on; absent when they run in this process. */
+  remote?: string;
+}
+
+/** What runs a pack's graphs: onnxruntime in this process (Engine) or a Triton server (triton/engine.ts). */
+export interface GraphEngine {
+  readonly pack: ModelPack;
+  readonly device: DeviceReport;
+  /** Runs one graph; feeds and results are keyed by logical names (see pack/roles.ts). */
+  run(role: Role, feeds: Tensors): Promise<Tensors>;
+  has(role: Role): boolean;
+  /** Resolves once every graph can run (a remote server is up and serves them), else rejects with why. */
+  ready(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
  * onnxruntime sessions of one model pack: created on first use, each behind its own queue, fed and read by the
  * logical tensor names of the pack's manifest.
  */
-export class Engine {
+export class Engine implements GraphEngine {
   private readonly graphs = new Map<Role, Promise<LoadedGraph>>();
   private closed = false;
   readonly device: DeviceReport;
@@ -89,6 +108,8 @@ export class Engine {
     return this.pack.manifest.roles[role] !== undefined;
   }
 
+  /** Local sessions load on first use, so there is nothing to wait for. */
+  async ready(): Promise<void> {}
 
   async close(): Promise<void> {
     this.closed = true;
@@ -187,7 +208,7 @@ export class Engine {
 }
 
 /** The pipeline reads every float as float32, whatever precision the pack computes in. */
-function toFloat32(tensor: ort.Tensor | undefined): ort.Tensor {
+export function toFloat32(tensor: ort.Tensor | undefined): ort.Tensor {
   if (tensor?.type !== "float16") return tensor!;
   return new ort.Tensor("float32", fromFloat16Bits(new Uint16Array((tensor.data as ArrayBufferView).buffer, (tensor.data as ArrayBufferView).byteOffset, tensor.size)), tensor.dims);
 }
@@ -195,7 +216,7 @@ function toFloat32(tensor: ort.Tensor | undefined): ort.Tensor {
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];
 
 /** Some exports take boolean masks where others take int64, or float16 (half-size packs): convert to what the graph declares. */
-function castTo(tensor: ort.Tensor, type: string | undefined): ort.Tensor {
+export function castTo(tensor: ort.Tensor, type: string | undefined): ort.Tensor {
   if (!type || tensor.type === type) return tensor;
   if (type === "float16" && tensor.type === "float32") return new ort.Tensor("float16", toFloat16Bits(tensor.data as Float32Array), tensor.dims);
   if (type === "bool") return new ort.Tensor("bool", Uint8Array.from(tensor.data as BigInt64Array, (v) => (v ? 1 : 0)), tensor.dims);
