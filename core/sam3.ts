@@ -15,7 +15,9 @@ import { missingCapability, type Capabilities, type Capability } from "./pack/ca
 import { LIMITS } from "./limits";
 import { checkBox, checkPoint, checkPromptBounds, checkText, promptPath, toPixelPrompt, type BoxPrompt, type Coordinates, type ImagePrompt } from "./prompts";
 import type { Device } from "./runtime/devices";
-import { checkRuntimeOptions, Engine, type DeviceReport, type RuntimeOptions, type Tensors } from "./runtime/engine";
+import { checkRuntimeOptions, Engine, type DeviceReport, type GraphEngine, type RuntimeOptions, type Tensors } from "./runtime/engine";
+import { parseEngine } from "./triton/engine-url";
+import { TritonEngine } from "./triton/engine";
 import { AsyncLruCache } from "./runtime/lru";
 import { checkRange } from "./runtime/options";
 import { timed, VIT_PASSES, type Timings } from "./runtime/timings";
@@ -100,7 +102,7 @@ class SharedModel {
   readonly pixels = new AsyncLruCache<ort.Tensor>(2);
   readonly texts = new AsyncLruCache<{ features: ort.Tensor; mask: ort.Tensor; truncated: boolean }>(64);
 
-  constructor(readonly engine: Engine, featureCacheImages: number) {
+  constructor(readonly engine: GraphEngine, featureCacheImages: number) {
     // one entry per image with a backbone, else one per image and encoder
     this.features = new AsyncLruCache(featureCacheImages * (engine.has("backbone") ? 1 : 2));
   }
@@ -129,16 +131,23 @@ export class Sam3 {
   static async open(options: Sam3Options = {}): Promise<Sam3> {
     checkOpenOptions(options);
     const pack = openPack(options.model ?? DEFAULT_PRESET);
-    const key = [pack.dir, options.device ?? "cpu", options.intraOpThreads ?? 0, options.interOpThreads ?? 0].join("|");
+    const remote = parseEngine(options.engine);
+    const key = [pack.dir, remote?.base ?? options.device ?? "cpu", options.intraOpThreads ?? 0, options.interOpThreads ?? 0].join("|");
     let shared = sharedModels.get(key);
     if (!shared) {
-      shared = new SharedModel(new Engine(pack, options), options.featureCacheImages ?? 2);
+      shared = new SharedModel(remote ? new TritonEngine(pack, remote, options) : new Engine(pack, options), options.featureCacheImages ?? 2);
       sharedModels.set(key, shared);
     } else if (shared.engine.device.fallbackReason) {
       options.onWarning?.(`device ${shared.engine.device.requested} unavailable, running on cpu: ${shared.engine.device.fallbackReason}`);
     }
     shared.refs++;
-    return new Sam3(shared, options);
+    const sam = new Sam3(shared, options);
+    // a remote server is checked before the handle is given out: down, or serving other graphs, fails here
+    await shared.engine.ready().catch(async (e: unknown) => {
+      await sam.close();
+      throw e;
+    });
+    return sam;
   }
 
   /** How many packs are loaded in this process (their sessions alive): what a leak check watches. */
