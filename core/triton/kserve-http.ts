@@ -29,6 +29,7 @@ export const DATATYPE_BYTES: Record<string, number> = { FP32: 4, FP16: 2, INT64:
 // a hostile or broken server cannot make the process buffer more than this
 const MAX_METADATA_BYTES = 1 << 20;
 const MAX_ANSWER_BYTES = 2 ** 30;
+const MAX_ERROR_BYTES = 1 << 16;
 const MAX_ERROR_TEXT = 200;
 const BACKOFF_MS = 100;
 
@@ -185,7 +186,7 @@ function isTensorMetadata(v: unknown): v is TensorMetadata {
 
 /** The server's own error text, first line, without paths of its machine, bounded. */
 function serverText(body: Buffer): string {
-  let text = body.subarray(0, 4096).toString("utf8");
+  let text = body.subarray(0, MAX_ERROR_BYTES).toString("utf8");
   try {
     text = String(JSON.parse(text).error ?? "");
   } catch {
