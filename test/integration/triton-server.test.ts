@@ -75,10 +75,11 @@ async function inferBinary(url: string, model: string, inputs: Record<string, or
 }
 
 describeWithTriton("a real Triton server for the integration tests", () => {
-  const repository = mkdtempSync(join(tmpdir(), "sam3-triton-repo-"));
+  let repository: string;
   let server: TritonServer;
 
   beforeAll(async () => {
+    repository = mkdtempSync(join(tmpdir(), "sam3-triton-repo-"));
     writeModel(repository, "text_encoder", TEXT_ENCODER);
     writeModel(repository, "memory_encoder", MEMORY_ENCODER);
     server = await startTritonServer(repository);
@@ -86,7 +87,7 @@ describeWithTriton("a real Triton server for the integration tests", () => {
 
   afterAll(async () => {
     await server?.stop();
-    rmSync(repository, { recursive: true, force: true });
+    if (repository) rmSync(repository, { recursive: true, force: true });
   });
 
   test("is ready, with both models of the repository loaded", async () => {

@@ -81,7 +81,7 @@ export async function startTritonServer(repository: string, options: TritonServe
       try {
         return await launch(paths, models, scratch, options.readyTimeoutMs ?? READY_TIMEOUT_MS);
       } catch (error) {
-        if (attempt === 3 || !/address already in use/i.test(String((error as Error).message))) throw error;
+        if (attempt === 3 || !/already in use/i.test(String((error as Error).message))) throw error;
       }
     }
   } catch (error) {

@@ -29,17 +29,18 @@ sys.exit(not ((3, 8) <= sys.version_info[:2] <= (3, 13) and os.path.exists(os.pa
   done
   [ -n "$python" ] || fail "no Python 3.8 to 3.13 with the venv module and a shared libpython"
   rm -rf "$venv"
-  "$python" -m venv "$venv" || { rm -rf "$venv"; fail "${python} -m venv failed"; }
+  "$python" -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; fail "${python} -m venv failed"; }
   if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt" >"$venv.pip.log" 2>&1; then
-    rm -rf "$venv"
-    fail "pip install of the PyTriton wheel failed (offline?): $(grep -m1 -E '^ERROR' "$venv.pip.log" || tail -n1 "$venv.pip.log")"
+    error="$(grep -m1 -E '^ERROR' "$venv.pip.log" || tail -n1 "$venv.pip.log")"
+    rm -rf "$venv" "$venv.pip.log"
+    fail "pip install of the PyTriton wheel failed (offline?): ${error}"
   fi
   rm -f "$venv.pip.log"
   cp "$here/requirements.txt" "$venv/requirements.txt"
 fi
 
 # tritonserver's backend folder (the python backend and the stub for this Python), and the paths the tests start it with
-"$venv/bin/python" - "$venv" <<'PY' || fail "the PyTriton wheel in ${venv} has no tritonserver python backend"
+"$venv/bin/python" - "$venv" 2>/dev/null <<'PY' || fail "the PyTriton wheel in ${venv} has no tritonserver python backend"
 import json, os, shutil, sys, sysconfig, pytriton
 venv = sys.argv[1]
 server = os.path.join(os.path.dirname(pytriton.__file__), "tritonserver")
