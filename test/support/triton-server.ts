@@ -98,12 +98,13 @@ export async function tritonModelNames(url: string): Promise<string[]> {
   return models.filter((model) => model.state === "READY").map((model) => model.name).sort();
 }
 
+/** Points each model's config at the python backend and gives each version folder the model.py that runs its graph. */
 function servePythonBackend(models: string) {
   for (const model of readdirSync(models)) {
     const config = join(models, model, "config.pbtxt");
     if (!existsSync(config)) continue;
     const text = readFileSync(config, "utf8");
-    const swapped = text.replace(/^(\s*)backend:\s*"onnxruntime"\s*$/m, '$1backend: "python"');
+    const swapped = text.replace(/^([ \t]*)backend:[ \t]*"onnxruntime"[ \t]*$/m, '$1backend: "python"');
     if (swapped === text) throw new Error(`model ${model}: config.pbtxt has no line backend: "onnxruntime"`);
     writeFileSync(config, swapped);
     for (const version of readdirSync(join(models, model))) {
