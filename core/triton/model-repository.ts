@@ -6,7 +6,6 @@ import type { ModelPack } from "../pack/open";
 import { readExternalDataFiles, readOnnxSignature, type OnnxSignature } from "../pack/onnx-signature";
 import { shownName } from "../pack/pack-file";
 import { ROLE_NAMES } from "../pack/roles";
-import { checkRange } from "../runtime/options";
 import { ensureFolder, partialName } from "../safe-write";
 import { tritonModelName } from "./model-names";
 
@@ -87,15 +86,25 @@ export async function writeTritonRepository(pack: ModelPack, outDir: string, opt
 }
 
 function checkOptions(options: TritonRepositoryOptions): Settings {
-  checkRange("instances", options.instances, 1, 16);
-  checkRange("maxBatch", options.maxBatch, 1, 64);
-  checkRange("queueDelayMicroseconds", options.queueDelayMicroseconds, 0, 1_000_000);
+  const instances = whole("instances", options.instances, 1, 16, 1);
+  const maxBatch = whole("maxBatch", options.maxBatch, 1, 64, 8);
+  const queueDelayMicroseconds = whole("queueDelayMicroseconds", options.queueDelayMicroseconds, 0, 1_000_000, 100);
   const kind = options.kind ?? "gpu";
   if (!KINDS.includes(kind)) throw new Sam3Error("BAD_OPTION", `kind must be gpu or cpu, got ${String(kind).slice(0, 40)}`);
   const tensorrt = options.tensorrt === "off" ? undefined : options.tensorrt;
   if (tensorrt !== undefined && !PRECISIONS.includes(tensorrt)) throw new Sam3Error("BAD_OPTION", `tensorrt must be off, fp16 or fp32, got ${String(tensorrt).slice(0, 40)}`);
   if (tensorrt && kind !== "gpu") throw new Sam3Error("BAD_OPTION", "tensorrt runs on GPU instances only: drop it or use kind gpu");
-  return { instances: options.instances ?? 1, kind, tensorrt, maxBatch: options.maxBatch ?? 8, queueDelayMicroseconds: options.queueDelayMicroseconds ?? 100 };
+  return { instances, kind, tensorrt, maxBatch, queueDelayMicroseconds };
+}
+
+/**
+ * A whole-number option, or its default when absent. (runtime's checkRange is out of reach: runtime imports this
+ * folder for its engine option, and core's parts import each other without cycles.)
+ */
+function whole(name: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
+  throw new Sam3Error("BAD_OPTION", `${name} must be a whole number from ${min} to ${max}, got ${String(value).slice(0, 40)}`);
 }
 
 interface PlannedModel {
