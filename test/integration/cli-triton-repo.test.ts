@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tritonModelName } from "../../core/triton/model-names";
-import { cli, stderrLines, type Run } from "../support/cli";
+import { cli, oneError } from "../support/cli";
 import { REPO } from "../support/reference";
 
 /** `sam3 models triton-repo` as users run it: the repository it writes for the bundled pack, and how it refuses. */
@@ -13,16 +13,6 @@ const manifest = JSON.parse(readFileSync(join(PACK, "manifest.json"), "utf8"));
 const graphs = [...new Set(Object.entries(manifest.roles as Record<string, { file: string }>).filter(([role]) => role !== "trackerConstants").map(([, g]) => g.file))];
 const tmp = mkdtempSync(join(tmpdir(), "sam3-cli-triton-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** One error line on stderr, nothing on stdout. */
-function oneError(run: Run, code: number): string {
-  expect(run.code, run.stderr).toBe(code);
-  expect(run.stdout).toBe("");
-  const lines = stderrLines(run);
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^sam3: error: /);
-  return lines[0];
-}
 
 describe("sam3 models triton-repo", () => {
   it("writes one model per graph of the pack, each graph byte for byte, and says how to serve it", async () => {
