@@ -56,6 +56,7 @@ const TENSORRT_WORKSPACE_BYTES = 1 << 30;
  * or a kill never leaves a folder that looks whole.
  */
 export async function writeTritonRepository(pack: ModelPack, outDir: string, options: TritonRepositoryOptions = {}): Promise<TritonModel[]> {
+  // a mistaken option fails before any graph is read
   checkOptions(options);
   const models = planModels(pack, options);
   const target = resolve(outDir);

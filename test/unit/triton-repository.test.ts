@@ -224,4 +224,14 @@ describe("writing a Triton repository", () => {
     const models = await writeTritonRepository(shared, freshOut());
     expect(models.map((m) => m.name)).toEqual(["sam3-tiny-336-backbone"]);
   });
+
+  it("refuses two graph files that would be one Triton model, writing nothing", async () => {
+    const other = { ...pack.manifest.roles.backbone!, file: "../sam3-tiny-1008/onnx/backbone.onnx" };
+    const clash: ModelPack = { ...pack, manifest: { ...pack.manifest, roles: { backbone: pack.manifest.roles.backbone, trackerVisionEncoder: other } } };
+    const out = freshOut();
+    const e = await rejection(writeTritonRepository(clash, out));
+    expect(e.code).toBe("PACK_INVALID");
+    expect(e.message).toMatch(/graphs \.\.\/sam3-tiny-1008\/onnx\/backbone\.onnx and onnx\/backbone\.onnx would both be the Triton model sam3-tiny-336-backbone/);
+    expect(readdirSync(scratch)).not.toContain(out.split("/").pop());
+  });
 });
