@@ -8,12 +8,15 @@ import {
   fetchablePreset,
   fetchPreset,
   formatBytes,
+  openPack,
   parseDevice,
   presetDir,
   PRESETS,
   readCommandLine,
   setupExporter,
   verifyPack,
+  writeTritonRepository,
+  type TritonRepositoryOptions,
 } from "../core";
 import { parseCount, parseThreads, UsageError } from "./args";
 import { progressLine } from "./progress";
@@ -21,6 +24,7 @@ import { progressLine } from "./progress";
 export const MODELS_USAGE = `sam3 models list | fetch <preset> [--dtype D] [--dir D] [--base-url URL] | verify <dir|preset> [--device D]
 sam3 models export --from SOURCE --out DIR [--seed N] [--dtype fp32|fp16|int8] [--roles a,b] [--no-check]
                    [--hf-weights] [--threads N] | export --setup
+sam3 models triton-repo --model PACK --out DIR [--instances N] [--kind gpu|cpu] [--tensorrt fp16|fp32] [--max-batch N]
 
   list      presets: bundled, installed or downloadable, what each can do, precisions with sizes, licence
   fetch     download a preset's files in one precision (--dtype, default fp32; resumes partial downloads, checks
@@ -35,11 +39,17 @@ sam3 models export --from SOURCE --out DIR [--seed N] [--dtype fp32|fp16|int8] [
             pack, --roles only those graphs, --no-check skips the onnxruntime-vs-PyTorch check of each graph,
             --hf-weights adds the HF checkpoint (hf/model.safetensors), --threads N torch threads. Progress goes to
             stderr, the pack folder to stdout. Roles:
-${EXPORT_ROLES.join(", ").replace(/(.{1,96})(,|$) ?/g, "            $1$2\n").trimEnd()}`;
+${EXPORT_ROLES.join(", ").replace(/(.{1,96})(,|$) ?/g, "            $1$2\n").trimEnd()}
+  triton-repo  write a Triton Inference Server model repository for a pack: one onnxruntime model per graph,
+            dynamic batching where the graph allows (up to --max-batch, default 8), --instances copies of each
+            (default 1) on --kind gpu (default) or cpu, --tensorrt to let TensorRT run the graphs. DIR must be new
+            or empty. Serve it with tritonserver --model-repository DIR, then run sam3 with
+            --engine triton://HOST:8000 (docs/scaling.md)`;
 
 export async function modelsCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
   if (action === "export") return exportCommand(rest);
+  if (action === "triton-repo") return tritonRepoCommand(rest);
   const { values, positionals } = readCommandLine(
     { args: rest, allowPositionals: true, options: { dir: { type: "string" }, "base-url": { type: "string" }, device: { type: "string" }, dtype: { type: "string" } } },
     "sam3 models --help",
@@ -109,6 +119,30 @@ async function exportCommand(argv: string[]): Promise<void> {
     onProgress: line,
   });
   process.stdout.write(dir + "\n");
+}
+
+async function tritonRepoCommand(argv: string[]): Promise<void> {
+  const { values } = readCommandLine({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      out: { type: "string" },
+      instances: { type: "string" },
+      kind: { type: "string" },
+      tensorrt: { type: "string" },
+      "max-batch": { type: "string" },
+    },
+  }, "sam3 models --help");
+  if (!values.model || !values.out) throw new UsageError("give --model PACK and --out DIR (see sam3 models --help)");
+  const models = await writeTritonRepository(openPack(values.model), values.out, {
+    instances: parseCount(values.instances, "instances", 1, 16),
+    maxBatch: parseCount(values["max-batch"], "max-batch", 1, 64),
+    // checked by writeTritonRepository with the other values
+    kind: values.kind as TritonRepositoryOptions["kind"],
+    tensorrt: values.tensorrt as TritonRepositoryOptions["tensorrt"],
+  });
+  for (const m of models) process.stdout.write(`${m.name}  (${m.graph}${m.batched ? ", batched" : ""})\n`);
+  process.stdout.write(`serve it with tritonserver --model-repository ${values.out} and run sam3 with --engine triton://HOST:8000\n`);
 }
 
 function list() {

@@ -34,6 +34,7 @@ export { DEVICES, parseDevice, type Device } from "./runtime/devices";
 export { gpuProviderPlan, installedGpuProviderFiles, installGpuProvider, removeGpuProvider, type GpuProviderPlan } from "./runtime/gpu-provider";
 export { PACKAGE_ROOT } from "./paths";
 export { EXAMPLE_MEDIA_DIR, EXAMPLE_PREFIX, examplePath } from "./example-media";
+export { writeTritonRepository, type TritonModel, type TritonRepositoryOptions } from "./triton/model-repository";
 
 // what a face serves
 export { ModelHost, type ModelSummary } from "./face-runtime";

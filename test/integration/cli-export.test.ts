@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, cliWithEnv, stderrLines } from "../support/cli";
+import { cli, cliWithEnv, oneError, stderrLines } from "../support/cli";
 
 /**
  * `sam3 models export` as users run it, with the project's real Python exporter (the environment
@@ -18,16 +18,6 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), "sam3-cli-export-"));
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
-
-/** One error line on stderr, nothing on stdout. */
-function oneError(run: { code: number; stdout: string; stderr: string }, code: number): string {
-  expect(run.code, run.stderr).toBe(code);
-  expect(run.stdout).toBe("");
-  const lines = stderrLines(run);
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^sam3: error: /);
-  return lines[0];
-}
 
 describe("sam3 models export", () => {
   it(

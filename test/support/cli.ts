@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { expect } from "vitest";
 import { REPO } from "./reference";
 
 export interface Run {
@@ -25,3 +26,13 @@ export function cliWithEnv(env: Record<string, string | undefined>, ...args: str
 }
 
 export const stderrLines = (run: Run) => run.stderr.split("\n").filter((l) => l !== "");
+
+/** The one error line of a refused run (stdout empty, the exit status `code`), for the test to read. */
+export function oneError(run: Run, code: number): string {
+  expect(run.code, run.stderr).toBe(code);
+  expect(run.stdout).toBe("");
+  const lines = stderrLines(run);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^sam3: error: /);
+  return lines[0];
+}
