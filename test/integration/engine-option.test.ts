@@ -26,6 +26,7 @@ describe("sam3 --engine: a bad URL is one usage line, before the model or the in
     ["track", ["track", "examples/missing.mp4", "--text", "x", ...MISSING_MODEL]],
     ["demo", ["demo", "--out", join(tmpdir(), "sam3-engine-demo-never-written"), ...MISSING_MODEL]],
     ["ui", ["ui", "--port", "0", ...MISSING_MODEL]],
+    ["models verify", ["models", "verify", "no-such-pack"]],
   ];
   for (const [name, args] of commands) {
     it.each(BAD_ENGINES)(`${name} --engine %s`, async (engine, message) => {
@@ -43,7 +44,7 @@ describe("sam3 --engine: a bad URL is one usage line, before the model or the in
   it("segment --help lists --engine", async () => {
     const run = await cli("segment", "--help");
     expect(run.stdout).toMatch(/--engine URL +where the graphs run: local \(default\), or a Triton server such as triton:\/\/host:8000/);
-    for (const command of ["track", "ui", "demo"]) expect((await cli(command, "--help")).stdout, command).toContain("--engine URL");
+    for (const command of ["track", "ui", "demo", "models"]) expect((await cli(command, "--help")).stdout, command).toContain("--engine URL");
   });
 
   it("--engine local runs in this process", async () => {
