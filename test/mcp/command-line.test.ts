@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ENGINE_HELP } from "../../core";
 import { McpContext } from "../../mcp/context";
-import { connectInMemory, runMcpToExit, testServerOptions } from "../support/mcp";
+import { connectInMemory, MCP_MAIN, runMcpToExit, testServerOptions } from "../support/mcp";
 
 /** sam3-mcp started with a command line it cannot serve: one `sam3-mcp: error:` line naming the problem, exit 2. */
 describe("sam3-mcp command-line mistakes", () => {
@@ -51,6 +52,21 @@ describe("sam3-mcp on a Triton engine", () => {
       await client.close();
       await ctx.close();
       rmSync(options.outputDir!, { recursive: true, force: true });
+    }
+  });
+
+  it("names the server in its startup line too", async () => {
+    const outputDir = testServerOptions().outputDir!;
+    const child = spawn(process.execPath, [MCP_MAIN, "--engine", "triton://127.0.0.1:9/v2?retries=0", "--out", outputDir], { stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    try {
+      await expect.poll(() => stderr, { timeout: 30_000 }).toMatch(/\n$/);
+      expect(stderr).toMatch(/^sam3-mcp: model sam3-tiny-336 on Triton 127\.0\.0\.1:9: text prompts/);
+    } finally {
+      child.stdin.end();
+      await new Promise((r) => child.once("exit", r));
+      rmSync(outputDir, { recursive: true, force: true });
     }
   });
 
