@@ -27,6 +27,7 @@ const { values } = parseArgs({
   options: {
     model: { type: "string", multiple: true },
     device: { type: "string" },
+    engine: { type: "string" },
     runs: { type: "string" },
     image: { type: "string" },
     threads: { type: "string" },
@@ -58,6 +59,7 @@ async function bench(model: string) {
   const sam = await Sam3.open({
     model,
     device: values.device ? parseDevice(values.device) : undefined,
+    engine: values.engine,
     intraOpThreads: values.threads ? Number(values.threads) : undefined,
     featureCacheImages: 1,
     onWarning: (m) => console.log(`  warning: ${m}`),
@@ -91,7 +93,7 @@ async function bench(model: string) {
   } finally {
     await sam.close();
   }
-  console.log(`\n${model} on ${sam.device.active}${sam.device.fallbackReason ? ` (asked ${sam.device.requested})` : ""}, ${image}, median of ${runs} runs, ms`);
+  console.log(`\n${model} on ${sam.device.remote ? `Triton ${sam.device.remote}` : sam.device.active}${sam.device.fallbackReason ? ` (asked ${sam.device.requested})` : ""}, ${image}, median of ${runs} runs, ms`);
   for (const [name, list] of Object.entries(rows)) {
     const cells = stageMilliseconds(list[0]).map(([s]) => `${s} ${median(list.map((t) => t[s] ?? 0)).toFixed(1)}`);
     const total = median(list.map((t) => stageMilliseconds(t).reduce((a, [, ms]) => a + ms, 0)));

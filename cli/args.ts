@@ -1,4 +1,4 @@
-import { asSam3Error, LIMITS, parseBoxText, parseDevice, parsePointText, PromptSyntaxError, type Sam3Options, wholeNumberOption } from "../core";
+import { asSam3Error, LIMITS, parseBoxText, parseDevice, parseEngine, parsePointText, PromptSyntaxError, type Sam3Options, wholeNumberOption } from "../core";
 
 /** A user mistake on the command line: reported as one line with exit code 2. */
 export class UsageError extends Error {}
@@ -41,19 +41,27 @@ export const parseThreads = (text: string | undefined) => parseCount(text, "thre
 export const ENGINE_FLAGS = {
   model: { type: "string" },
   device: { type: "string" },
+  engine: { type: "string" },
   threads: { type: "string" },
   "max-pixels": { type: "string" },
 } as const;
 
-/** The engine options every command takes: --model, --device, --threads, --max-pixels; warnings go to stderr. */
-export function engineOptions(values: { model?: string; device?: string; threads?: string; "max-pixels"?: string }): Sam3Options {
+/** The engine options every command takes: --model, --device, --engine, --threads, --max-pixels; warnings go to stderr. */
+export function engineOptions(values: { model?: string; device?: string; engine?: string; threads?: string; "max-pixels"?: string }): Sam3Options {
   return {
     model: values.model,
     device: values.device ? parseDevice(values.device) : undefined,
+    engine: engineUrl(values.engine),
     intraOpThreads: parseThreads(values.threads),
     maxPixels: parseCount(values["max-pixels"], "max-pixels", 1),
     onWarning: (m) => process.stderr.write(`sam3: warning: ${m}\n`),
   };
+}
+
+/** --engine: checked now (a bad URL is a usage mistake before anything loads), passed on as given. */
+export function engineUrl(text: string | undefined): string | undefined {
+  parseEngine(text);
+  return text;
 }
 
 /**

@@ -18,10 +18,10 @@ import {
   writeTritonRepository,
   type TritonRepositoryOptions,
 } from "../core";
-import { parseCount, parseThreads, UsageError } from "./args";
+import { engineUrl, parseCount, parseThreads, UsageError } from "./args";
 import { progressLine } from "./progress";
 
-export const MODELS_USAGE = `sam3 models list | fetch <preset> [--dtype D] [--dir D] [--base-url URL] | verify <dir|preset> [--device D]
+export const MODELS_USAGE = `sam3 models list | fetch <preset> [--dtype D] [--dir D] [--base-url URL] | verify <dir|preset> [--device D] [--engine URL]
 sam3 models export --from SOURCE --out DIR [--seed N] [--dtype fp32|fp16|int8] [--roles a,b] [--no-check]
                    [--hf-weights] [--threads N] | export --setup
 sam3 models triton-repo --model PACK --out DIR [--instances N] [--kind gpu|cpu] [--tensorrt fp16|fp32] [--max-batch N]
@@ -32,7 +32,7 @@ sam3 models triton-repo --model PACK --out DIR [--instances N] [--kind gpu|cpu] 
             that serves the pack's files under their pack paths) and write its manifest
   verify    open a pack, check every file and tensor, then run every capability it claims (text, exemplar box,
             click, box, clicks + previous mask, 3 frames of video), printing each stage's time; stops at the first
-            stage that fails
+            stage that fails. --engine URL runs the graphs on a Triton server (triton://host:8000), as for segment
   export    make a pack with the project's Python exporter (build time only; --setup makes its environment
             once, Python 3.10+). SOURCE: tiny-336, tiny-1008 or full-random (random weights, --seed N), a hub id
             such as facebook/sam3 (gated: set HF_TOKEN) or a checkpoint folder. --dtype fp16|int8 writes a smaller
@@ -51,7 +51,7 @@ export async function modelsCommand(argv: string[]): Promise<void> {
   if (action === "export") return exportCommand(rest);
   if (action === "triton-repo") return tritonRepoCommand(rest);
   const { values, positionals } = readCommandLine(
-    { args: rest, allowPositionals: true, options: { dir: { type: "string" }, "base-url": { type: "string" }, device: { type: "string" }, dtype: { type: "string" } } },
+    { args: rest, allowPositionals: true, options: { dir: { type: "string" }, "base-url": { type: "string" }, device: { type: "string" }, engine: { type: "string" }, dtype: { type: "string" } } },
     "sam3 models --help",
   );
   if (action === "list") return list();
@@ -76,7 +76,8 @@ export async function modelsCommand(argv: string[]): Promise<void> {
     if (positionals.length !== 1) throw new UsageError("give the pack folder or preset to verify");
     const line = (c: { name: string; ms: number; objects: number }) =>
       process.stdout.write(`  ${c.name.padEnd(24)} ${c.ms.toFixed(0).padStart(7)} ms${c.name === "open" ? "" : `  ${c.objects} ${c.name.startsWith("video") ? "frame(s)" : "object(s)"}`}\n`);
-    const report = await verifyPack(positionals[0], values.device ? parseDevice(values.device) : undefined, line);
+    const runtime = { device: values.device ? parseDevice(values.device) : undefined, engine: engineUrl(values.engine) };
+    const report = await verifyPack(positionals[0], runtime, line);
     process.stdout.write(`${report.model} (${report.dir}) on ${report.device}: ok\n  can do: ${report.capabilities}\n`);
     return;
   }

@@ -12,6 +12,8 @@ points and/or one box without text select one object with the tracker.
   --point x,y[:neg]        click in pixels (repeatable; :neg = exclude)
   --model DIR|PRESET       model pack (default: bundled sam3-tiny-336, random weights)
   --device D               cpu | webgpu | cuda | tensorrt | coreml | dml (falls back to cpu, with a warning)
+  --engine URL             where the graphs run: local (default), or a Triton server such as triton://host:8000
+                           (http:// and https:// too; ?timeout=SECONDS&retries=N; see docs/scaling.md)
   --threads N              CPU threads per operator (default: all cores)
   --max-pixels N           refuse images above N pixels (default 100000000, a guard against decompression bombs)
   --threshold F            keep detections scoring above F (0..1, default 0.5; 0 keeps all)

@@ -22,7 +22,7 @@ every instance on every frame; clicks and boxes with --obj select one object. Co
   --max-side N              downscale frames whose longer side exceeds N pixels
   --stride N                use every Nth frame
   --max-pixels N            refuse frames above N pixels (default 100000000)
-  --model DIR|PRESET, --device D, --threads N     as for segment
+  --model DIR|PRESET, --device D, --engine URL, --threads N     as for segment
   --json                    print one JSON line per frame on stdout
   --out DIR                 write <name>.overlay.mp4 and <name>.frames.jsonl to DIR
   --png                     with --out: also one PNG sequence per object in <name>.masks/`;

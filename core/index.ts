@@ -31,6 +31,7 @@ export { PresetFetcher, presetCatalogue, type FetchStatus, type PresetEntry } fr
 export { verifyPack } from "./models/verify";
 export { exportPack, exportArgs, exportVenvDir, setupExporter, EXPORT_DTYPES, EXPORT_ROLES, type ExportDtype, type ExportOptions } from "./models/export";
 export { DEVICES, parseDevice, type Device } from "./runtime/devices";
+export { ENGINE_HELP, parseEngine, type TritonTarget } from "./triton/engine-url";
 export { gpuProviderPlan, installedGpuProviderFiles, installGpuProvider, removeGpuProvider, type GpuProviderPlan } from "./runtime/gpu-provider";
 export { PACKAGE_ROOT } from "./paths";
 export { EXAMPLE_MEDIA_DIR, EXAMPLE_PREFIX, examplePath } from "./example-media";

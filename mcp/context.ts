@@ -1,4 +1,4 @@
-import { DEFAULT_RETENTION, type Device, ModelHost, type ModelSummary, parseRetention, ResultRetention, type Sam3, type Sam3VideoPredictor } from "../core";
+import { DEFAULT_RETENTION, type Device, ModelHost, type ModelSummary, parseEngine, parseRetention, ResultRetention, type Sam3, type Sam3VideoPredictor } from "../core";
 import { ClientSessions } from "./client-sessions";
 import { JobLimiter } from "./job-limiter";
 import { MediaPaths } from "./media-paths";
@@ -10,6 +10,8 @@ export interface McpServerOptions {
   outputDir?: string;
   model?: string;
   device?: Device;
+  /** "local" (default) or the URL of a Triton server the graphs run on. */
+  engine?: string;
   threads?: number;
   /** Open video sessions at most. */
   maxSessions?: number;
@@ -39,6 +41,8 @@ export class McpContext {
   readonly jobs: JobLimiter;
   readonly maxBase64Bytes: number;
   readonly log?: (message: string) => void;
+  /** host:port of the Triton server the graphs run on; undefined when they run in this process. */
+  readonly remote?: string;
   private readonly host: ModelHost;
   private readonly retention?: ResultRetention;
 
@@ -47,6 +51,7 @@ export class McpContext {
     this.jobs = new JobLimiter({ running: options.maxJobs ?? 2, waiting: options.maxQueue ?? 256, waitMs: options.queueTimeoutMs ?? 10 * 60_000 });
     this.maxBase64Bytes = options.maxBase64Bytes ?? DEFAULT_MAX_BASE64_BYTES;
     this.log = options.log;
+    this.remote = parseEngine(options.engine)?.label;
     const policy = parseRetention(options.retention ?? DEFAULT_RETENTION);
     this.retention = policy && new ResultRetention(this.paths.outputDir, policy, options.log);
     // results left by an earlier run go at startup too
@@ -54,6 +59,7 @@ export class McpContext {
     this.host = new ModelHost({
       model: options.model,
       device: options.device,
+      engine: options.engine,
       intraOpThreads: options.threads,
       onWarning: options.log,
       confine: this.paths.confine,

@@ -20,6 +20,8 @@ const USAGE = `sam3-mcp [options]    SAM 3 segmentation tools for MCP clients
                           (default 24h,2GiB; the oldest go first, only the result folders this server names)
   --model DIR|PRESET      model pack (default the bundled sam3-tiny-336, random weights)
   --device D              cpu | webgpu | cuda | tensorrt | coreml | dml
+  --engine URL            run the graphs on a Triton server: triton://host:8000 (http:// and https:// too;
+                          ?timeout=SECONDS&retries=N; default local, in this process; see docs/scaling.md)
   --threads N             CPU threads per operator
   --max-sessions N        open video sessions at most (default 8)
   --max-jobs N            model-running calls at once (default 2)
@@ -47,6 +49,7 @@ async function main() {
         retention: { type: "string" },
         model: { type: "string" },
         device: { type: "string" },
+        engine: { type: "string" },
         threads: { type: "string" },
         "max-sessions": { type: "string" },
         "max-jobs": { type: "string" },
@@ -72,6 +75,7 @@ async function main() {
       retention: values.retention,
       model: values.model,
       device: values.device ? parseDevice(values.device) : undefined,
+      engine: values.engine,
       threads: wholeNumberOption("threads", values.threads, 1, 256),
       maxSessions: wholeNumberOption("max-sessions", values["max-sessions"], 1),
       maxJobs: wholeNumberOption("max-jobs", values["max-jobs"], 1),
@@ -118,7 +122,7 @@ async function main() {
       await ctx.close();
     });
   }
-  log(`model ${model.name}: ${model.can}`);
+  log(`model ${model.name}${ctx.remote ? ` on Triton ${ctx.remote}` : ""}: ${model.can}`);
 }
 
 main().catch((e) => {

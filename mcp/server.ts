@@ -24,7 +24,7 @@ export function createSam3McpServer(ctx: McpContext): McpServer {
       // clients may set a log level; the server sends nothing below it
       capabilities: { logging: {} },
       instructions:
-        "SAM 3 segments images and videos. segment_image: every instance of a text concept, or one object from clicks / a box. segment_video: the same tracked through a video in one call; it returns a session_id that stays open. Both write mask PNGs, transparent cut-outs and overlays when asked (exports) and return them as resource links. For interactive video work: start_session, add_prompt, propagate_in_video, remove_object, export_masks, close_session. Paths are relative to the server's allowed folders; coordinates are pixels unless coordinates is \"relative\". Masks come as COCO RLE. " + aboutModel(ctx.model()),
+        "SAM 3 segments images and videos. segment_image: every instance of a text concept, or one object from clicks / a box. segment_video: the same tracked through a video in one call; it returns a session_id that stays open. Both write mask PNGs, transparent cut-outs and overlays when asked (exports) and return them as resource links. For interactive video work: start_session, add_prompt, propagate_in_video, remove_object, export_masks, close_session. Paths are relative to the server's allowed folders; coordinates are pixels unless coordinates is \"relative\". Masks come as COCO RLE. " + aboutModel(ctx.model(), ctx.remote),
     },
   );
   codeSdkToolErrors(server);
@@ -39,8 +39,9 @@ export function createSam3McpServer(ctx: McpContext): McpServer {
   return server;
 }
 
-/** The instructions' last sentence: what this server's model can do, so a client asks only for that. */
-function aboutModel(model: ModelSummary): string {
-  if ("error" in model) return `The model ${model.name} cannot be opened yet (${model.error}): every model-running tool fails until it can.`;
-  return `The model, ${model.name}, can do: ${model.can}. A call that needs anything else fails with MISSING_CAPABILITY.`;
+/** The instructions' last sentences: what this server's model can do, so a client asks only for that, and where it runs. */
+function aboutModel(model: ModelSummary, remote: string | undefined): string {
+  const where = remote ? ` Its graphs run on the Triton server ${remote}; while that server is down, model-running tools fail with REMOTE_UNAVAILABLE.` : "";
+  if ("error" in model) return `The model ${model.name} cannot be opened yet (${model.error}): every model-running tool fails until it can.${where}`;
+  return `The model, ${model.name}, can do: ${model.can}. A call that needs anything else fails with MISSING_CAPABILITY.${where}`;
 }

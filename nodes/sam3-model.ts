@@ -1,5 +1,5 @@
 import type { NodeStatus } from "node-red";
-import { asSam3Error, DEFAULT_PRESET, describeCapabilities, LIMITS, ModelHost, parseDevice, promptGrammarScript, type Sam3, Sam3Error } from "../core";
+import { asSam3Error, DEFAULT_PRESET, describeCapabilities, LIMITS, ModelHost, parseDevice, parseEngine, promptGrammarScript, type Sam3, Sam3Error } from "../core";
 import { servePresets } from "./lib/preset-admin";
 import type { Sam3ModelNode } from "./lib/model-node";
 import type { Node, NodeAPI, NodeDef } from "./lib/node-kit";
@@ -7,6 +7,8 @@ import type { Node, NodeAPI, NodeDef } from "./lib/node-kit";
 interface ModelConfig extends NodeDef {
   model: string;
   device: string;
+  /** "local" or a Triton server's URL; absent in flows saved before the field existed (local). */
+  engine?: string;
   threads: string | number;
   threshold: string | number;
   fineness: string | number;
@@ -21,6 +23,7 @@ export = function register(RED: NodeAPI) {
     const host = new ModelHost(() => ({
       model: config.model || DEFAULT_PRESET,
       device: parseDevice(config.device || "cpu"),
+      engine: config.engine || undefined,
       intraOpThreads: threadsOf(config.threads),
       onWarning: (message: string) => node.warn(message),
     }));
@@ -30,6 +33,10 @@ export = function register(RED: NodeAPI) {
     });
 
     // config nodes have no status of their own: what the pack can do is shown on the nodes that use it
+    const showOnUsers = (status: NodeStatus, except?: Node) =>
+      RED.nodes.eachNode((n) => {
+        if ((n as { model?: unknown }).model === node.id && n.id !== except?.id) RED.nodes.getNode(n.id)?.status(status);
+      });
     let announced = false;
     /** "ready: clicks, ..." on the user, and the first time a pack loads on every node that uses this model. */
     const ready = (user: Node, sam: Sam3) => {
@@ -37,10 +44,17 @@ export = function register(RED: NodeAPI) {
       user.status(status);
       if (announced) return;
       announced = true;
-      RED.nodes.eachNode((n) => {
-        if ((n as { model?: unknown }).model === node.id && n.id !== user.id) RED.nodes.getNode(n.id)?.status(status);
-      });
+      showOnUsers(status, user);
     };
+
+    // an Engine URL that cannot be used is said at deploy, in red on the nodes that use this model, once they have
+    // all started; each message that needs the model then fails with it too
+    const badEngine = engineProblem(config.engine);
+    const showBadEngine = () => showOnUsers({ fill: "red", shape: "ring", text: badEngine });
+    if (badEngine) {
+      node.error(badEngine);
+      RED.events.once("flows:started", showBadEngine);
+    }
 
     /** Shows "loading model" on the user until the load settles, then what the pack can do (or the failure). */
     const loading = <T>(user: Node, load: Promise<T>, sam: (value: T) => Sam3): Promise<T> => {
@@ -65,7 +79,10 @@ export = function register(RED: NodeAPI) {
     node.image = (user) => loading(user, host.sam(), (s) => s);
     node.video = (user) => loading(user, host.predictor(), (p) => p.sam);
 
-    node.on("close", (_removed: boolean, done: () => void) => void host.close().then(() => done()));
+    node.on("close", (_removed: boolean, done: () => void) => {
+      RED.events.removeListener("flows:started", showBadEngine);
+      void host.close().then(() => done());
+    });
   }
   RED.nodes.registerType("sam3-model", Sam3Model as unknown as (this: Node, config: NodeDef) => void);
   // the editor checks prompt fields with core's own grammar and messages (the nodes' .html load this script)
@@ -84,6 +101,16 @@ function threadsOf(value: string | number | undefined): number | undefined {
   const n = Number(value || 0);
   if (!(Number.isInteger(n) && n >= 0 && n <= LIMITS.threads)) throw new Sam3Error("BAD_OPTION", `Threads must be a whole number from 0 to ${LIMITS.threads}`);
   return n || undefined;
+}
+
+/** Why the Engine setting cannot be used (core's message), or undefined when it can. */
+function engineProblem(engine: string | undefined): string | undefined {
+  try {
+    parseEngine(engine);
+    return undefined;
+  } catch (e) {
+    return asSam3Error(e, "reading the Engine setting").message;
+  }
 }
 
 /** A 0..1 setting of the model node; empty for the pack's own default. */

@@ -40,6 +40,24 @@ window.SAM3_EDITOR = window.SAM3_EDITOR || (function () {
     }
 
     /**
+     * A field read by one of core's own readers (`reader` finds it in the script sam3/prompts.js sets up): valid
+     * when it reads, else its message. If the script did not load, the node checks the field when it runs.
+     */
+    function byCore(reader) {
+        return function (v, opt) {
+            var s = text(v);
+            var read = reader();
+            if (deferred(s) || !read) { return true; }
+            try {
+                read(s);
+                return true;
+            } catch (e) {
+                return reason(opt, e.message);
+            }
+        };
+    }
+
+    /**
      * The sam3-model dialog's Packs list (the runtime's sam3/presets): each preset's state, "use" to choose it and
      * "fetch" to download it, with the runtime's one fetch polled for its progress while the dialog is open.
      */
@@ -143,19 +161,11 @@ window.SAM3_EDITOR = window.SAM3_EDITOR || (function () {
          * grammar's message, which Node-RED 3.1+ shows on the field (it passes `opt`; 3.0 takes false).
          */
         prompt: function (parse) {
-            return function (v, opt) {
-                var s = text(v);
-                var grammar = window.SAM3_PROMPTS;
-                // if the grammar did not load, the node checks the field when it runs
-                if (deferred(s) || !grammar) { return true; }
-                try {
-                    grammar[parse](s);
-                    return true;
-                } catch (e) {
-                    return reason(opt, e.message);
-                }
-            };
+            return byCore(function () { return window.SAM3_PROMPTS && window.SAM3_PROMPTS[parse]; });
         },
+
+        /** The model's Engine: empty or "local", else a Triton server's URL, read by core's own rule (served alike). */
+        engine: byCore(function () { return window.SAM3_ENGINE_URL && window.SAM3_ENGINE_URL.parseEngine; }),
 
         /** The folder for file paths from messages: needed when they are allowed (read from the open dialog if any). */
         pathFolder: function (v, opt) {

@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { CAPABILITY_LABELS, type Capability, describeCapabilities, type Device, ModelHost, type Sam3, type Sam3VideoPredictor, type VideoRules } from "../core";
+import { CAPABILITY_LABELS, type Capability, describeCapabilities, type Device, ModelHost, parseEngine, type Sam3, type Sam3VideoPredictor, type VideoRules } from "../core";
 import { errorReply, hidePaths, WebError } from "./http";
 
 /** Video sessions the server's predictor holds open, shared by every client. */
@@ -12,8 +12,12 @@ export class UiModels {
   private error?: string;
   private readonly loading: Promise<[Sam3, Sam3VideoPredictor]>;
 
-  constructor(private readonly options: { model?: string; device?: Device; rules?: Partial<VideoRules> }, log: (line: string) => void) {
-    this.host = new ModelHost({ model: options.model, device: options.device, rules: options.rules, maxSessions: VIDEO_SESSIONS });
+  /** host:port of the Triton server the graphs run on, named before the model has loaded too. */
+  private readonly remote?: string;
+
+  constructor(private readonly options: { model?: string; device?: Device; engine?: string; rules?: Partial<VideoRules> }, log: (line: string) => void) {
+    this.remote = parseEngine(options.engine)?.label;
+    this.host = new ModelHost({ model: options.model, device: options.device, engine: options.engine, rules: options.rules, maxSessions: VIDEO_SESSIONS });
     this.loading = this.host.both();
     this.loading.then((l) => (this.loaded = l), (e) => (this.error = errorReply(e, log).body.error));
   }
@@ -31,13 +35,14 @@ export class UiModels {
     return (await this.ready())[1];
   }
 
-  /** What /api/info answers: the model, whether it is ready, and what it can do. */
+  /** What /api/info answers: the model, where it runs, whether it is ready, and what it can do. */
   info(): object {
     const sam = this.loaded?.[0];
     return {
       model: sam?.pack.manifest.name ?? basename(this.options.model ?? "sam3-tiny-336"),
       description: sam?.pack.manifest.description ?? "",
       device: sam?.device.active ?? this.options.device ?? "cpu",
+      ...(this.remote ? { remote: sam?.device.remote ?? this.remote } : {}),
       ready: !!this.loaded,
       ...(sam ? capabilityReport(sam) : {}),
       ...(this.error ? { error: this.error } : {}),

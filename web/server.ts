@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { type Device, Sam3Error, type VideoRules } from "../core";
+import { type Device, parseEngine, Sam3Error, type VideoRules } from "../core";
 import { bracketed, checkToken, Gate, isLoopback, newToken } from "./gate";
 import { BASE_HEADERS, fail, WebError } from "./http";
 import { MediaStore } from "./media-store";
@@ -13,6 +13,8 @@ export interface UiOptions {
   port?: number;
   model?: string;
   device?: Device;
+  /** "local" (default) or a Triton server's URL the graphs run on. */
+  engine?: string;
   /** Largest upload accepted, in bytes (default 200 MiB). */
   maxUploadBytes?: number;
   /** Video thresholds other than the official ones. */
@@ -40,6 +42,8 @@ const LISTEN_FAILURES: Record<string, string> = {
 /** The interactive page and its JSON API over one shared model: images segmented at once, videos as sessions. */
 export async function startUi(options: UiOptions = {}): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const host = options.host ?? "127.0.0.1";
+  // a bad engine URL is refused before anything listens or loads
+  parseEngine(options.engine);
   const token = options.token === false ? false : checkToken(options.token ?? newToken());
   if (token === false && !isLoopback(host)) {
     throw new Sam3Error("BAD_OPTION", `serving ${host} without a token would let anyone on the network use it: keep the token (drop --no-token) or bind to 127.0.0.1`);

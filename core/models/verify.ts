@@ -3,6 +3,7 @@ import { describeCapabilities } from "../pack/capabilities";
 import { Sam3Error, asSam3Error } from "../errors";
 import { PACKAGE_ROOT } from "../paths";
 import type { ImagePrompt } from "../prompts";
+import type { RuntimeOptions } from "../runtime/engine";
 import { Sam3, type SegmentOptions } from "../sam3";
 import { Sam3VideoPredictor } from "../video/predictor";
 
@@ -16,6 +17,7 @@ export interface VerifyCheck {
 export interface VerifyReport {
   model: string;
   dir: string;
+  /** Where the graphs ran: the device, or "Triton host:port". */
   device: string;
   /** What the pack claims, in words: every claim has a stage below. */
   capabilities: string;
@@ -34,7 +36,7 @@ const VIDEO_FRAMES = 3;
  * text, exemplar box, one click, box, clicks with the previous mask, and a 3-frame propagation. Stops at the first
  * stage that fails, with an error naming it; `onCheck` hears each stage as it passes.
  */
-export async function verifyPack(dir: string, device?: Sam3["device"]["requested"], onCheck?: (check: VerifyCheck) => void): Promise<VerifyReport> {
+export async function verifyPack(dir: string, runtime: Pick<RuntimeOptions, "device" | "engine"> = {}, onCheck?: (check: VerifyCheck) => void): Promise<VerifyReport> {
   const checks: VerifyCheck[] = [];
   const stage = async (name: string, run: () => Promise<number>) => {
     const started = performance.now();
@@ -51,7 +53,7 @@ export async function verifyPack(dir: string, device?: Sam3["device"]["requested
   };
   let sam: Sam3 | undefined;
   await stage("open", async () => {
-    sam = await Sam3.open({ model: dir, device });
+    sam = await Sam3.open({ model: dir, ...runtime });
     return 0;
   });
   const opened = sam!;
@@ -69,16 +71,17 @@ export async function verifyPack(dir: string, device?: Sam3["device"]["requested
         return (await image({ points: [CLICK, { x: 60, y: 60, positive: false }], maskInput: first.lowResMask })).objects.length;
       });
     }
-    if (can.video) await stage(`video, ${VIDEO_FRAMES} frames`, () => propagateClip(dir, device));
-    return { model: opened.pack.manifest.name, dir: opened.pack.dir, device: opened.device.active, capabilities: describeCapabilities(can), checks };
+    if (can.video) await stage(`video, ${VIDEO_FRAMES} frames`, () => propagateClip(dir, runtime));
+    const { active, remote } = opened.device;
+    return { model: opened.pack.manifest.name, dir: opened.pack.dir, device: remote ? `Triton ${remote}` : active, capabilities: describeCapabilities(can), checks };
   } finally {
     await opened.close();
   }
 }
 
 /** One clicked object tracked over the first frames of the bundled clip: the frames that came back. */
-async function propagateClip(dir: string, device: Sam3["device"]["requested"] | undefined): Promise<number> {
-  const predictor = await Sam3VideoPredictor.open({ model: dir, device });
+async function propagateClip(dir: string, runtime: Pick<RuntimeOptions, "device" | "engine">): Promise<number> {
+  const predictor = await Sam3VideoPredictor.open({ model: dir, ...runtime });
   try {
     const { session_id } = await predictor.handleRequest({ type: "start_session", resource_path: CLIP });
     await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 1, points: [[0.5, 0.5]], point_labels: [1] });

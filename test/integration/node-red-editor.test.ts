@@ -96,6 +96,9 @@ describeInBrowser("the Node-RED editor in a browser", () => {
     expect(await validate("sam3-load-video", "stride", "0.5")).toBe("must be a whole number of at least 1");
     expect(await validate("sam3-remove-object", "objIds", "1,x")).toBe("object ids are whole numbers of at least 0, separated by commas");
     expect(await validate("sam3-export-masks", "tolerance", "-1")).toBe("must be a number of at least 0");
+    expect(await validate("sam3-model", "engine", "ftp://x")).toMatch(/^engine scheme ftp: is not supported: give local, or a Triton server's URL/);
+    expect(await validate("sam3-model", "engine", "triton://h:8000")).toBe(true);
+    expect(await validate("sam3-model", "engine", "")).toBe(true);
     // a node with no format ticked, checked as the editor checks a node on the canvas
     const formats = await page.evaluate(() => {
       const def = (window as unknown as EditorWindow).RED.nodes.getType("sam3-export-masks").defaults.json;

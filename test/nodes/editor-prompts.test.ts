@@ -12,7 +12,8 @@ const core = createRequire(join(REPO, "package.json"))(join(REPO, "dist", "core"
 type Validator = (value: unknown, opt?: { label: string }) => true | false | string;
 interface EditorWindow {
   SAM3_PROMPTS: typeof core;
-  SAM3_EDITOR: { prompt(parse: string): Validator };
+  SAM3_ENGINE_URL: Pick<typeof core, "parseEngine">;
+  SAM3_EDITOR: { prompt(parse: string): Validator; engine: Validator };
 }
 
 /** What a call throws, as the message the user reads. */
@@ -44,7 +45,8 @@ describe("the Node-RED editor checks prompt fields with core's grammar", () => {
     script = served.text;
     // the browser runs the served script and then the editor's helpers, as the nodes' .html load them
     window = {} as EditorWindow;
-    const context = { window };
+    // with the URL class every browser has (the engine rule reads URLs with it)
+    const context = { window, URL };
     runInNewContext(script, context);
     runInNewContext(readFileSync(join(REPO, "resources", "sam3-editor.js"), "utf8"), context);
   });
@@ -74,5 +76,18 @@ describe("the Node-RED editor checks prompt fields with core's grammar", () => {
     for (const good of ["80,60; 12,42:neg", "1,2:pos\n3,4", "", "${POINTS}"]) expect(points(good, { label: "Points" })).toBe(true);
     expect(window.SAM3_PROMPTS.parsePointList("80,60; 12,42:neg")).toEqual(core.parsePointList("80,60; 12,42:neg"));
     expect(points("1,2:foo")).toBe(false);
+  });
+
+  it("checks the model's Engine with core's URL rule and messages", () => {
+    for (const bad of ["ftp://x", "triton://h:8000?foo=1", "triton://user:pw@h:8000", "triton://h:8000?timeout=0", "not a url"]) {
+      const expected = messageOf(() => core.parseEngine(bad));
+      expect(expected, bad).toMatch(/^engine /);
+      expect(window.SAM3_EDITOR.engine(bad, { label: "Engine" })).toBe(expected);
+      expect(window.SAM3_EDITOR.engine(bad)).toBe(false);
+    }
+    for (const good of ["", "local", "triton://h:8000", "https://gateway.example/triton?timeout=30&retries=2", "${SAM3_ENGINE}"]) {
+      expect(window.SAM3_EDITOR.engine(good, { label: "Engine" }), good).toBe(true);
+    }
+    expect(window.SAM3_ENGINE_URL.parseEngine("triton://h:8000?retries=1")).toEqual(core.parseEngine("triton://h:8000?retries=1"));
   });
 });

@@ -1,8 +1,10 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Node } from "node-red";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { ENGINE_HELP } from "../../core";
 import { distSam3, messagePaths, modelConfig, segmentImageNode, sink, TestFlow, timed, type FlowNode } from "../support/node-red";
 import { REPO, SCENE } from "../support/reference";
 import { makeVideo, type SyntheticVideo } from "../support/synthetic-video";
@@ -13,6 +15,8 @@ const dir = mkdtempSync(join(tmpdir(), "sam3-nodes-model-"));
 const clips = { short: "", long: "" };
 const scene = readFileSync(SCENE);
 const { Sam3 } = distSam3;
+/** Node-RED's node class, as the runtime the tests deploy on loads it: statuses set while a flow starts are seen on it. */
+const RuntimeNode = createRequire(join(REPO, "package.json"))("@node-red/runtime/lib/nodes/Node") as { prototype: Node };
 
 /** Node-RED gives a node's close handler 15 s before it gives up on it. */
 const NODE_RED_CLOSE_TIMEOUT_MS = 15_000;
@@ -129,6 +133,33 @@ describe("sam3-model config node (compiled node, real engine)", () => {
     expect(flow.statuses("seg")).toContainEqual({ fill: "red", shape: "ring", text: "model failed to load" });
     expect(flow.lastStatus("seg")).toEqual({ fill: "red", shape: "ring", text: "bad option" });
     expect(Sam3.loadedModels()).toBe(0);
+  });
+
+  it("a bad Engine is said in red on its users at deploy and fails their messages with BAD_OPTION, without stopping Node-RED", async () => {
+    const status = vi.spyOn(RuntimeNode.prototype, "status");
+    const message = `engine option foo is unknown: give ${ENGINE_HELP}`;
+    flow = await TestFlow.load([modelConfig({ engine: "triton://h:8000?foo=1" }), segmentImageNode("seg", "out", { threshold: "0" }), loadNode("load", "loaded"), sink("out"), sink("loaded")]);
+    const shown = (id: string) => status.mock.calls.filter((_, i) => (status.mock.contexts[i] as Node).id === id).map(([s]) => s);
+    for (const id of ["seg", "load"]) expect(shown(id), id).toContainEqual({ fill: "red", shape: "ring", text: message });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = await flow.failure("seg", { payload: scene, text: "thing" }, ["out"]);
+      expect([error.code, error.message]).toEqual(["BAD_OPTION", expect.stringContaining(message)]);
+    }
+    expect(await flow.failure("load", { payload: clips.short }, ["loaded"])).toMatchObject({ code: "BAD_OPTION", message: expect.stringContaining(message) });
+    expect(Sam3.loadedModels()).toBe(0);
+    // the runtime goes on: the same flow deployed with the Engine emptied (as saved before the field) runs locally
+    await flow.unload();
+    status.mockClear();
+    flow = await TestFlow.load([modelConfig({ engine: "" }), segmentImageNode("seg", "out", { threshold: "0" }), sink("out")]);
+    expect((await flow.request("seg", { payload: scene, points: [{ x: 320, y: 240 }] }, "out")).payload).toHaveLength(1);
+    expect(shown("seg").filter((s) => (s as { fill?: string }).fill === "red")).toHaveLength(0);
+  });
+
+  it("Engine local runs the model in this process", async () => {
+    const open = vi.spyOn(Sam3, "open");
+    flow = await TestFlow.load([modelConfig({ engine: "local" }), segmentImageNode("seg", "out", { threshold: "0" }), sink("out")]);
+    expect((await flow.request("seg", { payload: scene, points: [{ x: 320, y: 240 }] }, "out")).payload).toHaveLength(1);
+    expect(open).toHaveBeenCalledWith(expect.objectContaining({ engine: "local" }));
   });
 
   it("retries the load on the next message once the model is there", async () => {

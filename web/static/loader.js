@@ -14,7 +14,8 @@ export function createLoader(store) {
       let delay = 2000;
       try {
         const info = await fetchInfo();
-        const name = `Model: ${info.model || 'model'}${info.device ? ` on ${info.device}` : ''}`;
+        const where = info.remote ? `Triton ${info.remote}` : info.device;
+        const name = `Model: ${info.model || 'model'}${where ? ` on ${where}` : ''}`;
         if (info.error) {
           store.set({ modelLine: `${name} — error: ${info.error}` });
           if (info.error !== lastError) setStatus(store, 'Model failed to load: ' + info.error, 'error', false);
