@@ -10,7 +10,6 @@ import { fromFloat16Bits, toFloat16Bits } from "./float16";
 import { DEVICE_HINTS, deviceUnavailableReason, parseDevice, type Device } from "./devices";
 import { checkRange } from "./options";
 import { SerialQueue } from "./serial-queue";
-import { ENGINE_HELP, parseEngine } from "../triton/engine-url";
 
 // onnxruntime's own error lines (a provider library that does not load, with its full path) only repeat the error a
 // session throws, which the engine reports once in its words; its process-wide level is read at the first session,
@@ -36,8 +35,6 @@ export function checkRuntimeOptions(o: RuntimeOptions): void {
   checkRange("intraOpThreads", o.intraOpThreads, 0, LIMITS.threads);
   checkRange("interOpThreads", o.interOpThreads, 0, LIMITS.threads);
   if (o.device !== undefined) parseDevice(String(o.device).slice(0, 40));
-  if (o.engine !== undefined && typeof o.engine !== "string") throw new Sam3Error("BAD_OPTION", `engine must be a string: ${ENGINE_HELP}`);
-  parseEngine(o.engine);
 }
 
 interface LoadedGraph {

@@ -19,7 +19,8 @@ const MAX_TIMEOUT_S = 3600;
 const MAX_RETRIES = 10;
 
 /** Undefined for the local engine (onnxruntime in this process), else the Triton server to run the graphs on. */
-export function parseEngine(text: string | undefined): TritonTarget | undefined {
+export function parseEngine(text: unknown): TritonTarget | undefined {
+  if (text !== undefined && typeof text !== "string") throw new Sam3Error("BAD_OPTION", `engine must be a string: give ${ENGINE_HELP}`);
   const raw = (text ?? "").trim();
   if (raw === "" || raw === "local") return undefined;
   const bad = (why: string) => new Sam3Error("BAD_OPTION", `engine ${why}: give ${ENGINE_HELP}`);

@@ -227,7 +227,13 @@ export class VideoSession {
     const frame = await this.tracker.frame(image);
     const ids = [...this.objects.keys()].filter((id) => (!only || only.has(id)) && !this.clicks.get(id)?.has(at.t) && this.started(id));
     const steps = new Map<number, TrackStep>();
-    for (const id of ids) steps.set(id, await this.tracker.track(frame, at, id));
+    if (this.sam.device.remote) {
+      // a Triton server runs the objects' graph calls side by side; here they would only share the same cores
+      const tracked = await Promise.all(ids.map((id) => this.tracker.track(frame, at, id)));
+      ids.forEach((id, i) => steps.set(id, tracked[i]));
+    } else {
+      for (const id of ids) steps.set(id, await this.tracker.track(frame, at, id));
+    }
     if (run) return this.applyVideoRules(frame, at, run, steps);
     await this.tracker.remember(frame, at, [...steps].map(([id, step]) => ({ id, step, conditioning: false })), false);
     this.outputs.update(at.t, new Map([...steps].map(([id, step]) => [id, this.change(id, step.lowRes, step)])));

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { Sam3Error } from "../../core/errors";
-import { checkRuntimeOptions } from "../../core/runtime/engine";
 import { parseEngine } from "../../core/triton/engine-url";
 import { tritonModelName } from "../../core/triton/model-names";
 
 const refusal = (text: unknown) => {
   try {
-    checkRuntimeOptions({ engine: text as string });
+    parseEngine(text);
   } catch (e) {
     expect(e).toBeInstanceOf(Sam3Error);
     expect((e as Sam3Error).code).toBe("BAD_OPTION");
