@@ -83,12 +83,10 @@ async function imageGraphCalls(name: string, local: GraphEngine): Promise<[Role,
   ];
 }
 
-/** The end-to-end prompts of the parity suites: text at two thresholds, clicks, boxes, candidates, refinement. */
+/** The end-to-end prompts of the parity suites: text at two thresholds, clicks, boxes, candidates (refinement below). */
 const SEGMENT_CASES: [string, ImagePrompt, SegmentOptions][] = [
   ["text, threshold 0", { text: "red circle" }, { threshold: 0, minRegionArea: 0 }],
   ["text, threshold 0.3", { text: "red circle" }, { threshold: 0.3 }],
-  ["two concepts", { text: ["red circle", "blue square"] }, { threshold: 0 }],
-  ["text + exemplar box", { text: "red circle", boxes: [BOX] }, { threshold: 0 }],
   ["two clicks", { points: [{ x: 200, y: 180 }, { x: 420, y: 300, positive: false }] }, { minRegionArea: 0 }],
   ["one click, three candidates", { points: [{ x: 200, y: 180 }] }, { minRegionArea: 0 }],
   ["a box", { boxes: [BOX] }, { minRegionArea: 0 }],
@@ -157,6 +155,8 @@ describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models tr
 
   describe("video", () => {
     const spec = loadClipSpec();
+    // within the first 24 frames the memory window fills and the green bar leaves the picture
+    const FRAMES = 24;
     const frames = join(dir, "clip");
     beforeAll(() => writeClipFrames(spec, frames));
 
@@ -174,7 +174,7 @@ describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models tr
         await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 100, points: [[25, 32]], point_labels: [1], coordinates: "pixels" });
         await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 101, points: [[76, 46], [20, 20]], point_labels: [1, 0], coordinates: "pixels" });
         const out: FrameJson[] = [];
-        for await (const frame of predictor.propagate(session_id, { direction: "forward", maxFrames: recorded ? 3 : undefined })) out.push(frame);
+        for await (const frame of predictor.propagate(session_id, { direction: "forward", maxFrames: recorded ? 3 : FRAMES - 1 })) out.push(frame);
         return out;
       } finally {
         await predictor.close();
@@ -184,7 +184,7 @@ describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models tr
     it("propagation gives every frame's objects as here: ids, scores, boxes and masks", async () => {
       const [here, there] = [await track(undefined), await track(engine)];
       expect(there.map((f) => f.frame_index)).toEqual(here.map((f) => f.frame_index));
-      expect(here.length).toBe(spec.frames);
+      expect(here.length).toBe(FRAMES);
       here.forEach((frame, i) => {
         const remote = there[i];
         expect(remote.objects.map((o) => o.id), `frame ${frame.frame_index}`).toEqual(frame.objects.map((o) => o.id));
