@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import { copyFile, lstat, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, resolve, sep } from "node:path";
 import { asSam3Error, isSam3Error, Sam3Error } from "../errors";
+import { checkRange } from "../runtime/options";
 import type { ModelPack } from "../pack/open";
 import { readExternalDataFiles, readOnnxSignature, type OnnxSignature } from "../pack/onnx-signature";
 import { shownName } from "../pack/pack-file";
@@ -98,14 +99,10 @@ function checkOptions(options: TritonRepositoryOptions): Settings {
   return { instances, kind, tensorrt, maxBatch, queueDelayMicroseconds };
 }
 
-/**
- * A whole-number option, or its default when absent. (runtime's checkRange is out of reach: runtime imports this
- * folder for its engine option, and core's parts import each other without cycles.)
- */
-function whole(name: string, value: unknown, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
-  throw new Sam3Error("BAD_OPTION", `${name} must be a whole number from ${min} to ${max}, got ${String(value).slice(0, 40)}`);
+/** A whole-number option, or its default when absent. */
+function whole(name: string, value: number | undefined, min: number, max: number, fallback: number): number {
+  checkRange(name, value, min, max);
+  return value ?? fallback;
 }
 
 interface PlannedModel {
