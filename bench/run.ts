@@ -15,13 +15,15 @@ import { DEMO_IMAGE } from "../cli/demo";
 import { writeOnnxCommunityTracker } from "./onnx-community-fixture";
 import { compareOneClick, importTransformersJs, peersDir, PEER } from "./peer-transformers-js";
 import { median } from "./stats";
+import { benchRemoteCalls } from "./remote-calls";
 import { benchTrackers } from "./video-trackers";
 
 /**
  * Prints median per-stage milliseconds and ViT passes of a text prompt, a click, and a text prompt + a click on one
  * image (the click reads the features the text prompt computed: one ViT pass with a backbone, two without); then one
  * click end to end beside transformers.js on an onnx-community layout (--peer-pack DIR, else one rewritten from the
- * tiny 1008 pack), and the video memory.
+ * tiny 1008 pack), and the video memory. With --engine URL the same requests also run on that Triton server, side by
+ * side with the local numbers, then each graph call alone with the server's own time and the transport's.
  */
 const { values } = parseArgs({
   options: {
@@ -55,11 +57,14 @@ function add(into: Timings, from: Timings) {
   for (const [stage, value] of Object.entries(from)) into[stage] = (into[stage] ?? 0) + value;
 }
 
-async function bench(model: string) {
+/** Median milliseconds per row and stage (with the row's total), as printed. */
+type Medians = Record<string, Record<string, number>>;
+
+async function bench(model: string, engine?: string): Promise<Medians> {
   const sam = await Sam3.open({
     model,
-    device: values.device ? parseDevice(values.device) : undefined,
-    engine: values.engine,
+    device: values.device && !engine ? parseDevice(values.device) : undefined,
+    engine,
     intraOpThreads: values.threads ? Number(values.threads) : undefined,
     featureCacheImages: 1,
     onWarning: (m) => console.log(`  warning: ${m}`),
@@ -94,10 +99,22 @@ async function bench(model: string) {
     await sam.close();
   }
   console.log(`\n${model} on ${sam.device.remote ? `Triton ${sam.device.remote}` : sam.device.active}${sam.device.fallbackReason ? ` (asked ${sam.device.requested})` : ""}, ${image}, median of ${runs} runs, ms`);
+  const medians: Medians = {};
   for (const [name, list] of Object.entries(rows)) {
-    const cells = stageMilliseconds(list[0]).map(([s]) => `${s} ${median(list.map((t) => t[s] ?? 0)).toFixed(1)}`);
-    const total = median(list.map((t) => stageMilliseconds(t).reduce((a, [, ms]) => a + ms, 0)));
-    console.log(`  ${name.padEnd(13)} ${cells.join("  ")}  | total ${total.toFixed(1)}  | ViT passes ${median(list.map((t) => t[VIT_PASSES]))}`);
+    const row = (medians[name] = Object.fromEntries(stageMilliseconds(list[0]).map(([s]) => [s, median(list.map((t) => t[s] ?? 0))])));
+    row.total = median(list.map((t) => stageMilliseconds(t).reduce((a, [, ms]) => a + ms, 0)));
+    const cells = Object.entries(row).filter(([s]) => s !== "total").map(([s, ms]) => `${s} ${ms.toFixed(1)}`);
+    console.log(`  ${name.padEnd(13)} ${cells.join("  ")}  | total ${row.total.toFixed(1)}  | ViT passes ${median(list.map((t) => t[VIT_PASSES]))}`);
+  }
+  return medians;
+}
+
+/** Each stage's time through the remote engine over its time here (decoding, prompts and export stay here). */
+function compareEngines(model: string, local: Medians, remote: Medians) {
+  console.log(`
+${model}: remote / local per stage, both measured in this run`);
+  for (const [name, row] of Object.entries(local)) {
+    console.log(`  ${name.padEnd(13)} ${Object.keys(row).map((s) => `${s} ${((remote[name]?.[s] ?? 0) / row[s]).toFixed(2)}`).join("  ")}`);
   }
 }
 
@@ -132,7 +149,12 @@ function videoMemory() {
 }
 
 (async () => {
-  for (const model of models) await bench(model);
+  for (const model of models) {
+    const local = await bench(model);
+    if (!values.engine) continue;
+    compareEngines(model, local, await bench(model, values.engine));
+    await benchRemoteCalls(model, values.engine, image, runs);
+  }
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   if (!values["no-peer"]) await peer();
   if (!values["no-video"]) {
