@@ -132,7 +132,9 @@ export class Sam3 {
     checkOpenOptions(options);
     const pack = openPack(options.model ?? DEFAULT_PRESET);
     const remote = parseEngine(options.engine);
-    const key = [pack.dir, remote?.base ?? options.device ?? "cpu", options.intraOpThreads ?? 0, options.interOpThreads ?? 0].join("|");
+    // handles share a remote engine only when they would call the server alike
+    const where = remote ? [remote.base, remote.timeoutMs, remote.retries].join(" ") : options.device ?? "cpu";
+    const key = [pack.dir, where, options.intraOpThreads ?? 0, options.interOpThreads ?? 0].join("|");
     let shared = sharedModels.get(key);
     if (!shared) {
       shared = new SharedModel(remote ? new TritonEngine(pack, remote, options) : new Engine(pack, options), options.featureCacheImages ?? 2);
