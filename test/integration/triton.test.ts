@@ -94,28 +94,33 @@ const SEGMENT_CASES: [string, ImagePrompt, SegmentOptions][] = [
   ["a box and a click", { boxes: [BOX], points: [{ x: 160, y: 170 }] }, {}],
 ];
 
-const writeRepository = async (dir: string, packs: readonly string[]) => {
-  for (const pack of packs) {
-    const out = join(dir, "parts", pack);
-    await writeTritonRepository(openPack(pack), out, { kind: "cpu" });
-    cpSync(out, join(dir, "repository"), { recursive: true });
-  }
-  rmSync(join(dir, "parts"), { recursive: true, force: true });
-  return join(dir, "repository");
-};
-
-describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models triton-repo writes)", () => {
+/**
+ * A Triton server for the enclosing describe, serving the packs' repositories as `sam3 models triton-repo` writes
+ * them (one folder holding all); `engine(query)` is its URL for the engine option.
+ */
+function serveOnTriton(packs: readonly string[]) {
   const dir = mkdtempSync(join(tmpdir(), "sam3-triton-test-"));
   let server: TritonServer;
-  let engine: string;
-
   beforeAll(async () => {
-    server = await startTritonServer(await writeRepository(dir, PACKS));
-    engine = server.url.replace(/^http:/, "triton:");
+    for (const pack of packs) {
+      const out = join(dir, "parts", pack);
+      await writeTritonRepository(openPack(pack), out, { kind: "cpu" });
+      cpSync(out, join(dir, "repository"), { recursive: true });
+    }
+    server = await startTritonServer(join(dir, "repository"));
   }, 180_000);
   afterAll(async () => {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
+  });
+  return { server: () => server, engine: (query = "") => `${server.url.replace(/^http:/, "triton:")}${query}`, dir };
+}
+
+describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models triton-repo writes)", () => {
+  const triton = serveOnTriton(PACKS);
+  let engine: string;
+  beforeAll(() => {
+    engine = triton.engine();
   });
 
   describe.each(PACKS)("%s", (name) => {
@@ -129,7 +134,7 @@ describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models tr
     });
 
     it("opens after checking the server's health and every graph's metadata against the manifest", () => {
-      expect(remote.device.remote).toBe(server.url.slice("http://".length));
+      expect(remote.device.remote).toBe(triton.server().url.slice("http://".length));
     });
 
     it("every image graph gives the same tensors through Triton as here", async () => {
@@ -157,7 +162,7 @@ describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models tr
     const spec = loadClipSpec();
     // within the first 24 frames the memory window fills and the green bar leaves the picture
     const FRAMES = 24;
-    const frames = join(dir, "clip");
+    const frames = join(triton.dir, "clip");
     beforeAll(() => writeClipFrames(spec, frames));
 
     /** Clicks on two objects and a concept on frame 0, then forward through the clip; every frame's objects. */
@@ -218,21 +223,42 @@ describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models tr
   });
 });
 
-describeWithTriton("a Triton server that goes away", () => {
-  const dir = mkdtempSync(join(tmpdir(), "sam3-triton-kill-"));
-  let server: TritonServer;
+describeWithTriton("one Triton server shared by several Node processes, then killed", () => {
+  const triton = serveOnTriton(["sam3-tiny-336"]);
 
-  beforeAll(async () => {
-    server = await startTritonServer(await writeRepository(dir, ["sam3-tiny-336"]));
-  }, 180_000);
-  afterAll(async () => {
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  it("3 processes x 20 concurrent requests: every one answered, each as it is here", async () => {
+    // each request its own prompt (a click on its own spot, or the concept), so a mixed-up answer would show
+    const prompts = Array.from({ length: 20 }, (_, i) => (i % 5 === 0 ? { text: "red circle" } : { points: [{ x: 40 + 25 * i, y: 60 + 15 * i }] }));
+    const script = `
+      const { Sam3 } = require(${JSON.stringify(join(REPO, "dist", "core"))});
+      (async () => {
+        const sam = await Sam3.open({ model: "sam3-tiny-336", engine: process.argv[1] });
+        const results = await Promise.allSettled(${JSON.stringify(prompts)}.map((prompt) => sam.segment(${JSON.stringify(SCENE)}, prompt, { threshold: 0 })));
+        const answers = results.map((r) => r.status === "fulfilled" ? r.value.objects.map((o) => [o.id, o.area, Number(o.score.toFixed(6))]) : { error: String(r.reason && r.reason.code) });
+        process.stdout.write(JSON.stringify(answers));
+        await sam.close();
+      })();`;
+    const run = () =>
+      new Promise<unknown[]>((resolve, reject) =>
+        execFile(process.execPath, ["-e", script, triton.engine("?timeout=300")], { maxBuffer: 1 << 24 }, (error, stdout, stderr) => (error ? reject(new Error(stderr || String(error))) : resolve(JSON.parse(stdout)))),
+      );
+    const answers = await Promise.all([run(), run(), run()]);
+    const sam = await Sam3.open({ model: "sam3-tiny-336" });
+    try {
+      const expected = [];
+      for (const prompt of prompts) {
+        const result = await sam.segment(SCENE, prompt, { threshold: 0 });
+        expected.push(result.objects.map((o) => [o.id, o.area, Number(o.score.toFixed(6))]));
+      }
+      for (const process of answers) expect(process).toEqual(expected);
+    } finally {
+      await sam.close();
+    }
+  }, 600_000);
 
-  it("killed mid-propagation: a typed error, and the process and its other sessions stay usable", async () => {
-    const engine = `${server.url.replace(/^http:/, "triton:")}?retries=2`;
-    const predictor = await Sam3VideoPredictor.open({ model: "sam3-tiny-336", engine });
+  it("killed mid-propagation: a typed error; the process and the session stay, answering it at once", async () => {
+    const server = triton.server();
+    const predictor = await Sam3VideoPredictor.open({ model: "sam3-tiny-336", engine: triton.engine("?retries=2") });
     try {
       const { session_id } = await predictor.handleRequest({ type: "start_session", resource_path: join(REPO, "examples", "shapes.mp4") });
       await predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 0, obj_id: 1, points: [[0.3, 0.4]], point_labels: [1] });
@@ -248,54 +274,11 @@ describeWithTriton("a Triton server that goes away", () => {
       expect(e.code).toBe("REMOTE_UNAVAILABLE");
       expect(e.message).toMatch(/^the Triton server at 127\.0\.0\.1:\d+ does not answer \(\w+\) after 3 tries$/);
       expect(seen.length).toBeLessThan(10);
-      // the session is still there, and says the server is down on the next call without hanging
+      // the session is still there, and the next call says the server is down without hanging
       expect((await predictor.handleRequest({ type: "get_session", session_id })).session_id).toBe(session_id);
       expect((await rejection(predictor.handleRequest({ type: "add_prompt", session_id, frame_index: 3, obj_id: 2, points: [[0.5, 0.5]], point_labels: [1] }))).code).toBe("REMOTE_UNAVAILABLE");
     } finally {
       await predictor.close();
     }
   }, 180_000);
-});
-
-describeWithTriton("several Node processes sharing one Triton server", () => {
-  const dir = mkdtempSync(join(tmpdir(), "sam3-triton-load-"));
-  let server: TritonServer;
-
-  beforeAll(async () => {
-    server = await startTritonServer(await writeRepository(dir, ["sam3-tiny-336"]));
-  }, 180_000);
-  afterAll(async () => {
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("3 processes x 20 concurrent requests: every one answered, each as it is here", async () => {
-    // each request is a click on its own spot, so a mixed-up answer would show
-    const script = `
-      const { Sam3 } = require(${JSON.stringify(join(REPO, "dist", "core"))});
-      (async () => {
-        const sam = await Sam3.open({ model: "sam3-tiny-336", engine: process.argv[1] });
-        const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) =>
-          sam.segment(${JSON.stringify(SCENE)}, i % 5 === 0 ? { text: "red circle" } : { points: [{ x: 40 + 25 * i, y: 60 + 15 * i }] }, { threshold: 0 })));
-        const answers = results.map((r) => r.status === "fulfilled" ? r.value.objects.map((o) => [o.id, o.area, Number(o.score.toFixed(6))]) : { error: String(r.reason && r.reason.code) });
-        process.stdout.write(JSON.stringify(answers));
-        await sam.close();
-      })();`;
-    const run = () =>
-      new Promise<unknown[]>((resolve, reject) =>
-        execFile(process.execPath, ["-e", script, `${server.url.replace(/^http:/, "triton:")}?timeout=300`], { maxBuffer: 1 << 24 }, (error, stdout, stderr) => (error ? reject(new Error(stderr || String(error))) : resolve(JSON.parse(stdout)))),
-      );
-    const answers = await Promise.all([run(), run(), run()]);
-    const sam = await Sam3.open({ model: "sam3-tiny-336" });
-    try {
-      const expected = [];
-      for (let i = 0; i < 20; i++) {
-        const result = await sam.segment(SCENE, i % 5 === 0 ? { text: "red circle" } : { points: [{ x: 40 + 25 * i, y: 60 + 15 * i }] }, { threshold: 0 });
-        expected.push(result.objects.map((o) => [o.id, o.area, Number(o.score.toFixed(6))]));
-      }
-      for (const process of answers) expect(process).toEqual(expected);
-    } finally {
-      await sam.close();
-    }
-  }, 600_000);
 });
