@@ -27,6 +27,16 @@ import { describeWithTriton, startTritonServer, type TritonServer } from "../sup
 
 /** Through Triton the graphs run on the same onnxruntime CPU kernels: results agree to float noise at most. */
 const TOLERANCE = 1e-5;
+/** The largest difference seen, printed at the end (the number a change is judged by). */
+let worst = 0;
+afterAll(() => console.log(`Triton vs local, largest difference of any tensor, score, box or logit: ${worst}`));
+
+/** |a - b| at its largest, within TOLERANCE. */
+function expectClose(a: ArrayLike<number> | number, b: ArrayLike<number> | number, what: string) {
+  const diff = typeof a === "number" ? Math.abs(a - (b as number)) : maxAbsDiff(a, b as ArrayLike<number>);
+  worst = Math.max(worst, diff);
+  expect(diff, what).toBeLessThanOrEqual(TOLERANCE);
+}
 const BOX = { box: [80, 90, 240, 250] as [number, number, number, number] };
 
 /** Every output of one graph call, here and on the server. */
@@ -36,7 +46,7 @@ function expectSameTensors(local: Tensors, remote: Tensors, what: string) {
     expect(remote[key].dims, `${what}: ${key}`).toEqual(tensor.dims);
     expect(remote[key].type, `${what}: ${key}`).toBe(tensor.type);
     const [a, b] = [tensor.data, remote[key].data].map((d) => Array.from(d as ArrayLike<number | bigint>, Number));
-    expect(maxAbsDiff(a, b), `${what}: ${key}`).toBeLessThanOrEqual(TOLERANCE);
+    expectClose(a, b, `${what}: ${key}`);
   }
 }
 
@@ -45,13 +55,13 @@ function expectSameResult(local: SegmentResult, remote: SegmentResult, what: str
   expect(remote.objects.map((o) => [o.id, o.label]), what).toEqual(local.objects.map((o) => [o.id, o.label]));
   local.objects.forEach((o, i) => {
     const r = remote.objects[i];
-    expect(Math.abs(r.score - o.score), `${what}: score of ${o.id}`).toBeLessThanOrEqual(TOLERANCE);
-    expect(maxAbsDiff(r.box, o.box), `${what}: box of ${o.id}`).toBeLessThanOrEqual(TOLERANCE);
+    expectClose(r.score, o.score, `${what}: score of ${o.id}`);
+    expectClose(r.box, o.box, `${what}: box of ${o.id}`);
     expect(Buffer.compare(Buffer.from(r.mask.data), Buffer.from(o.mask.data)), `${what}: mask of ${o.id}`).toBe(0);
   });
   expect(remote.candidates?.length, what).toBe(local.candidates?.length);
-  local.candidates?.forEach((c, i) => expect(Math.abs(remote.candidates![i].score - c.score), what).toBeLessThanOrEqual(TOLERANCE));
-  if (local.lowResMask) expect(maxAbsDiff(remote.lowResMask!, local.lowResMask), `${what}: low-res logits`).toBeLessThanOrEqual(TOLERANCE);
+  local.candidates?.forEach((c, i) => expectClose(remote.candidates![i].score, c.score, `${what}: candidate ${i}`));
+  if (local.lowResMask) expectClose(remote.lowResMask!, local.lowResMask, `${what}: low-res logits`);
 }
 
 /** The image graphs' calls of the parity suites (test/parity/detector.test.ts, tracker.test.ts), with their feeds. */
@@ -196,7 +206,7 @@ describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models tr
         frame.objects.forEach((o, k) => {
           const r = remote.objects[k];
           const what = `frame ${frame.frame_index}, object ${o.id}`;
-          expect(Math.abs(r.score - o.score), what).toBeLessThanOrEqual(TOLERANCE);
+          expectClose(r.score, o.score, what);
           expect(r.rle, what).toEqual(o.rle);
         });
       });
