@@ -34,6 +34,8 @@ function segmentFlow(tab: string, path: string, model: FlowNode): FlowNode[] {
     { id: tab, type: "tab", label: tab },
     model,
     node("in", "http in", { url: `/${path}`, method: "post", upload: false }, ["segment"]),
+    // a GET on the same path answers once the flow is deployed: what deploy() waits for
+    node("ready", "http in", { url: `/${path}`, method: "get", upload: false }, ["out"]),
     node("segment", "sam3-segment-image", { model: model.id, property: "payload", propertyType: "msg", text: "red circle", threshold: "0", points: "", boxes: "", fineness: "", overlay: false, masks: false, paths: "off", pathFolder: "" }, ["out"]),
     node("out", "http response", { statusCode: "", headers: {} }),
     node("catch", "catch", { scope: [id("segment")], uncaught: false }, ["failed"]),
@@ -132,7 +134,7 @@ describeWithTriton("the faces on a real Triton server", () => {
     try {
       red = await startNodeRed();
       const flows = [...segmentFlow("up", "up", modelNode("model-up", engine)), ...segmentFlow("down", "down", modelNode("model-down", `triton://127.0.0.1:${closedPort}?retries=0`))];
-      await red.deploy(flows);
+      await red.deploy(flows, `${red.base}/down`);
       const post = (path: string) => fetch(`${red!.base}/${path}`, { method: "POST", headers: { "content-type": "image/png" }, body: readFileSync(SCENE) });
       const up = await post("up");
       const objects = await up.json();
