@@ -10,16 +10,18 @@ export class UiModels {
   private readonly host: ModelHost;
   private loaded?: [Sam3, Sam3VideoPredictor];
   private error?: string;
-  private readonly loading: Promise<[Sam3, Sam3VideoPredictor]>;
+  private loading!: Promise<[Sam3, Sam3VideoPredictor]>;
 
   /** host:port of the Triton server the graphs run on, named before the model has loaded too. */
   private readonly remote?: string;
 
-  constructor(private readonly options: { model?: string; device?: Device; engine?: string; rules?: Partial<VideoRules> }, log: (line: string) => void) {
+  constructor(
+    private readonly options: { model?: string; device?: Device; engine?: string; rules?: Partial<VideoRules> },
+    private readonly log: (line: string) => void,
+  ) {
     this.remote = parseEngine(options.engine)?.label;
     this.host = new ModelHost({ model: options.model, device: options.device, engine: options.engine, rules: options.rules, maxSessions: VIDEO_SESSIONS });
-    this.loading = this.host.both();
-    this.loading.then((l) => (this.loaded = l), (e) => (this.error = errorReply(e, log).body.error));
+    this.load();
   }
 
   /** The predictor when loaded (closing a session needs nothing loaded otherwise). */
@@ -37,6 +39,8 @@ export class UiModels {
 
   /** What /api/info answers: the model, where it runs, whether it is ready, and what it can do. */
   info(): object {
+    // the page polls this while the load has failed: each poll tries again, so it turns ready without a restart
+    if (this.error && !this.loaded) void this.load();
     const sam = this.loaded?.[0];
     return {
       model: sam?.pack.manifest.name ?? basename(this.options.model ?? "sam3-tiny-336"),
@@ -54,10 +58,25 @@ export class UiModels {
     await this.host.close();
   }
 
-  // a failed load is reported, not retried: the page shows the error until the server is restarted
+  /** Starts a load; a failed one stays reported (in /api/info) until a later one succeeds. */
+  private load(): Promise<[Sam3, Sam3VideoPredictor]> {
+    const attempt = (this.loading = this.host.both());
+    attempt.then(
+      (l) => ((this.loaded = l), (this.error = undefined)),
+      (e) => void (this.loading === attempt && (this.error = errorReply(e, this.log).body.error)),
+    );
+    return attempt;
+  }
+
+  // a failed load is tried again by the next request: a remote server that was down may be up now
   private async ready(): Promise<[Sam3, Sam3VideoPredictor]> {
-    if (this.error) throw new WebError(503, "PACK_INVALID", `the model failed to load: ${this.error}`);
-    return this.loaded ?? (await this.loading);
+    if (this.loaded) return this.loaded;
+    try {
+      return await (this.error ? this.load() : this.loading);
+    } catch (e) {
+      const { status, body } = errorReply(e, this.log);
+      throw new WebError(status, body.code, `the model failed to load: ${body.error}`);
+    }
   }
 }
 

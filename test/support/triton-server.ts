@@ -59,6 +59,8 @@ export interface TritonServer {
 export interface TritonServerOptions {
   /** How long to wait for /v2/health/ready (60 s unless told). */
   readyTimeoutMs?: number;
+  /** The HTTP port to listen on (a free one unless told): a client pointed at it before the server starts finds it there. */
+  httpPort?: number;
 }
 
 /**
@@ -79,7 +81,7 @@ export async function startTritonServer(repository: string, options: TritonServe
     // free ports can be taken by another test file between the check and the server's bind: then start again
     for (let attempt = 1; ; attempt++) {
       try {
-        return await launch(paths, models, scratch, options.readyTimeoutMs ?? READY_TIMEOUT_MS);
+        return await launch(paths, models, scratch, options.readyTimeoutMs ?? READY_TIMEOUT_MS, options.httpPort);
       } catch (error) {
         if (attempt === 3 || !/already in use/i.test(String((error as Error).message))) throw error;
       }
@@ -114,8 +116,9 @@ function servePythonBackend(models: string) {
   }
 }
 
-async function launch(paths: TritonPaths, models: string, scratch: string, readyTimeoutMs: number): Promise<TritonServer> {
-  const [httpPort, grpcPort] = await freePorts(2);
+async function launch(paths: TritonPaths, models: string, scratch: string, readyTimeoutMs: number, fixedHttpPort?: number): Promise<TritonServer> {
+  const [freeHttpPort, grpcPort] = await freePorts(2);
+  const httpPort = fixedHttpPort ?? freeHttpPort;
   // named after the scratch folder, so the python backend's shared memory of a killed server can be found and removed
   const shmPrefix = `sam3_${scratch.slice(-6)}_`;
   const child = spawn(
@@ -226,7 +229,7 @@ async function isReady(url: string): Promise<boolean> {
 }
 
 /** Ports nothing listens on now, each from the system's pick of a free one. */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
       const server = createServer();
