@@ -16,7 +16,7 @@ const bytes = (tensors: Tensors) => Object.values(tensors).reduce((a, t) => a + 
 const mb = (n: number) => (n / 2 ** 20).toFixed(2);
 
 /** The image graphs' calls of a text prompt, a click, a box and a refinement on one image, with real feeds. */
-async function imageCalls(pack: ModelPack, local: GraphEngine, image: string): Promise<[Role, Tensors][]> {
+export async function imageCalls(pack: ModelPack, local: GraphEngine, image: string): Promise<[Role, Tensors][]> {
   const rgb = await decodeImage(image);
   const { imageSize, normalize, tokenizer } = pack.manifest;
   const pixels = toPixelTensor(rgb, imageSize, normalize);

@@ -16,6 +16,7 @@ import { writeOnnxCommunityTracker } from "./onnx-community-fixture";
 import { compareOneClick, importTransformersJs, peersDir, PEER } from "./peer-transformers-js";
 import { median } from "./stats";
 import { benchRemoteCalls } from "./remote-calls";
+import { benchTransports } from "./transports";
 import { benchTrackers } from "./video-trackers";
 
 /**
@@ -23,13 +24,15 @@ import { benchTrackers } from "./video-trackers";
  * image (the click reads the features the text prompt computed: one ViT pass with a backbone, two without); then one
  * click end to end beside transformers.js on an onnx-community layout (--peer-pack DIR, else one rewritten from the
  * tiny 1008 pack), and the video memory. With --engine URL the same requests also run on that Triton server, side by
- * side with the local numbers, then each graph call alone with the server's own time and the transport's.
+ * side with the local numbers, then each graph call alone with the server's own time and the transport's, and the
+ * tracker decoder over HTTP (node:http, fetch) and gRPC (--triton-grpc HOST:PORT, default the HTTP port + 1).
  */
 const { values } = parseArgs({
   options: {
     model: { type: "string", multiple: true },
     device: { type: "string" },
     engine: { type: "string" },
+    "triton-grpc": { type: "string" },
     runs: { type: "string" },
     image: { type: "string" },
     threads: { type: "string" },
@@ -154,6 +157,7 @@ function videoMemory() {
     if (!values.engine) continue;
     compareEngines(model, local, await bench(model, values.engine));
     await benchRemoteCalls(model, values.engine, image, runs);
+    await benchTransports(model, values.engine, values["triton-grpc"], image, runs);
   }
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   if (!values["no-peer"]) await peer();

@@ -144,6 +144,8 @@ async function tritonRepoCommand(argv: string[]): Promise<void> {
   });
   for (const m of models) process.stdout.write(`${m.name}  (${m.graph}${m.batched ? ", batched" : ""})\n`);
   process.stdout.write(`serve it with tritonserver --model-repository ${values.out} and run sam3 with --engine triton://HOST:8000\n`);
+  // Triton refuses GPU instances on a machine without one: the first thing a CPU-only try would meet
+  if ((values.kind ?? "gpu") === "gpu") process.stdout.write("its instances run on GPUs: for a server without one, write it with --kind cpu\n");
 }
 
 function list() {

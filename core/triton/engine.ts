@@ -122,7 +122,7 @@ function mismatch(local: TensorType | undefined, served: TensorMetadata): string
   return fits ? undefined : `gives ${served.name} the shape [${served.shape.join(",")}], the graph [${local.dims.join(",")}]`;
 }
 
-function toWire(name: string, tensor: ort.Tensor): WireTensor {
+export function toWire(name: string, tensor: ort.Tensor): WireTensor {
   const datatype = DATATYPES[tensor.type];
   if (!datatype) throw new Sam3Error("INTERNAL", `a ${tensor.type} tensor cannot be sent to a Triton server`);
   const data = tensor.data as ArrayBufferView;

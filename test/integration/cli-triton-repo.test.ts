@@ -21,8 +21,11 @@ describe("sam3 models triton-repo", () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toBe("");
     const lines = run.stdout.trimEnd().split("\n");
-    expect(lines).toHaveLength(graphs.length + 1);
-    expect(lines.at(-1)).toBe(`serve it with tritonserver --model-repository ${out} and run sam3 with --engine triton://HOST:8000`);
+    expect(lines).toHaveLength(graphs.length + 2);
+    expect(lines.slice(-2)).toEqual([
+      `serve it with tritonserver --model-repository ${out} and run sam3 with --engine triton://HOST:8000`,
+      "its instances run on GPUs: for a server without one, write it with --kind cpu",
+    ]);
     expect(readdirSync(out).sort()).toEqual(graphs.map((g) => tritonModelName(manifest.name, g)).sort());
     for (const graph of graphs) {
       const name = tritonModelName(manifest.name, graph);

@@ -46,9 +46,16 @@ venv = sys.argv[1]
 server = os.path.join(os.path.dirname(pytriton.__file__), "tritonserver")
 backend = os.path.join(venv, "backends", "python")
 os.makedirs(backend, exist_ok=True)
+
+def place(source):
+    # a running test server holds these files open: a new copy goes in beside it and is renamed over it
+    target = os.path.join(backend, os.path.basename(source))
+    shutil.copy2(source, target + ".new")
+    os.replace(target + ".new", target)
+
 for name in ("libtriton_python.so", "triton_python_backend_utils.py"):
-    shutil.copy2(os.path.join(server, "backends", "python", name), backend)
-shutil.copy2(os.path.join(server, "python_backend_stubs", "%d.%d" % sys.version_info[:2], "triton_python_backend_stub"), backend)
+    place(os.path.join(server, "backends", "python", name))
+place(os.path.join(server, "python_backend_stubs", "%d.%d" % sys.version_info[:2], "triton_python_backend_stub"))
 # the stub must load the libpython of the Python that made the venv, not another of the same version
 libs = [sysconfig.get_config_var("LIBDIR"), os.path.join(sysconfig.get_paths()["purelib"], "nvidia_pytriton.libs")]
 paths = {"tritonserver": os.path.join(server, "bin", "tritonserver"), "backends": os.path.dirname(backend),
