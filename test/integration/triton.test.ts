@@ -127,6 +127,7 @@ function serveOnTriton(packs: readonly string[]) {
 }
 
 describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models triton-repo writes)", () => {
+  // one server for every test here: the last one kills it
   const triton = serveOnTriton(PACKS);
   let engine: string;
   beforeAll(() => {
@@ -231,11 +232,8 @@ describeWithTriton("SAM 3 on a real Triton server (the repository sam3 models tr
       }
     }, 300_000);
   });
-});
 
-describeWithTriton("one Triton server shared by several Node processes, then killed", () => {
-  const triton = serveOnTriton(["sam3-tiny-336"]);
-
+  // last: the server shared by other processes, then killed
   it("3 processes x 20 concurrent requests: every one answered, each as it is here", async () => {
     // each request its own prompt (a click on its own spot, or the concept), so a mixed-up answer would show
     const prompts = Array.from({ length: 20 }, (_, i) => (i % 5 === 0 ? { text: "red circle" } : { points: [{ x: 40 + 25 * i, y: 60 + 15 * i }] }));
