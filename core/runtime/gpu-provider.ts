@@ -33,7 +33,7 @@ function onnxruntimeInstall(): { dir: string; metadata: InstallMetadata; manifes
 
 /** What `sam3 gpu install` downloads and where it puts it, for the user to read before it starts. */
 export interface GpuProviderPlan {
-  /** NuGet package and version, e.g. Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30.0. */
+  /** NuGet package and version, e.g. Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.1. */
   package: string;
   /** The NuGet feed's index URL. */
   source: string;

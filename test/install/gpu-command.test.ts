@@ -32,7 +32,7 @@ describe.runIf(process.platform === "linux" && process.arch === "x64")("sam3 gpu
     const run = await cli("gpu", "install", "--feed", feed);
     expect(run.code).toBe(1);
     const [what, where, undo, error] = stderrLines(run);
-    expect(what).toBe(`downloading Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30.0 (several hundred MB) from ${feed}`);
+    expect(what).toBe(`downloading Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.1 (several hundred MB) from ${feed}`);
     expect(where).toMatch(/^keeping libonnxruntime_providers_cuda\.so, libonnxruntime_providers_shared\.so, libonnxruntime_providers_tensorrt\.so in \/.*onnxruntime-node\/bin\/napi-v6\/linux\/x64$/);
     expect(undo).toBe("undo with: npx sam3 gpu remove");
     expect(error).toMatch(/^sam3: error: downloading onnxruntime's CUDA 12 provider from 127\.0\.0\.1:\d+ failed: the connection was reset; nothing was installed$/);
