@@ -28,6 +28,8 @@ export class TritonEngine implements GraphEngine {
   private checked?: Promise<void>;
   /** Each graph's input datatypes as the server declares them (what feeds are cast to). */
   private readonly inputTypes = new Map<string, string>();
+  /** Each role's Triton model, named once (every graph call asks). */
+  private readonly modelNames = new Map<Role, string>();
   private closed = false;
 
   constructor(readonly pack: ModelPack, private readonly target: TritonTarget, options: RuntimeOptions = {}) {
@@ -105,7 +107,9 @@ export class TritonEngine implements GraphEngine {
   }
 
   private modelName(role: Role): string {
-    return tritonModelName(this.pack.manifest.name, this.graph(role).file);
+    let name = this.modelNames.get(role);
+    if (!name) this.modelNames.set(role, (name = tritonModelName(this.pack.manifest.name, this.graph(role).file)));
+    return name;
   }
 }
 

@@ -24,7 +24,7 @@ export interface ModelMetadata {
 }
 
 /** Bytes per element of the datatypes SAM 3's graphs use. */
-export const DATATYPE_BYTES: Record<string, number> = { FP32: 4, FP16: 2, INT64: 8, INT32: 4, BOOL: 1, UINT8: 1 };
+const DATATYPE_BYTES: Record<string, number> = { FP32: 4, FP16: 2, INT64: 8, INT32: 4, BOOL: 1, UINT8: 1 };
 
 // a hostile or broken server cannot make the process buffer more than this
 const MAX_METADATA_BYTES = 1 << 20;
